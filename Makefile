@@ -1,0 +1,35 @@
+# The two commands of the README: `make run` and `make test`. Everything else is optional.
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.il6fit-installed
+CORES ?= all
+
+.PHONY: run test test-slow lint report lock setup
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml requirements.lock tools/setup.sh
+	bash tools/setup.sh $(VENV)
+
+## Run the whole pipeline on the default (simulated) data; results/report.html at the end.
+run: $(STAMP)
+	$(BIN)/snakemake --cores $(CORES)
+
+## Lint everything and run the default test suite (what CI runs).
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/snakefmt --check Snakefile workflow/rules
+	$(BIN)/snakemake --lint
+	$(BIN)/pytest
+
+## Long checks: parameter recovery and calibration.
+test-slow: $(STAMP)
+	$(BIN)/pytest -m slow
+
+## Snakemake's own interactive report of the last run.
+report: $(STAMP)
+	$(BIN)/snakemake --report report.zip
+
+lock:
+	bash tools/lock.sh

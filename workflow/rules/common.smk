@@ -1,0 +1,71 @@
+from snakemake.utils import validate
+
+from il6fit.models import get_model
+from il6fit.provenance import derive_seed
+
+validate(config, "../schemas/config.schema.yaml", set_default=True)
+
+#: Figures drawn for every fit of a model family.
+FIGURES = {"il6_crp": ["relation", "forest", "ranks", "ppc"]}
+
+
+wildcard_constraints:
+    dataset="[A-Za-z0-9][A-Za-z0-9_-]*",
+    model="[a-z0-9_]+",
+
+
+def fit_targets(pattern):
+    """Expand a path pattern over every model x dataset pair of the config."""
+    return expand(pattern, model=config["models"], dataset=config["datasets"])
+
+
+def figure_targets(ext):
+    """Every figure of every fit, with the given extension."""
+    return [
+        f"results/figures/{model}/{dataset}/{figure}.{ext}"
+        for model in config["models"]
+        for dataset in config["datasets"]
+        for figure in FIGURES[model]
+    ]
+
+
+def job_seed(rule_name, **wildcards):
+    """The seed of one job, derived from the global seed, the rule and its wildcards."""
+    return derive_seed(config["seed"], rule_name, **wildcards)
+
+
+def dataset_tables(wildcards):
+    """The raw tables of a dataset: simulated ones or the user's files."""
+    spec = config["datasets"][wildcards.dataset]
+    if "simulate" in spec:
+        folder = f"results/simulated/{wildcards.dataset}"
+        return {
+            "subjects": f"{folder}/subjects.csv",
+            "measurements": f"{folder}/measurements.csv",
+        }
+    return {"subjects": spec["subjects"], "measurements": spec["measurements"]}
+
+
+def dataset_source(dataset):
+    """Where a dataset comes from, in words, for the report."""
+    spec = config["datasets"][dataset]
+    if "simulate" in spec:
+        return f"simulated, scenario {spec['simulate']['scenario']}"
+    return f"{spec['subjects']} and {spec['measurements']}"
+
+
+def fit_config(wildcards):
+    """The config that determines one fit: recorded in the fit and a rerun trigger."""
+    return {
+        "seed": config["seed"],
+        "dataset": config["datasets"][wildcards.dataset],
+        "prepare": config["prepare"],
+        "model_options": model_options(wildcards.model),
+        "sampler": config["sampler"],
+    }
+
+
+def model_options(model):
+    """A model's options from the config (priors and analysis-table options)."""
+    get_model(model)
+    return config["model_options"].get(model, {})

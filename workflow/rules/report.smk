@@ -1,0 +1,37 @@
+rule build_report:
+    input:
+        fits=fit_targets("results/fits/{model}/{dataset}.nc"),
+        summaries=fit_targets("results/summaries/{model}/{dataset}.csv"),
+        checks=fit_targets("results/diagnostics/{model}/{dataset}.csv"),
+        figures=figure_targets("png"),
+        subjects=expand(
+            "results/prepared/{dataset}/subjects.csv", dataset=config["datasets"]
+        ),
+        measurements=expand(
+            "results/prepared/{dataset}/measurements.csv", dataset=config["datasets"]
+        ),
+        ledgers=expand(
+            "results/prepared/{dataset}/ledger.csv", dataset=config["datasets"]
+        ),
+    output:
+        report(
+            "results/report.html",
+            caption="../report/report.rst",
+            category="Report",
+        ),
+    log:
+        "logs/build_report.log",
+    conda:
+        "../envs/il6fit.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        title=config["title"],
+        pairs=[(m, d) for m in config["models"] for d in config["datasets"]],
+        datasets={d: dataset_source(d) for d in config["datasets"]},
+        figures={m: FIGURES[m] for m in config["models"]},
+        config=config,
+    script:
+        "../scripts/build_report.py"

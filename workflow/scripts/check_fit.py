@@ -1,0 +1,17 @@
+from il6fit.diagnostics import Thresholds, gate
+from il6fit.inference import load
+from il6fit.logs import log_to
+from il6fit.models import get_model
+
+log_to(snakemake.log[0])
+
+summary, checks = gate(
+    load(snakemake.input.fit),
+    get_model(snakemake.wildcards.model),
+    fit_name=f"{snakemake.wildcards.model} on {snakemake.wildcards.dataset}",
+    thresholds=Thresholds(**snakemake.params.thresholds),
+    on_failure=snakemake.params.on_failure,
+    **snakemake.params.summary,
+)
+summary.to_csv(snakemake.output.summary, index=False)
+checks.to_csv(snakemake.output.checks, index=False)

@@ -1,0 +1,23 @@
+import logging
+
+from il6fit.data import prepare, read_table
+from il6fit.logs import log_to
+
+log_to(snakemake.log[0])
+
+files = snakemake.input
+prepared = prepare(
+    read_table(files.subjects),
+    read_table(files.measurements),
+    subjects_file=files.subjects,
+    measurements_file=files.measurements,
+    limits=snakemake.params.limits,
+)
+prepared.subjects.to_csv(snakemake.output.subjects, index=False)
+prepared.measurements.to_csv(snakemake.output.measurements, index=False)
+prepared.ledger.to_csv(snakemake.output.ledger, index=False)
+logging.info(
+    "%d input rows: %s",
+    len(prepared.ledger),
+    prepared.ledger["status"].value_counts().to_dict(),
+)
