@@ -18,9 +18,12 @@ def log_to(path: str) -> None:
     sys.stderr = open(path, "w", buffering=1)
     logging.basicConfig(
         stream=sys.stderr,
-        level=logging.INFO,
+        level=logging.WARNING,
         format="%(asctime)s %(name)s %(levelname)s: %(message)s",
         force=True,
     )
+    # progress of il6fit and of PyMC's sampling; compiler chatter stays at warnings
+    for name in ("il6fit", "pymc", "__main__"):
+        logging.getLogger(name).setLevel(logging.INFO)
     logging.captureWarnings(True)
     warnings.simplefilter("default")

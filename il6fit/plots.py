@@ -13,6 +13,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import xarray as xr
+from matplotlib import ticker
 from scipy.stats import rankdata
 
 from il6fit.errors import SpecError
@@ -48,6 +49,13 @@ def save_figure(fig: plt.Figure, stem: str | Path) -> list[Path]:
 def _metadata(path: Path) -> dict:
     # No creation dates, so the same figure gives the same bytes on every run.
     return {"Software": None} if path.suffix == ".png" else {"Date": None, "Creator": None}
+
+
+def _plain_log_ticks(*axes) -> None:
+    """Label log axes 0.5, 1, 2, 5 ... rather than in powers of ten."""
+    for axis in axes:
+        axis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+        axis.set_minor_formatter(ticker.NullFormatter())
 
 
 def il6_crp_relation(table: pd.DataFrame, tree: xr.DataTree, *, ci_prob: float) -> plt.Figure:
@@ -90,6 +98,7 @@ def il6_crp_relation(table: pd.DataFrame, tree: xr.DataTree, *, ci_prob: float) 
     ax.plot(grid, mid, color="k", label="posterior median (reference subject)")
     ax.fill_between(grid, low, high, color="k", alpha=0.15, label=f"{ci_prob:.0%} credible band")
     ax.set(xscale="log", yscale="log", xlabel="IL-6 (pg/mL)", ylabel="CRP (mg/L)")
+    _plain_log_ticks(ax.xaxis, ax.yaxis)
     ax.set_title("CRP against IL-6")
     ax.legend(fontsize=8, loc="upper left")
     return fig
@@ -190,6 +199,7 @@ def crp_predictive_check(tree: xr.DataTree, *, n_draws: int = 100, seed: int = 0
     ax.step(np.sort(observed), levels, color="k", where="post", label="observed")
     ax.plot([], [], color="C0", alpha=0.5, label=f"{chosen.size} posterior predictive replicates")
     ax.set(xscale="log", xlabel="CRP (mg/L)", ylabel="cumulative proportion of rows (0-1)")
+    _plain_log_ticks(ax.xaxis)
     ax.set_title("Posterior predictive check, CRP (censoring-aware)")
     ax.legend(fontsize=8)
     return fig

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import pyreadstat
 
 from il6fit.errors import DataError
 
@@ -59,9 +60,15 @@ def read_table(path: str | Path) -> pd.DataFrame:
             table = _as_text(pd.read_parquet(path))
             first_row = 1
         else:
-            table = _as_text(pd.read_sas(path, format="xport", encoding="utf-8"))
+            table = _as_text(pyreadstat.read_xport(str(path))[0])
             first_row = 1
-    except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError) as err:
+    except (
+        ValueError,
+        OSError,
+        UnicodeDecodeError,
+        pd.errors.ParserError,
+        pyreadstat.ReadstatError,
+    ) as err:
         raise DataError(str(path), f"cannot be read as {kind}: {err}") from None
     table.columns = [str(c).strip() for c in table.columns]
     if table.empty:

@@ -43,7 +43,7 @@ def das28_crp(tjc28: ArrayLike, sjc28: ArrayLike, crp: ArrayLike, ptga: ArrayLik
     Examples
     --------
     >>> round(float(das28_crp(4, 1, 9.0, 50)), 4)
-    3.7389
+    3.8889
     """
     tjc28, sjc28, crp, ptga = (np.asarray(a, dtype=float) for a in (tjc28, sjc28, crp, ptga))
     return (
@@ -75,7 +75,7 @@ def das28_esr(tjc28: ArrayLike, sjc28: ArrayLike, esr: ArrayLike, ptga: ArrayLik
     Examples
     --------
     >>> round(float(das28_esr(4, 1, 20.0, 50)), 4)
-    4.1770
+    4.197
     """
     tjc28, sjc28, esr, ptga = (np.asarray(a, dtype=float) for a in (tjc28, sjc28, esr, ptga))
     return 0.56 * np.sqrt(tjc28) + 0.28 * np.sqrt(sjc28) + 0.70 * np.log(esr) + 0.014 * ptga
@@ -109,7 +109,8 @@ def eular_response(baseline: ArrayLike, current: ArrayLike) -> np.ndarray:
     """
     baseline = np.asarray(baseline, dtype=float)
     current = np.asarray(current, dtype=float)
-    improvement = baseline - current
+    # rounded so that, e.g., 4.4 - 3.2 counts as exactly 1.2 (not above it)
+    improvement = np.round(baseline - current, 9)
     big = improvement > 1.2
     some = (improvement > 0.6) & ~big
     good = big & (current <= DAS28_LOW)

@@ -11,7 +11,8 @@ For row :math:`i` (a subject at a visit) at site :math:`s[i]`:
             + \beta_{age}\frac{AGE_i - 50}{10} \\
     \ln \mathrm{CRP}_i &\sim \mathrm{Normal}(\mu_i, \sigma)
         && \text{CRP in mg/L} \\
-    \alpha^{site}_s &= \tau_{site} z_s, \quad z_s \sim \mathrm{Normal}(0, 1)
+    \alpha^{site}_s &= \tau_{site} z_s, \quad z \sim \mathrm{ZeroSumNormal}(1)
+        && \textstyle\sum_s z_s = 0
 
 Censoring (assay limits) on both biomarkers:
 
@@ -184,7 +185,8 @@ def build(table: pd.DataFrame, priors: Mapping[str, Prior]) -> pm.Model:
         beta_male = priors["beta_male"].create("beta_male")
         beta_age = priors["beta_age"].create("beta_age")
         tau_site = priors["tau_site"].create("tau_site")
-        z_site = pm.Normal("z_site", 0.0, 1.0, dims="site")
+        # zero-sum site deviations keep alpha the grand mean, uncorrelated with the sites
+        z_site = pm.ZeroSumNormal("z_site", sigma=1.0, dims="site")
         alpha_site = pm.Deterministic("alpha_site", tau_site * z_site, dims="site")
         sigma = priors["sigma"].create("sigma")
 

@@ -16,7 +16,7 @@ prepared = prepare(
 prepared.subjects.to_csv(snakemake.output.subjects, index=False)
 prepared.measurements.to_csv(snakemake.output.measurements, index=False)
 prepared.ledger.to_csv(snakemake.output.ledger, index=False)
-logging.info(
+logging.getLogger(__name__).info(
     "%d input rows: %s",
     len(prepared.ledger),
     prepared.ledger["status"].value_counts().to_dict(),

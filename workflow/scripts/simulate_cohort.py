@@ -13,4 +13,6 @@ subjects.to_csv(snakemake.output.subjects, index=False)
 measurements.to_csv(snakemake.output.measurements, index=False)
 with open(snakemake.output.truth, "w") as handle:
     json.dump(truth, handle, indent=1)
-logging.info("simulated %d subjects and %d results", len(subjects), len(measurements))
+logging.getLogger(__name__).info(
+    "simulated %d subjects and %d results", len(subjects), len(measurements)
+)

@@ -1,0 +1,36 @@
+import pandas as pd
+import pytest
+
+from il6fit.data import read_table
+
+SUBJECTS_HEADER = "USUBJID,STUDYID,SITEID,TRT01P,AGE,SEX,BMI"
+MEASUREMENTS_HEADER = "USUBJID,PARAMCD,AVAL,AVALC,AVALU,AVISITN"
+
+
+@pytest.fixture
+def write_csv(tmp_path):
+    """Write text lines to a CSV file in a temporary folder and return its path."""
+
+    def write(name: str, lines: list[str]) -> str:
+        path = tmp_path / name
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        return str(path)
+
+    return write
+
+
+@pytest.fixture
+def subjects_csv(write_csv):
+    return write_csv(
+        "subjects.csv",
+        [
+            SUBJECTS_HEADER,
+            "S-1,ST,01,Placebo,50,F,27",
+            "S-2,ST,01,TCZ 8,61,M,31.5",
+            "S-3,ST,02,TCZ 8,44,F,22",
+        ],
+    )
+
+
+def read_pair(subjects: str, measurements: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    return read_table(subjects), read_table(measurements)

@@ -1,0 +1,89 @@
+import numpy as np
+import pandas as pd
+import pytest
+from arviz_base import from_dict
+
+from il6fit.diagnostics import Thresholds, check, failed_checks, gate, summarise
+from il6fit.errors import FitFailedError
+from il6fit.models import ParameterInfo, get_model
+
+PARAMS = {"mu": ParameterInfo("a mean", "mg/L"), "theta": ParameterInfo("effects", "mg/L")}
+
+
+def tree(*, shift=0.0, divergent=0, energy_sd=1.0, seed=0, draws=1000):
+    rng = np.random.default_rng(seed)
+    mu = rng.normal(size=(2, draws))
+    mu[1] += shift
+    diverging = np.zeros((2, draws), dtype=bool)
+    diverging[0, :divergent] = True
+    energy = np.cumsum(rng.normal(scale=energy_sd, size=(2, draws)), axis=1)
+    return from_dict(
+        {
+            "posterior": {"mu": mu, "theta": rng.normal(size=(2, draws, 3))},
+            "sample_stats": {
+                "diverging": diverging,
+                "maxdepth_reached": np.zeros((2, draws), dtype=bool),
+                "energy": energy if energy_sd != 1.0 else rng.normal(size=(2, draws)),
+            },
+        },
+        dims={"theta": ["school"]},
+        coords={"school": ["a", "b", "c"]},
+    )
+
+
+def test_summary_has_the_documented_columns_and_explicit_interval():
+    summary = summarise(tree(), PARAMS, ci_kind="eti", ci_prob=0.9)
+    assert summary["parameter"].tolist() == ["mu", "theta[a]", "theta[b]", "theta[c]"]
+    row = summary.iloc[0]
+    assert row["ci_lower"] == pytest.approx(-1.645, abs=0.15)
+    assert row["ci_upper"] == pytest.approx(1.645, abs=0.15)
+    assert (row["ci_kind"], row["ci_prob"], row["unit"]) == ("eti", 0.9, "mg/L")
+    assert summary["r_hat"].max() < 1.01
+
+
+def test_a_healthy_fit_passes_every_check():
+    t = tree()
+    checks = check(t, summarise(t, PARAMS, ci_kind="eti", ci_prob=0.9), Thresholds())
+    assert checks["passed"].all(), checks
+    assert failed_checks(checks) == []
+
+
+def test_chains_that_disagree_fail_r_hat_and_ess():
+    t = tree(shift=3.0)
+    checks = check(t, summarise(t, PARAMS, ci_kind="eti", ci_prob=0.9), Thresholds())
+    failed = checks.loc[~checks["passed"], "check"].tolist()
+    assert failed == ["max R-hat", "min bulk ESS", "min tail ESS"]
+    assert checks.set_index("check").loc["max R-hat", "worst"] == "mu"
+
+
+def test_divergences_and_low_ebfmi_fail():
+    t = tree(divergent=3, energy_sd=0.05)
+    checks = check(t, summarise(t, PARAMS, ci_kind="eti", ci_prob=0.9), Thresholds())
+    by = checks.set_index("check")
+    assert by.loc["divergences", "value"] == 3
+    assert not by.loc["divergences", "passed"]
+    assert by.loc["min E-BFMI", "value"] < 0.3
+    assert not by.loc["min E-BFMI", "passed"]
+
+
+def test_failures_are_described_with_value_limit_and_culprit():
+    checks = pd.DataFrame(
+        [{"check": "max R-hat", "value": 1.05, "threshold": 1.01, "rule": "<=",
+          "passed": False, "worst": "beta_il6"}]
+    )  # fmt: skip
+    assert failed_checks(checks) == ["max R-hat 1.05 (limit <= 1.01; beta_il6)"]
+
+
+def test_gate_stops_a_failing_fit_naming_it_and_its_checks():
+    bad = tree(shift=3.0)
+    family = get_model("il6_crp")
+    renamed = bad.copy()
+    renamed["posterior"] = bad["posterior"].to_dataset().rename({"mu": "alpha"})
+    with pytest.raises(FitFailedError, match=r"il6_crp on trial failed .*max R-hat"):
+        gate(renamed, family, fit_name="il6_crp on trial", thresholds=Thresholds(),
+             on_failure="stop", ci_kind="eti", ci_prob=0.9)  # fmt: skip
+    summary, checks = gate(renamed, family, fit_name="il6_crp on trial",
+                           thresholds=Thresholds(), on_failure="mark", ci_kind="hdi",
+                           ci_prob=0.8)  # fmt: skip
+    assert not checks["passed"].all()
+    assert summary["ci_kind"].unique().tolist() == ["hdi"]

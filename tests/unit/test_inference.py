@@ -1,0 +1,139 @@
+"""Real (small) fits: parameters recovered from simulated truth, reproducibility, saving."""
+
+import numpy as np
+import pytest
+from test_simulate import as_read
+
+from il6fit.data import prepare
+from il6fit.diagnostics import summarise
+from il6fit.errors import SpecError
+from il6fit.inference import (
+    SamplerSettings,
+    StorePolicy,
+    annotate,
+    fit_metadata,
+    fit_model,
+    load,
+    save,
+)
+from il6fit.models import get_model
+from il6fit.simulate import scenario, simulate_cohort
+
+SETTINGS = SamplerSettings(chains=2, draws=300, tune=300, cores=2)
+OPTIONS = {"visits": [0], "priors": {}}
+
+
+@pytest.fixture(scope="module")
+def prepared():
+    spec = scenario("ra_tcz_trial", n_subjects=250)
+    subjects, measurements, _ = simulate_cohort(spec, seed=5)
+    data = prepare(
+        as_read(subjects), as_read(measurements), subjects_file="s", measurements_file="m"
+    )
+    return data, spec
+
+
+@pytest.fixture(scope="module")
+def fitted(prepared):
+    data, _ = prepared
+    tree, table = fit_model(
+        get_model("il6_crp"),
+        data.subjects,
+        data.measurements,
+        options=OPTIONS,
+        settings=SETTINGS,
+        seed=1,
+    )
+    return tree, table
+
+
+def test_slope_and_bmi_effect_are_recovered(fitted, prepared):
+    _, spec = prepared
+    tree, _ = fitted
+    summary = summarise(
+        tree, get_model("il6_crp").parameters, ci_kind="eti", ci_prob=0.99
+    ).set_index("parameter")
+    truth = {
+        "beta_il6": spec.crp_il6_slope,
+        "beta_bmi": spec.crp_bmi * 5,  # per 5 kg/m²
+        "sigma": np.hypot(spec.crp_sd_log, spec.crp_assay_cv),
+        "sigma_il6": spec.il6_sd_log,
+    }
+    for name, value in truth.items():
+        row = summary.loc[name]
+        assert row["ci_lower"] < value < row["ci_upper"], (name, value, row)
+
+
+def test_fit_has_the_groups_later_stages_need(fitted):
+    tree, table = fitted
+    assert {"posterior", "sample_stats", "log_likelihood", "posterior_predictive"} <= set(
+        tree.children
+    )
+    assert tree["log_likelihood"]["log_crp"].shape[-1] == len(table)
+    assert tree["posterior"].sizes["draw"] == SETTINGS.draws
+
+
+def test_same_seed_gives_identical_posterior_and_other_seed_differs(fitted, prepared):
+    data, _ = prepared
+    tree, _ = fitted
+    again, _ = fit_model(
+        get_model("il6_crp"),
+        data.subjects,
+        data.measurements,
+        options=OPTIONS,
+        settings=SETTINGS,
+        seed=1,
+    )
+    np.testing.assert_array_equal(tree["posterior"]["alpha"], again["posterior"]["alpha"])
+    other, _ = fit_model(
+        get_model("il6_crp"),
+        data.subjects,
+        data.measurements,
+        options=OPTIONS,
+        settings=SETTINGS,
+        seed=2,
+    )
+    assert not np.array_equal(tree["posterior"]["alpha"], other["posterior"]["alpha"])
+
+
+def test_save_and_load_keep_provenance_and_follow_the_store_policy(fitted, tmp_path):
+    tree, _ = fitted
+    annotate(
+        tree,
+        model="il6_crp",
+        dataset="trial",
+        seed=1,
+        settings=SETTINGS,
+        config={"seed": 3},
+        inputs={"a.csv": "00ff"},
+    )
+    path = tmp_path / "fit.nc"
+    save(tree, path, StorePolicy(posterior_predictive=False))
+    loaded = load(path)
+    assert "posterior_predictive" not in loaded.children
+    np.testing.assert_array_equal(loaded["posterior"]["beta_il6"], tree["posterior"]["beta_il6"])
+    meta = fit_metadata(loaded)
+    assert meta["seed"] == 1
+    assert meta["config"] == {"seed": 3}
+    assert meta["input_hashes"] == {"a.csv": "00ff"}
+    assert meta["sampler"]["backend"] == "nutpie"
+    assert meta["versions"]["pymc"].startswith("6.")
+
+
+def test_a_dataset_without_il6_is_refused_with_the_missing_code(prepared):
+    data, _ = prepared
+    no_il6 = data.measurements[data.measurements["PARAMCD"] != "IL6"]
+    with pytest.raises(SpecError, match="the dataset has no IL6"):
+        fit_model(
+            get_model("il6_crp"),
+            data.subjects,
+            no_il6,
+            options=OPTIONS,
+            settings=SETTINGS,
+            seed=1,
+        )
+
+
+def test_unknown_backend_is_rejected():
+    with pytest.raises(SpecError, match="unknown sampler backend 'stan'"):
+        SamplerSettings(backend="stan")

@@ -1,0 +1,129 @@
+import numpy as np
+import pandas as pd
+import pymc as pm
+import pytest
+
+from il6fit.errors import SpecError
+from il6fit.models import get_model, missing_parameters, resolve_priors
+from il6fit.models.il6_crp import DEFAULT_PRIORS
+from il6fit.models.priors import Prior
+
+
+def table(il6_cens=(0, 0, -1, 1), crp_cens=(0, -1, 0, 1)):
+    n = len(il6_cens)
+    return pd.DataFrame(
+        {
+            "USUBJID": [f"S{i}" for i in range(n)],
+            "AVISITN": 0,
+            "site": ["A", "A", "B", "B"][:n],
+            "il6": [20.0, 5.0, 1.5, 5000.0][:n],
+            "il6_cens": il6_cens,
+            "crp": [15.0, 0.3, 4.0, 320.0][:n],
+            "crp_cens": crp_cens,
+            "BMI": [27.0, 30.0, 22.0, 35.0][:n],
+            "AGE": [50.0, 60.0, 40.0, 55.0][:n],
+            "male": [0.0, 1.0, 0.0, 1.0][:n],
+        }
+    )
+
+
+def test_unknown_model_lists_valid_names():
+    with pytest.raises(SpecError, match="unknown model 'foo'; choose one of il6_crp"):
+        get_model("foo")
+
+
+def test_il6_crp_structure_dims_and_censoring():
+    model = get_model("il6_crp").build(table(), DEFAULT_PRIORS)
+    free = {v.name for v in model.free_RVs}
+    assert {"alpha", "beta_il6", "sigma", "tau_site", "z_site"} <= free
+    assert {"log_il6_below", "log_il6_above"} <= free
+    assert model.named_vars_to_dims["log_crp"] == ("obs",)
+    assert list(model.coords["site"]) == ["A", "B"]
+    assert list(model.coords["il6_measured"]) == [0, 1]
+    assert {v.name for v in model.observed_RVs} == {"log_crp", "log_il6"}
+
+
+def test_without_censored_il6_there_are_no_latent_values():
+    model = get_model("il6_crp").build(table(il6_cens=(0, 0, 0, 0)), DEFAULT_PRIORS)
+    assert not {"log_il6_below", "log_il6_above"} & {v.name for v in model.free_RVs}
+
+
+# PyTensor's numba backend has no truncated-normal sampler and says so
+@pytest.mark.filterwarnings("ignore:Numba will use object mode:UserWarning")
+def test_latent_il6_respects_its_limits_and_crp_predictions_are_censored():
+    model = get_model("il6_crp").build(table(), DEFAULT_PRIORS)
+    # the potentials that renormalise the latent IL-6 are ignored by prior sampling
+    with model, pytest.warns(UserWarning, match="Potentials"):
+        prior = pm.sample_prior_predictive(draws=300, random_seed=1)
+    below = prior["prior"]["log_il6_below"].values
+    above = prior["prior"]["log_il6_above"].values
+    assert (below < np.log(1.5)).all()
+    assert (above > np.log(5000)).all()
+    crp = prior["prior_predictive"]["log_crp"].values[0]
+    # a row reported below its LLOQ replicates as "the limit or above it" (and vice versa)
+    assert crp[:, 1].min() == pytest.approx(np.log(0.3))
+    assert crp[:, 3].max() == pytest.approx(np.log(320))
+    assert crp[:, 0].min() < np.log(0.3)
+    assert crp[:, 0].max() > np.log(320)
+
+
+def test_priors_can_be_overridden_from_config():
+    priors = resolve_priors(
+        DEFAULT_PRIORS, {"beta_il6": {"dist": "Normal", "mu": 0.1, "sigma": 0.01}}, "il6_crp"
+    )
+    assert repr(priors["beta_il6"]) == "Normal(mu=0.1, sigma=0.01)"
+    model = get_model("il6_crp").build(table(il6_cens=(0, 0, 0, 0)), priors)
+    with model:
+        draws = pm.sample_prior_predictive(draws=500, random_seed=2)["prior"]["beta_il6"]
+    assert float(draws.mean()) == pytest.approx(0.1, abs=0.005)
+
+
+@pytest.mark.parametrize(
+    ("override", "text"),
+    [
+        ({"gamma": {"dist": "Normal", "mu": 0, "sigma": 1}}, "has no parameter gamma"),
+        ({"sigma": {"dist": "Cauchy", "beta": 1}}, "unknown prior distribution 'Cauchy'"),
+        ({"sigma": {"dist": "HalfNormal", "mu": 1}}, "HalfNormal prior needs parameters sigma"),
+        ({"sigma": {"mu": 1}}, "has no 'dist'"),
+    ],
+)
+def test_bad_priors_are_rejected(override, text):
+    with pytest.raises(SpecError, match=text):
+        resolve_priors(DEFAULT_PRIORS, override, "il6_crp")
+
+
+def test_prior_prints_readably():
+    assert repr(Prior("HalfNormal", {"sigma": 0.5})) == "HalfNormal(sigma=0.5)"
+
+
+def test_missing_parameters_are_named():
+    measurements = pd.DataFrame({"PARAMCD": ["CRP", "ESR"]})
+    assert missing_parameters(get_model("il6_crp"), measurements) == ["IL6"]
+
+
+def test_analysis_table_pairs_il6_and_crp_at_the_chosen_visits():
+    subjects = pd.DataFrame(
+        {
+            "USUBJID": ["A", "B"],
+            "STUDYID": ["S", "S"],
+            "SITEID": ["1", "2"],
+            "AGE": [50, 60],
+            "SEX": ["F", "M"],
+            "BMI": [27.0, 30.0],
+        }
+    )
+    measurements = pd.DataFrame(
+        {
+            "USUBJID": ["A", "A", "A", "A", "B"],
+            "PARAMCD": ["IL6", "CRP", "IL6", "CRP", "IL6"],
+            "AVISITN": [0, 0, 12, 12, 0],
+            "AVAL": [20.0, 10.0, 60.0, 1.0, 5.0],
+            "CENS": [0, 0, 0, -1, 0],
+        }
+    )
+    family = get_model("il6_crp")
+    baseline = family.table(subjects, measurements, {"visits": [0], "priors": {}})
+    assert baseline[["USUBJID", "il6", "crp"]].values.tolist() == [["A", 20.0, 10.0]]
+    both = family.table(subjects, measurements, {"visits": [0, 12]})
+    assert both["crp_cens"].tolist() == [0, -1]
+    assert both["site"].tolist() == ["S:1", "S:1"]
