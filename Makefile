@@ -3,8 +3,11 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.il6fit-installed
 CORES ?= all
+# `make run CONFIG=my.yaml` runs your own config instead of config/config.yaml.
+CONFIG ?=
+RUN_CONFIG := $(if $(CONFIG),--configfile $(CONFIG) --replace-workflow-config,)
 
-.PHONY: run test test-slow lint report lock setup
+.PHONY: run test test-slow report lock setup
 
 setup: $(STAMP)
 
@@ -13,7 +16,7 @@ $(STAMP): pyproject.toml requirements.lock tools/setup.sh
 
 ## Run the whole pipeline on the default (simulated) data; results/report.html at the end.
 run: $(STAMP)
-	$(BIN)/snakemake --cores $(CORES)
+	$(BIN)/snakemake --cores $(CORES) $(RUN_CONFIG)
 
 ## Lint everything and run the default test suite (what CI runs).
 test: $(STAMP)
@@ -29,7 +32,7 @@ test-slow: $(STAMP)
 
 ## Snakemake's own interactive report of the last run.
 report: $(STAMP)
-	$(BIN)/snakemake --report report.zip
+	$(BIN)/snakemake --report report.zip $(RUN_CONFIG)
 
 lock:
 	bash tools/lock.sh

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
-import multiprocessing
+import pickle
+import subprocess
+import sys
 import time
 import warnings
 from collections.abc import Mapping
@@ -13,10 +16,11 @@ from pathlib import Path
 
 import pandas as pd
 import pymc as pm
+import pytensor
 import xarray as xr
 
 from il6fit.errors import SpecError
-from il6fit.models import ModelFamily, missing_parameters, resolve_priors
+from il6fit.models import ModelFamily, get_model, missing_parameters, resolve_priors
 from il6fit.provenance import canonical_json, package_versions
 
 log = logging.getLogger(__name__)
@@ -188,8 +192,9 @@ def warm_compile_cache(
     Numba code loaded from the cache can differ in the last bit of a log-density from the same
     code freshly compiled in the running process, and NUTS turns one bit into different draws.
     Filling the cache first, in another process, means every fit runs on cached code, so the
-    same inputs and seed give the same posterior whether the cache was empty or not. When the
-    cache is already warm this costs a few seconds (start-up and a 10-draw run).
+    same inputs and seed give the same posterior whether the cache was empty or not. A marker in
+    the cache, keyed by model, data, priors, backend and package versions, skips the warm-up
+    when it has already been done.
 
     Parameters
     ----------
@@ -202,21 +207,36 @@ def warm_compile_cache(
     settings : SamplerSettings
         Sampler options (the backend matters; draw counts do not).
     """
-    start = time.perf_counter()
-    context = multiprocessing.get_context("spawn")
-    process = context.Process(
-        target=_warm, args=(family.name, table, dict(priors), settings.backend)
+    payload = pickle.dumps((family.name, table, dict(priors), settings.backend))
+    versions = canonical_json(package_versions()).encode()
+    marker = (
+        Path(pytensor.config.base_compiledir)
+        / "il6fit-warm"
+        / hashlib.sha256(payload + versions).hexdigest()
     )
-    process.start()
-    process.join()
-    if process.exitcode != 0:
-        raise RuntimeError(f"compile warm-up of {family.name} failed (exit {process.exitcode}).")
+    if marker.exists():
+        log.info("compile cache already warm for this model and data")
+        return
+    start = time.perf_counter()
+    # a plain child interpreter: multiprocessing's spawn would re-run the caller's main script
+    done = subprocess.run(
+        [sys.executable, "-c", "from il6fit.inference import _warm; _warm()"],
+        input=payload,
+        capture_output=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(
+            f"compile warm-up of {family.name} failed:\n{done.stderr.decode(errors='replace')}"
+        )
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.touch()
     log.info("compile cache warm in %.1f s", time.perf_counter() - start)
 
 
-def _warm(model_name: str, table: pd.DataFrame, priors: Mapping, backend: str) -> None:
-    from il6fit.models import get_model
-
+def _warm() -> None:
+    """Entry point of the warm-up process: a pickled (model, table, priors, backend) on stdin."""
+    model_name, table, priors, backend = pickle.loads(sys.stdin.buffer.read())
     tiny = SamplerSettings(backend=backend, chains=1, draws=10, tune=10, cores=1)
     logging.getLogger(__name__).setLevel(logging.WARNING)
     with warnings.catch_warnings():

@@ -1,10 +1,5 @@
-import pandas as pd
 import pytest
-
-from il6fit.data import read_table
-
-SUBJECTS_HEADER = "USUBJID,STUDYID,SITEID,TRT01P,AGE,SEX,BMI"
-MEASUREMENTS_HEADER = "USUBJID,PARAMCD,AVAL,AVALC,AVALU,AVISITN"
+from helpers import SUBJECTS_HEADER
 
 
 @pytest.fixture
@@ -30,7 +25,3 @@ def subjects_csv(write_csv):
             "S-3,ST,02,TCZ 8,44,F,22",
         ],
     )
-
-
-def read_pair(subjects: str, measurements: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    return read_table(subjects), read_table(measurements)

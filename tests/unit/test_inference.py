@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from test_simulate import as_read
+from helpers import as_read
 
 from il6fit.data import prepare
 from il6fit.diagnostics import summarise

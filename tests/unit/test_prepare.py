@@ -1,7 +1,7 @@
 import pandas as pd
 import pyreadstat
 import pytest
-from conftest import MEASUREMENTS_HEADER, SUBJECTS_HEADER, read_pair
+from helpers import MEASUREMENTS_HEADER, SUBJECTS_HEADER, read_pair
 
 from il6fit.data import prepare, read_table
 from il6fit.errors import DataError

@@ -1,19 +1,12 @@
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import as_read
 
 from il6fit.data import prepare
 from il6fit.data.contract import MEASUREMENT_COLUMNS, SUBJECT_COLUMNS
-from il6fit.data.read import ROW
 from il6fit.errors import SpecError
 from il6fit.simulate import scenario, simulate_cohort
-
-
-def as_read(table: pd.DataFrame, first_row: int = 2) -> pd.DataFrame:
-    """Turn a simulated table into what read_table would return for its CSV."""
-    out = table.astype(str).replace("nan", "")
-    out[ROW] = range(first_row, first_row + len(out))
-    return out
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,252 @@
+"""Summaries and convergence checks of a fit: the numbers a report and a gate rely on."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import arviz_stats as azs
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from il6fit.errors import FitFailedError
+from il6fit.models.family import ModelFamily, ParameterInfo
+
+log = logging.getLogger(__name__)
+
+#: Columns of a summary table, in order.
+SUMMARY_COLUMNS = (
+    "parameter",
+    "mean",
+    "sd",
+    "ci_lower",
+    "ci_upper",
+    "ci_kind",
+    "ci_prob",
+    "r_hat",
+    "ess_bulk",
+    "ess_tail",
+    "mcse_mean",
+    "unit",
+    "description",
+)
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Limits a fit must meet to pass.
+
+    Attributes
+    ----------
+    r_hat_max : float
+        Largest rank-normalised split R-hat allowed.
+    ess_bulk_min, ess_tail_min : float
+        Smallest bulk and tail effective sample sizes allowed.
+    divergences_max : int
+        Most post-warm-up divergent transitions allowed.
+    treedepth_saturation_max : float
+        Largest fraction of draws that may hit the maximum tree depth.
+    ebfmi_min : float
+        Smallest E-BFMI of any chain allowed.
+    """
+
+    r_hat_max: float = 1.01
+    ess_bulk_min: float = 400
+    ess_tail_min: float = 400
+    divergences_max: int = 0
+    treedepth_saturation_max: float = 0.0
+    ebfmi_min: float = 0.3
+
+
+def summarise(
+    tree: xr.DataTree,
+    parameters: Mapping[str, ParameterInfo],
+    *,
+    ci_kind: str,
+    ci_prob: float,
+) -> pd.DataFrame:
+    """Tabulate posterior mean, sd, a credible interval and convergence of each parameter.
+
+    Parameters
+    ----------
+    tree : xarray.DataTree
+        A fit with a ``posterior`` group.
+    parameters : mapping of str to ParameterInfo
+        Variables to report, with units; a variable with dims gives one row per element,
+        named like ``alpha_site[S01]``.
+    ci_kind : {"eti", "hdi"}
+        Equal-tailed or highest-density interval. Always explicit: library defaults change.
+    ci_prob : float
+        Interval probability, e.g. 0.9.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`SUMMARY_COLUMNS`, unrounded.
+    """
+    names = [p for p in parameters if p in tree["posterior"].data_vars]
+    table = azs.summary(
+        tree, var_names=names, kind="all", ci_kind=ci_kind, ci_prob=ci_prob, round_to="none"
+    )
+    lower, upper = (c for c in table.columns if c.endswith(("_lb", "_ub")))
+    table = table.rename(columns={lower: "ci_lower", upper: "ci_upper"})
+    table.index.name = "parameter"
+    table = table.reset_index()
+    base = table["parameter"].str.replace(r"\[.*\]$", "", regex=True)
+    table["unit"] = base.map(lambda p: parameters[p].unit)
+    table["description"] = base.map(lambda p: parameters[p].description)
+    table["ci_kind"] = ci_kind
+    table["ci_prob"] = ci_prob
+    return table[list(SUMMARY_COLUMNS)]
+
+
+def check(tree: xr.DataTree, summary: pd.DataFrame, thresholds: Thresholds) -> pd.DataFrame:
+    """Judge a fit against the thresholds.
+
+    Parameters
+    ----------
+    tree : xarray.DataTree
+        A fit with ``sample_stats`` (``diverging``, ``maxdepth_reached`` or ``tree_depth``,
+        ``energy``).
+    summary : pandas.DataFrame
+        From :func:`summarise`; R-hat and ESS are read from it.
+    thresholds : Thresholds
+        The limits.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per check: ``check``, ``value``, ``threshold``, ``rule`` (``<=`` or ``>=``),
+        ``passed`` and ``worst`` (the parameter or chain responsible).
+    """
+    stats = tree["sample_stats"]
+    draws = stats.sizes["chain"] * stats.sizes["draw"]
+    saturated = _treedepth_saturated(stats)
+    bfmi = np.atleast_1d(azs.bfmi(tree).to_dataset()["energy"].values)
+    rows = [
+        _row("max R-hat", summary, "r_hat", max, "<=", thresholds.r_hat_max),
+        _row("min bulk ESS", summary, "ess_bulk", min, ">=", thresholds.ess_bulk_min),
+        _row("min tail ESS", summary, "ess_tail", min, ">=", thresholds.ess_tail_min),
+        {
+            "check": "divergences",
+            "value": float(stats["diverging"].sum()),
+            "threshold": thresholds.divergences_max,
+            "rule": "<=",
+            "worst": "",
+        },
+        {
+            "check": "tree-depth saturation",
+            "value": float(saturated) / draws,
+            "threshold": thresholds.treedepth_saturation_max,
+            "rule": "<=",
+            "worst": "",
+        },
+        {
+            "check": "min E-BFMI",
+            "value": float(bfmi.min()),
+            "threshold": thresholds.ebfmi_min,
+            "rule": ">=",
+            "worst": f"chain {int(bfmi.argmin())}",
+        },
+    ]
+    table = pd.DataFrame(rows)
+    table["passed"] = np.where(
+        table["rule"] == "<=",
+        table["value"] <= table["threshold"],
+        table["value"] >= table["threshold"],
+    )
+    return table[["check", "value", "threshold", "rule", "passed", "worst"]]
+
+
+def failed_checks(checks: pd.DataFrame) -> list[str]:
+    """Describe the checks a fit failed, e.g. ``"max R-hat 1.05 (limit <= 1.01; beta_il6)"``.
+
+    Parameters
+    ----------
+    checks : pandas.DataFrame
+        From :func:`check`.
+
+    Returns
+    -------
+    list of str
+        Empty when every check passed.
+    """
+    return [
+        f"{r.check} {r.value:.4g} (limit {r.rule} {r.threshold:g}"
+        + (f"; {r.worst})" if r.worst else ")")
+        for r in checks.itertuples()
+        if not r.passed
+    ]
+
+
+def _row(name: str, summary: pd.DataFrame, column: str, pick, rule: str, threshold: float):
+    values = summary.set_index("parameter")[column]
+    worst = values.idxmax() if pick is max else values.idxmin()
+    return {
+        "check": name,
+        "value": float(values[worst]),
+        "threshold": threshold,
+        "rule": rule,
+        "worst": worst,
+    }
+
+
+def _treedepth_saturated(stats: xr.Dataset) -> int:
+    if "maxdepth_reached" in stats:  # nutpie
+        return int(stats["maxdepth_reached"].sum())
+    if "reached_max_treedepth" in stats:  # PyMC's sampler
+        return int(stats["reached_max_treedepth"].sum())
+    return 0
+
+
+def gate(
+    tree: xr.DataTree,
+    family: ModelFamily,
+    *,
+    fit_name: str,
+    thresholds: Thresholds,
+    on_failure: str,
+    ci_kind: str,
+    ci_prob: float,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Summarise a fit and judge it; stop or mark it when it fails.
+
+    Parameters
+    ----------
+    tree : xarray.DataTree
+        The fit.
+    family : ModelFamily
+        Its model family (which parameters to report, with units).
+    fit_name : str
+        Name used in messages, e.g. ``"il6_crp on ra_trial"``.
+    thresholds : Thresholds
+        The limits.
+    on_failure : {"mark", "stop"}
+        ``mark``: return the tables with the failures marked; ``stop``: raise.
+    ci_kind, ci_prob
+        Credible interval kind and probability.
+
+    Returns
+    -------
+    summary : pandas.DataFrame
+        From :func:`summarise`.
+    checks : pandas.DataFrame
+        From :func:`check`.
+
+    Raises
+    ------
+    FitFailedError
+        If a check fails and ``on_failure`` is ``"stop"``.
+    """
+    summary = summarise(tree, family.parameters, ci_kind=ci_kind, ci_prob=ci_prob)
+    checks = check(tree, summary, thresholds)
+    failures = failed_checks(checks)
+    if not failures:
+        log.info("%s passed every check", fit_name)
+    elif on_failure == "stop":
+        raise FitFailedError(f"fit {fit_name} failed the diagnostics gate: {'; '.join(failures)}.")
+    else:
+        log.warning("fit %s FAILED the diagnostics gate: %s", fit_name, "; ".join(failures))
+    return summary, checks

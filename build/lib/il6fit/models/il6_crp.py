@@ -1,0 +1,223 @@
+r"""IL-6 -> CRP: log CRP on log IL-6 with covariates and site random effects, censoring-aware.
+
+For row :math:`i` (a subject at a visit) at site :math:`s[i]`:
+
+.. math::
+
+    x_i &\sim \mathrm{Normal}(\mu_{x}, \sigma_{x})
+        && \text{true } \ln \mathrm{IL6}_i \text{ [pg/mL]} \\
+    \mu_i &= \alpha + \alpha^{site}_{s[i]} + \beta_{IL6}(x_i - \ln 20)
+            + \beta_{BMI}\frac{BMI_i - 27}{5} + \beta_{male}\,male_i
+            + \beta_{age}\frac{AGE_i - 50}{10} \\
+    \ln \mathrm{CRP}_i &\sim \mathrm{Normal}(\mu_i, \sigma)
+        && \text{CRP in mg/L} \\
+    \alpha^{site}_s &= \tau_{site} z_s, \quad z \sim \mathrm{ZeroSumNormal}(1)
+        && \textstyle\sum_s z_s = 0
+
+Censoring (assay limits) on both biomarkers:
+
+* CRP below its LLOQ :math:`L` (above its ULOQ :math:`U`) contributes
+  :math:`\Phi((\ln L - \mu_i)/\sigma)` (:math:`1 - \Phi((\ln U - \mu_i)/\sigma)`) to the
+  likelihood (``pm.Censored``);
+* IL-6 below its LLOQ (above its ULOQ) is a *predictor*: :math:`x_i` is then a latent parameter
+  constrained to :math:`x_i < \ln L` (:math:`x_i > \ln U`) with the population density above,
+  so its value is informed by the IL-6 distribution and by the row's CRP; a measured IL-6 is
+  taken as :math:`x_i` and also informs :math:`\mu_x, \sigma_x`. No limit is ever substituted.
+
+:math:`\alpha` is the expected ln CRP at IL-6 = 20 pg/mL for a 50-year-old woman with BMI 27;
+:math:`\beta_{IL6}` is the log-log slope (a 1 % rise in IL-6 goes with a :math:`\beta_{IL6}` %
+rise in CRP). Sites are keyed by ``STUDYID`` and ``SITEID`` together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import pymc as pm
+import pytensor.tensor as pt
+
+from il6fit.errors import SpecError
+from il6fit.models.family import ModelFamily, ParameterInfo
+from il6fit.models.priors import Prior
+
+#: IL-6 at which the intercept is read, pg/mL (RA trial median, domain-facts §1a).
+IL6_REFERENCE = 20.0
+BMI_REFERENCE, BMI_SCALE = 27.0, 5.0
+AGE_REFERENCE, AGE_SCALE = 50.0, 10.0
+
+PARAMETERS = {
+    "alpha": ParameterInfo("ln CRP at IL-6 20 pg/mL (reference subject)", "ln(mg/L)"),
+    "beta_il6": ParameterInfo("log-log slope of CRP on IL-6", "ln(mg/L) per ln(pg/mL)"),
+    "beta_bmi": ParameterInfo("BMI effect on ln CRP", "ln(mg/L) per 5 kg/m²"),
+    "beta_male": ParameterInfo("male vs female, ln CRP", "ln(mg/L)"),
+    "beta_age": ParameterInfo("age effect on ln CRP", "ln(mg/L) per 10 years"),
+    "sigma": ParameterInfo("residual SD of ln CRP", "ln(mg/L)"),
+    "tau_site": ParameterInfo("between-site SD of ln CRP", "ln(mg/L)"),
+    "mu_il6": ParameterInfo("population mean of ln IL-6", "ln(pg/mL)"),
+    "sigma_il6": ParameterInfo("population SD of ln IL-6", "ln(pg/mL)"),
+    "alpha_site": ParameterInfo("site deviation of ln CRP", "ln(mg/L)"),
+}
+
+#: Defaults, from domain-facts.md: RA CRP median ~16 mg/L at IL-6 ~20 pg/mL, healthy far lower
+#: (§2a, §2c); log-log slope 0.6-0.9 (§2d); BMI 0.03-0.1 ln(mg/L) per kg/m² (§6, George 2017);
+#: IL-6 medians 2-5 (healthy) to ~22 pg/mL (RA) with sd_ln ~1.1 (§1a).
+DEFAULT_PRIORS = {
+    "alpha": Prior("Normal", {"mu": 2.0, "sigma": 1.5}),
+    "beta_il6": Prior("Normal", {"mu": 0.7, "sigma": 0.5}),
+    "beta_bmi": Prior("Normal", {"mu": 0.2, "sigma": 0.3}),
+    "beta_male": Prior("Normal", {"mu": 0.0, "sigma": 0.5}),
+    "beta_age": Prior("Normal", {"mu": 0.0, "sigma": 0.3}),
+    "sigma": Prior("HalfNormal", {"sigma": 1.0}),
+    "tau_site": Prior("HalfNormal", {"sigma": 0.5}),
+    "mu_il6": Prior("Normal", {"mu": 3.0, "sigma": 1.5}),
+    "sigma_il6": Prior("HalfNormal", {"sigma": 1.5}),
+}
+
+
+def analysis_table(
+    subjects: pd.DataFrame, measurements: pd.DataFrame, *, visits: Sequence[float] = (0,)
+) -> pd.DataFrame:
+    """Pair IL-6 and CRP of the same subject and visit, with the subject's covariates.
+
+    Parameters
+    ----------
+    subjects, measurements : pandas.DataFrame
+        A prepared dataset (:class:`il6fit.data.Prepared`).
+    visits : sequence of float
+        Visits (``AVISITN``) to use. The default, baseline only, keeps IL-6 free of treatment:
+        on tocilizumab serum IL-6 rises while CRP falls.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per subject-visit with both results: ``il6``, ``il6_cens``, ``crp``,
+        ``crp_cens`` (values in pg/mL and mg/L; censoring -1/0/+1 at the stored limit),
+        ``site``, ``BMI``, ``AGE``, ``male``.
+    """
+    meas = measurements[
+        measurements["PARAMCD"].isin(["IL6", "CRP"]) & measurements["AVISITN"].isin(visits)
+    ]
+    wide = meas.pivot_table(
+        index=["USUBJID", "AVISITN"], columns="PARAMCD", values=["AVAL", "CENS"], aggfunc="first"
+    ).dropna()
+    table = pd.DataFrame(
+        {
+            "il6": wide[("AVAL", "IL6")],
+            "il6_cens": wide[("CENS", "IL6")].astype(int),
+            "crp": wide[("AVAL", "CRP")],
+            "crp_cens": wide[("CENS", "CRP")].astype(int),
+        }
+    ).reset_index()
+    table = table.merge(subjects, on="USUBJID", how="left", validate="many_to_one")
+    table["site"] = table["STUDYID"].astype(str) + ":" + table["SITEID"].astype(str)
+    table["male"] = (table["SEX"] == "M").astype(float)
+    columns = ["USUBJID", "AVISITN", "site", "il6", "il6_cens", "crp", "crp_cens"]
+    return table[[*columns, "BMI", "AGE", "male"]].reset_index(drop=True)
+
+
+def build(table: pd.DataFrame, priors: Mapping[str, Prior]) -> pm.Model:
+    """Build the IL-6 -> CRP model for an analysis table.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        From :func:`analysis_table`.
+    priors : mapping of str to Prior
+        A prior for every key of :data:`DEFAULT_PRIORS`.
+
+    Returns
+    -------
+    pymc.Model
+        Observed variables ``log_crp`` (censored) and ``log_il6`` (measured IL-6).
+
+    Raises
+    ------
+    SpecError
+        If the table has no rows.
+    """
+    if table.empty:
+        raise SpecError("il6_crp: no subject-visit has both IL-6 and CRP at the chosen visits.")
+    sites, site_idx = np.unique(table["site"], return_inverse=True)
+    log_il6 = np.log(table["il6"].to_numpy(float))
+    log_crp = np.log(table["crp"].to_numpy(float))
+    il6_cens = table["il6_cens"].to_numpy()
+    crp_cens = table["crp_cens"].to_numpy()
+    measured, left, right = (np.flatnonzero(il6_cens == c) for c in (0, -1, 1))
+    coords = {
+        "obs": np.arange(len(table)),
+        "site": sites,
+        "il6_measured": measured,
+        "il6_below": left,
+        "il6_above": right,
+    }
+    with pm.Model(coords=coords) as model:
+        bmi = pm.Data("bmi", (table["BMI"].to_numpy(float) - BMI_REFERENCE) / BMI_SCALE, dims="obs")
+        age = pm.Data("age", (table["AGE"].to_numpy(float) - AGE_REFERENCE) / AGE_SCALE, dims="obs")
+        male = pm.Data("male", table["male"].to_numpy(float), dims="obs")
+        site = pm.Data("site_idx", site_idx, dims="obs")
+
+        mu_x = priors["mu_il6"].create("mu_il6")
+        sigma_x = priors["sigma_il6"].create("sigma_il6")
+        pm.Normal("log_il6", mu_x, sigma_x, observed=log_il6[measured], dims="il6_measured")
+        x = pt.as_tensor(log_il6)
+        population = pm.Normal.dist(mu_x, sigma_x)
+        if left.size:
+            # TruncatedNormal keeps draws and the initial point inside the bound; the potential
+            # adds back its normalising constant, so the joint density is the untruncated one.
+            below = pm.TruncatedNormal(
+                "log_il6_below", mu_x, sigma_x, upper=log_il6[left], dims="il6_below"
+            )
+            pm.Potential("log_il6_below_mass", pm.logcdf(population, log_il6[left]).sum())
+            x = pt.set_subtensor(x[left], below)
+        if right.size:
+            above = pm.TruncatedNormal(
+                "log_il6_above", mu_x, sigma_x, lower=log_il6[right], dims="il6_above"
+            )
+            mass = pt.log1mexp(pm.logcdf(population, log_il6[right]))
+            pm.Potential("log_il6_above_mass", mass.sum())
+            x = pt.set_subtensor(x[right], above)
+
+        alpha = priors["alpha"].create("alpha")
+        beta_il6 = priors["beta_il6"].create("beta_il6")
+        beta_bmi = priors["beta_bmi"].create("beta_bmi")
+        beta_male = priors["beta_male"].create("beta_male")
+        beta_age = priors["beta_age"].create("beta_age")
+        tau_site = priors["tau_site"].create("tau_site")
+        # zero-sum site deviations keep alpha the grand mean, uncorrelated with the sites
+        z_site = pm.ZeroSumNormal("z_site", sigma=1.0, dims="site")
+        alpha_site = pm.Deterministic("alpha_site", tau_site * z_site, dims="site")
+        sigma = priors["sigma"].create("sigma")
+
+        mu = (
+            alpha
+            + alpha_site[site]
+            + beta_il6 * (x - np.log(IL6_REFERENCE))
+            + beta_bmi * bmi
+            + beta_male * male
+            + beta_age * age
+        )
+        lower = np.where(crp_cens == -1, log_crp, -np.inf)
+        upper = np.where(crp_cens == 1, log_crp, np.inf)
+        pm.Censored(
+            "log_crp",
+            pm.Normal.dist(mu, sigma),
+            lower=lower,
+            upper=upper,
+            observed=log_crp,
+            dims="obs",
+        )
+    return model
+
+
+FAMILY = ModelFamily(
+    name="il6_crp",
+    title="IL-6 -> CRP, log-log, hierarchical by site, censoring-aware",
+    requires=("IL6", "CRP"),
+    parameters=PARAMETERS,
+    default_priors=DEFAULT_PRIORS,
+    analysis_table=analysis_table,
+    build=build,
+    equations=__doc__,
+)

@@ -1,0 +1,249 @@
+"""Report figures. Each function returns a matplotlib figure with units on every axis."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import xarray as xr
+from matplotlib import ticker
+from scipy.stats import rankdata
+
+from il6fit.errors import SpecError
+from il6fit.models.il6_crp import IL6_REFERENCE
+
+#: Formats every figure is saved in.
+FORMATS = ("png", "svg")
+_CENSORED = {-1: "below LLOQ", 1: "above ULOQ"}
+
+
+def save_figure(fig: plt.Figure, stem: str | Path) -> list[Path]:
+    """Save a figure as PNG (150 dpi) and SVG next to each other, then close it.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        The figure.
+    stem : str or Path
+        Output path without extension.
+
+    Returns
+    -------
+    list of Path
+        The files written.
+    """
+    paths = [Path(f"{stem}.{ext}") for ext in FORMATS]
+    for path in paths:
+        fig.savefig(path, dpi=150, bbox_inches="tight", metadata=_metadata(path))
+    plt.close(fig)
+    return paths
+
+
+def _metadata(path: Path) -> dict:
+    # No creation dates, so the same figure gives the same bytes on every run.
+    return {"Software": None} if path.suffix == ".png" else {"Date": None, "Creator": None}
+
+
+def _plain_log_ticks(*axes) -> None:
+    """Label log axes 0.5, 1, 2, 5 ... rather than in powers of ten."""
+    for axis in axes:
+        axis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+        axis.set_minor_formatter(ticker.NullFormatter())
+
+
+def il6_crp_relation(table: pd.DataFrame, tree: xr.DataTree, *, ci_prob: float) -> plt.Figure:
+    """Observed IL-6 and CRP with the posterior relation for the reference subject.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The model's analysis table (``il6``, ``crp``, ``il6_cens``, ``crp_cens``).
+    tree : xarray.DataTree
+        The ``il6_crp`` fit.
+    ci_prob : float
+        Probability of the credible band.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    fig, ax = plt.subplots(figsize=(6.5, 5))
+    exact = (table["il6_cens"] == 0) & (table["crp_cens"] == 0)
+    ax.scatter(table.loc[exact, "il6"], table.loc[exact, "crp"], s=12, alpha=0.5, label="measured")
+    censored = ~exact
+    if censored.any():
+        ax.scatter(
+            table.loc[censored, "il6"],
+            table.loc[censored, "crp"],
+            s=28,
+            marker="^",
+            facecolors="none",
+            edgecolors="C3",
+            label="at an assay limit (censored)",
+        )
+    post = tree["posterior"]
+    grid = np.geomspace(table["il6"].min() * 0.8, table["il6"].max() * 1.2, 100)
+    alpha = post["alpha"].values.reshape(-1, 1)
+    beta = post["beta_il6"].values.reshape(-1, 1)
+    curves = np.exp(alpha + beta * (np.log(grid) - np.log(IL6_REFERENCE)))
+    tail = (1 - ci_prob) / 2
+    low, mid, high = np.quantile(curves, [tail, 0.5, 1 - tail], axis=0)
+    ax.plot(grid, mid, color="k", label="posterior median (reference subject)")
+    ax.fill_between(grid, low, high, color="k", alpha=0.15, label=f"{ci_prob:.0%} credible band")
+    ax.set(xscale="log", yscale="log", xlabel="IL-6 (pg/mL)", ylabel="CRP (mg/L)")
+    _plain_log_ticks(ax.xaxis, ax.yaxis)
+    ax.set_title("CRP against IL-6")
+    ax.legend(fontsize=8, loc="upper left")
+    return fig
+
+
+def forest(summary: pd.DataFrame) -> plt.Figure:
+    """Posterior means and credible intervals, one row per parameter, with units.
+
+    Parameters
+    ----------
+    summary : pandas.DataFrame
+        From :func:`il6fit.diagnostics.summarise`.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    rows = summary.iloc[::-1]
+    fig, ax = plt.subplots(figsize=(7.5, 0.35 * len(rows) + 1.2))
+    y = np.arange(len(rows))
+    ax.hlines(y, rows["ci_lower"], rows["ci_upper"], color="C0")
+    ax.plot(rows["mean"], y, "o", color="C0")
+    ax.axvline(0, color="grey", lw=0.8, ls=":")
+    ax.set_yticks(y, [f"{p}  [{u}]" for p, u in zip(rows["parameter"], rows["unit"], strict=True)])
+    kind, prob = summary["ci_kind"].iloc[0], summary["ci_prob"].iloc[0]
+    ax.set_xlabel(f"posterior mean and {prob:.0%} {kind.upper()} (unit in brackets per row)")
+    ax.set_title("Parameter estimates")
+    return fig
+
+
+def rank_plot(tree: xr.DataTree, var_names: Sequence[str]) -> plt.Figure:
+    """Rank histograms per chain: flat and overlapping when the chains agree.
+
+    Parameters
+    ----------
+    tree : xarray.DataTree
+        A fit.
+    var_names : sequence of str
+        Scalar parameters to show.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    post = tree["posterior"]
+    names = [v for v in var_names if v in post and post[v].ndim == 2]
+    ncol = 3
+    nrow = -(-len(names) // ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(9, 2.2 * nrow), squeeze=False)
+    chains, draws = post.sizes["chain"], post.sizes["draw"]
+    bins = np.linspace(0, chains * draws, 21)
+    for ax, name in zip(axes.flat, names, strict=False):
+        ranks = rankdata(post[name].values.ravel()).reshape(chains, draws)
+        for c in range(chains):
+            ax.hist(ranks[c], bins=bins, histtype="step", label=f"chain {c}")
+        ax.axhline(draws / (len(bins) - 1), color="grey", ls=":", lw=0.8)
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel("rank among all draws (draws)", fontsize=8)
+        ax.set_ylabel("draws per bin (count)", fontsize=8)
+        ax.tick_params(labelsize=7)
+    for ax in axes.flat[len(names) :]:
+        ax.set_visible(False)
+    axes.flat[0].legend(fontsize=7)
+    fig.suptitle("Rank plots (uniform when chains mix)")
+    fig.tight_layout()
+    return fig
+
+
+def crp_predictive_check(tree: xr.DataTree, *, n_draws: int = 100, seed: int = 0) -> plt.Figure:
+    """ECDF of observed CRP against ECDFs of posterior predictive replicates.
+
+    Replicates come from the censored likelihood, so they pile up at the assay limits exactly as
+    the observed data do, and both are compared on the same censored scale.
+
+    Parameters
+    ----------
+    tree : xarray.DataTree
+        A fit with ``observed_data`` and ``posterior_predictive`` ``log_crp``.
+    n_draws : int
+        Number of replicates drawn.
+    seed : int
+        Seed for choosing the replicates.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    observed = np.exp(tree["observed_data"]["log_crp"].values)
+    replicates = np.exp(
+        tree["posterior_predictive"]["log_crp"].stack(sample=("chain", "draw")).values.T
+    )
+    rng = np.random.default_rng(seed)
+    chosen = rng.choice(len(replicates), size=min(n_draws, len(replicates)), replace=False)
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    levels = np.arange(1, observed.size + 1) / observed.size
+    for i in chosen:
+        ax.step(np.sort(replicates[i]), levels, color="C0", alpha=0.08, where="post")
+    ax.step(np.sort(observed), levels, color="k", where="post", label="observed")
+    ax.plot([], [], color="C0", alpha=0.5, label=f"{chosen.size} posterior predictive replicates")
+    ax.set(xscale="log", xlabel="CRP (mg/L)", ylabel="cumulative proportion of rows (0-1)")
+    _plain_log_ticks(ax.xaxis)
+    ax.set_title("Posterior predictive check, CRP (censoring-aware)")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def draw(
+    figure: str,
+    *,
+    tree: xr.DataTree,
+    summary: pd.DataFrame,
+    table: pd.DataFrame,
+    ci_prob: float,
+) -> plt.Figure:
+    """Draw one report figure by name.
+
+    Parameters
+    ----------
+    figure : {"relation", "forest", "ranks", "ppc"}
+        Which figure.
+    tree : xarray.DataTree
+        The fit.
+    summary : pandas.DataFrame
+        Its summary table.
+    table : pandas.DataFrame
+        The analysis table it was fitted to.
+    ci_prob : float
+        Credible band probability.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    SpecError
+        For an unknown figure name.
+    """
+    scalars = [p for p in summary["parameter"] if "[" not in p]
+    makers = {
+        "relation": lambda: il6_crp_relation(table, tree, ci_prob=ci_prob),
+        "forest": lambda: forest(summary),
+        "ranks": lambda: rank_plot(tree, scalars),
+        "ppc": lambda: crp_predictive_check(tree),
+    }
+    if figure not in makers:
+        raise SpecError(f"unknown figure '{figure}'; choose one of {', '.join(makers)}.")
+    return makers[figure]()

@@ -1,0 +1,46 @@
+"""Parameter recovery of il6_crp at a moderate size (slow; `make test-slow`)."""
+
+import numpy as np
+import pytest
+from helpers import as_read
+
+from il6fit.data import prepare
+from il6fit.diagnostics import Thresholds, check, summarise
+from il6fit.inference import SamplerSettings, fit_model
+from il6fit.models import get_model
+from il6fit.simulate import scenario, simulate_cohort
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.mark.parametrize("name", ["ra_tcz_trial", "healthy"])
+def test_il6_crp_recovers_the_generating_parameters(name):
+    spec = scenario(name, n_subjects=1000, n_sites=8)
+    subjects, measurements, _ = simulate_cohort(spec, seed=101)
+    data = prepare(
+        as_read(subjects), as_read(measurements), subjects_file="s", measurements_file="m"
+    )
+    family = get_model("il6_crp")
+    tree, _ = fit_model(
+        family,
+        data.subjects,
+        data.measurements,
+        options={"visits": [0]},
+        settings=SamplerSettings(chains=2, draws=1000, tune=1000, cores=2),
+        seed=3,
+    )
+    summary = summarise(tree, family.parameters, ci_kind="eti", ci_prob=0.9)
+    assert check(tree, summary, Thresholds())["passed"].all()
+    summary = summary.set_index("parameter")
+    truth = {
+        "beta_il6": spec.crp_il6_slope,
+        "beta_bmi": spec.crp_bmi * 5,
+        "beta_male": 0.0,
+        "beta_age": 0.0,
+        "sigma": np.hypot(spec.crp_sd_log, spec.crp_assay_cv),
+        "tau_site": spec.crp_site_sd,
+    }
+    for parameter, value in truth.items():
+        row = summary.loc[parameter]
+        assert row["ci_lower"] <= value <= row["ci_upper"], (parameter, value, row.to_dict())
+        assert abs(row["mean"] - value) <= 2 * row["sd"], (parameter, value, row.to_dict())
