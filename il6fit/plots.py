@@ -21,7 +21,6 @@ from il6fit.models.il6_crp import IL6_REFERENCE
 
 #: Formats every figure is saved in.
 FORMATS = ("png", "svg")
-_CENSORED = {-1: "below LLOQ", 1: "above ULOQ"}
 
 
 def save_figure(fig: plt.Figure, stem: str | Path) -> list[Path]:

@@ -31,7 +31,6 @@ rule build_report:
         title=config["title"],
         pairs=[(m, d) for m in config["models"] for d in config["datasets"]],
         datasets={d: dataset_source(d) for d in config["datasets"]},
-        figures={m: FIGURES[m] for m in config["models"]},
         config=config,
     script:
         "../scripts/build_report.py"

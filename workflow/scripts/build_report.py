@@ -35,9 +35,9 @@ for (model, dataset), fit, summary, checks in zip(
     family = get_model(model)
     options = params.config["model_options"].get(model, {})
     tree = load(fit)
+    folder = Path("results/figures", model, dataset)
     figures = {
-        name: Path(f"results/figures/{model}/{dataset}/{name}.png").read_bytes()
-        for name in params.figures[model]
+        Path(p).stem: Path(p).read_bytes() for p in inputs.figures if Path(p).parent == folder
     }
     fits.append(
         FitSection(
@@ -54,9 +54,7 @@ for (model, dataset), fit, summary, checks in zip(
             summary=pd.read_csv(summary),
             checks=pd.read_csv(checks),
             metadata=fit_metadata(tree),
-            rows_used=tree["observed_data"].sizes.get("obs", 0)
-            if "observed_data" in tree.children
-            else 0,
+            rows_used=tree["constant_data"].sizes["obs"],
             figures=figures,
         )
     )
