@@ -6,7 +6,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 py=$(.venv/bin/python -c 'import sys; print(sys.executable)')
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+trap 'rm -rf "$tmp" build' EXIT
 "$py" -m venv "$tmp/venv"
 "$tmp/venv/bin/python" -m pip install --quiet --disable-pip-version-check ".[workflow,dev]" \
     2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
