@@ -1,0 +1,193 @@
+"""Simulated against published values for the ``ra_tcz_trial`` scenario.
+
+Each row names the quantity, the published value and its source (``domain-facts.md`` section),
+the criterion the simulation must meet and whether it does. Week-24 quantities are computed on
+the subjects seen at week 24 (completers); DAS28 is DAS28-ESR computed from the simulated
+components, as in the trials.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from il6fit.data.contract import PARAMETERS
+from il6fit.data.scores import DAS28_REMISSION, das28_esr, eular_response
+
+
+@dataclass(frozen=True)
+class Target:
+    """A published value and how close the simulation must come."""
+
+    quantity: str
+    arm: str
+    published: float
+    tolerance: float
+    relative: bool
+    source: str
+    compute: Callable[[pd.DataFrame], float]
+
+    def criterion(self) -> str:
+        """Describe the accepted range."""
+        if self.relative:
+            return f"within ±{self.tolerance:.0%} of {self.published:g}"
+        return f"within ±{self.tolerance:g} of {self.published:g}"
+
+    def accepts(self, value: float) -> bool:
+        """Whether a simulated value meets the target."""
+        width = self.tolerance * abs(self.published) if self.relative else self.tolerance
+        return abs(value - self.published) <= width
+
+
+def wide_table(subjects: pd.DataFrame, measurements: pd.DataFrame) -> pd.DataFrame:
+    """One row per subject and visit: results in canonical units, DAS28-ESR, arm.
+
+    Censored results take their limit; only medians and fractions below a limit are computed
+    from them, so this does not bias the table.
+
+    Parameters
+    ----------
+    subjects, measurements : pandas.DataFrame
+        A simulated cohort (as returned by :func:`il6fit.simulate.simulate_cohort`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``USUBJID``, ``AVISITN``, one per PARAMCD, ``IL6_below``, ``das28``, ``arm``.
+    """
+    m = measurements
+    limit = m["AVALC"].str.lstrip("<>")
+    value = pd.to_numeric(m["AVAL"].where(m["AVAL"] != "", limit))
+    factor = [PARAMETERS[c].conversions[u] for c, u in zip(m["PARAMCD"], m["AVALU"], strict=True)]
+    long = m.assign(value=value * np.asarray(factor), below=m["AVALC"].str.startswith("<"))
+    wide = long.pivot_table(
+        index=["USUBJID", "AVISITN"], columns="PARAMCD", values="value", aggfunc="first"
+    )
+    below = long[long["PARAMCD"] == "IL6"].set_index(["USUBJID", "AVISITN"])["below"]
+    wide = wide.assign(IL6_below=below).reset_index()
+    wide["das28"] = das28_esr(wide["TJC28"], wide["SJC28"], wide["ESR"], wide["PTGA"])
+    wide["arm"] = wide["USUBJID"].map(subjects.set_index("USUBJID")["TRT01P"])
+    return wide
+
+
+def _at(week: float, arm: str | None = None):
+    def select(wide: pd.DataFrame) -> pd.DataFrame:
+        rows = wide[wide["AVISITN"] == week]
+        return rows if arm is None else rows[rows["arm"] == arm]
+
+    return select
+
+
+def _change(arm: str):
+    def compute(wide: pd.DataFrame) -> float:
+        base = _at(0, arm)(wide).set_index("USUBJID")["das28"]
+        end = _at(24, arm)(wide).set_index("USUBJID")["das28"]
+        return float((end - base.reindex(end.index)).mean())
+
+    return compute
+
+
+def _eular_good(arm: str):
+    def compute(wide: pd.DataFrame) -> float:
+        base = _at(0, arm)(wide).set_index("USUBJID")["das28"]
+        end = _at(24, arm)(wide).set_index("USUBJID")["das28"]
+        return float(np.mean(eular_response(base.reindex(end.index), end) == "good"))
+
+    return compute
+
+
+def _crp_change_week4(wide: pd.DataFrame) -> float:
+    base = wide[wide["AVISITN"] == 0].set_index("USUBJID")["CRP"]
+    week4 = wide[(wide["AVISITN"] == 4) & wide["arm"].str.startswith("TCZ")]
+    week4 = week4.set_index("USUBJID")["CRP"]
+    return float(np.median(week4 / base.reindex(week4.index) - 1))
+
+
+PLACEBO, TCZ4, TCZ8 = "Placebo + MTX", "TCZ 4 mg/kg + MTX", "TCZ 8 mg/kg + MTX"
+
+#: What the ``ra_tcz_trial`` scenario is checked against.
+TARGETS = (
+    Target("baseline DAS28-ESR, median", "all", 6.8, 0.3, False,
+           "RADIATE 6.79 (V), OPTION ~6.8 [§4]; Levi BASE 6.8 [§5c]",
+           lambda w: float(_at(0)(w)["das28"].median())),
+    Target("baseline CRP, median (mg/L)", "all", 15.7, 0.25, True,
+           "sarilumab pool median 15.7 mg/L [§2c]",
+           lambda w: float(_at(0)(w)["CRP"].median())),
+    Target("baseline IL-6, median (pg/mL)", "all", 22.0, 0.2, True,
+           "OPTION median 22 pg/mL [§1a]",
+           lambda w: float(_at(0)(w)["IL6"].median())),
+    Target("baseline IL-6 below 1.5 pg/mL, fraction", "all", 0.009, 0.01, False,
+           "log-normal(median 22, sd_ln 1.13) below the Elecsys LLOQ (C) [§1a, §1c]",
+           lambda w: float(_at(0)(w)["IL6_below"].mean())),
+    Target("CRP at week 2, median (mg/L)", TCZ8, 3.0, 2.0, False,
+           "label: CRP within normal range (< 5 mg/L) as early as week 2 [§5b]",
+           lambda w: float(_at(2, TCZ8)(w)["CRP"].median())),
+    Target("CRP change by week 4, median", "TCZ arms", -0.74, 0.15, False,
+           "-74 % on average within 4 weeks, 1,126 TCZ courses (Shafran 2020) [§5b]",
+           _crp_change_week4),
+    *(
+        Target("DAS28 change at week 24, mean", arm, value, 0.4, False,
+               "Levi 2013 model with IIV, 24 weeks (C) [§4]", _change(arm))
+        for arm, value in ((PLACEBO, -1.14), (TCZ4, -2.69), (TCZ8, -3.53))
+    ),
+    *(
+        Target("DAS28 < 2.6 at week 24, fraction", arm, value, 0.06, False,
+               "OPTION remission 27 / 13 / 1 % [§4]",
+               lambda w, arm=arm: float((_at(24, arm)(w)["das28"] < DAS28_REMISSION).mean()))
+        for arm, value in ((TCZ8, 0.27), (TCZ4, 0.13), (PLACEBO, 0.01))
+    ),
+)  # fmt: skip
+
+#: Reported alongside, with no published value to meet in domain-facts.md.
+REPORTED = (
+    *(("EULAR good response at week 24, fraction", arm, _eular_good(arm))
+      for arm in (PLACEBO, TCZ4, TCZ8)),
+    ("IL-6 at week 12 / baseline, median ratio", TCZ8,
+     lambda w: float((_at(12, TCZ8)(w).set_index("USUBJID")["IL6"]
+                      / _at(0, TCZ8)(w).set_index("USUBJID")["IL6"]).median())),
+)  # fmt: skip
+
+
+def calibration_table(subjects: pd.DataFrame, measurements: pd.DataFrame) -> pd.DataFrame:
+    """Compare a simulated ``ra_tcz_trial`` cohort with the published values.
+
+    Parameters
+    ----------
+    subjects, measurements : pandas.DataFrame
+        A simulated ``ra_tcz_trial`` cohort.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``quantity``, ``arm``, ``simulated``, ``published``, ``criterion``, ``met``
+        (``True``/``False``, or ``None`` for reported-only rows) and ``source``.
+    """
+    wide = wide_table(subjects, measurements)
+    rows = [
+        {
+            "quantity": t.quantity,
+            "arm": t.arm,
+            "simulated": (value := t.compute(wide)),
+            "published": t.published,
+            "criterion": t.criterion(),
+            "met": t.accepts(value),
+            "source": t.source,
+        }
+        for t in TARGETS
+    ]
+    rows += [
+        {
+            "quantity": quantity,
+            "arm": arm,
+            "simulated": compute(wide),
+            "published": np.nan,
+            "criterion": "reported only",
+            "met": None,
+            "source": "no published value in domain-facts.md",
+        }
+        for quantity, arm, compute in REPORTED
+    ]
+    return pd.DataFrame(rows)
