@@ -21,3 +21,4 @@ rule all:
     input:
         "results/report.html",
         fit_targets("results/summaries/{model}/{dataset}.csv"),
+        fit_targets("results/estimands/{model}/{dataset}.csv", with_estimands=True),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -250,3 +251,53 @@ def gate(
     else:
         log.warning("fit %s FAILED the diagnostics gate: %s", fit_name, "; ".join(failures))
     return summary, checks
+
+
+def summarise_estimands(
+    tree: xr.DataTree,
+    family: ModelFamily,
+    table: pd.DataFrame,
+    options: Mapping,
+    *,
+    ci_kind: str,
+    ci_prob: float,
+    seed: int,
+) -> pd.DataFrame:
+    """Tabulate a model's clinical estimands like its parameters (mean, sd, interval, units).
+
+    Parameters
+    ----------
+    tree : xarray.DataTree
+        The fit.
+    family : ModelFamily
+        Its model family; must define ``estimands``.
+    table : pandas.DataFrame
+        The analysis table it was fitted to.
+    options : mapping
+        The model's config options (landmark week and the like are read from here).
+    ci_kind, ci_prob
+        Credible interval kind and probability.
+    seed : int
+        Seed of the predictive draws some estimands need.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`SUMMARY_COLUMNS`; for a probability-of-effect row, ``mean`` is the
+        posterior probability.
+    """
+    draws = family.estimands(tree, table, seed=seed, **dict(options))
+    with warnings.catch_warnings():
+        # indicators and proportions can be constant across draws (a probability of 1), where
+        # R-hat and ESS are undefined and numpy says so; they are reported as missing
+        warnings.simplefilter("ignore", RuntimeWarning)
+        summary = summarise(
+            xr.DataTree.from_dict({"posterior": draws}),
+            family.estimand_parameters,
+            ci_kind=ci_kind,
+            ci_prob=ci_prob,
+        )
+    # a posterior probability is a single number: no interval around it
+    single = summary["unit"] == "posterior probability"
+    summary.loc[single, ["sd", "ci_lower", "ci_upper", "r_hat", "ess_bulk", "ess_tail"]] = np.nan
+    return summary

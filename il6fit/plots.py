@@ -204,6 +204,54 @@ def crp_predictive_check(tree: xr.DataTree, *, n_draws: int = 100, seed: int = 0
     return fig
 
 
+def treatment_course(tree: xr.DataTree, table: pd.DataFrame, *, ci_prob: float) -> plt.Figure:
+    """Observed mean DAS28 by arm and week with the fitted mean course and its credible band.
+
+    Parameters
+    ----------
+    tree : xarray.DataTree
+        A ``treatment_response`` fit.
+    table : pandas.DataFrame
+        Its analysis table (``USUBJID``, ``week``, ``y``, ``arm``, ``dose``).
+    ci_prob : float
+        Probability of the band.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    post = tree["posterior"]
+    subjects = [str(s) for s in post["subject"].values]
+    x = tree["constant_data"]["log_il6_centred"].values
+    base = post["base"].stack(sample=("chain", "draw")).values  # (subject, S)
+    k = post["k"].stack(sample=("chain", "draw")).values
+    eta = post["eta"].stack(sample=("chain", "draw")).values
+    arm_of = table.groupby("USUBJID")[["arm", "dose"]].first().loc[subjects]
+    weeks = np.linspace(0, table["week"].max(), 60)
+    tail = (1 - ci_prob) / 2
+    fig, ax = plt.subplots(figsize=(7, 4.8))
+    for colour, arm in enumerate(post["arm"].values):
+        members = (arm_of["arm"] == arm).to_numpy()
+        active = float(arm_of.loc[members, "dose"].iloc[0] > 0)
+        delta = post["delta"].sel(arm=arm).stack(sample=("chain", "draw")).values
+        plateau = delta + eta * active * x[members].mean()
+        curves = base[members].mean(axis=0) + plateau * (1 - np.exp(-np.outer(weeks, k)))
+        low, mid, high = np.quantile(curves, [tail, 0.5, 1 - tail], axis=1)
+        ax.plot(weeks, mid, color=f"C{colour}", label=f"{arm} (model)")
+        ax.fill_between(weeks, low, high, color=f"C{colour}", alpha=0.2)
+        observed = table[table["arm"] == arm].groupby("week")["y"].agg(["mean", "sem"])
+        ax.errorbar(
+            observed.index, observed["mean"], yerr=observed["sem"], fmt="o", ms=4,
+            color=f"C{colour}", label=f"{arm} (observed mean ± SE)",
+        )  # fmt: skip
+    ax.axhline(2.6, color="grey", ls=":", lw=0.8)
+    ax.text(0, 2.65, "remission (DAS28 < 2.6)", fontsize=7, color="grey")
+    ax.set(xlabel="week since randomisation (weeks)", ylabel="DAS28 (score, 0-10)")
+    ax.set_title(f"DAS28 over time by arm, {ci_prob:.0%} credible bands")
+    ax.legend(fontsize=7, ncol=2)
+    return fig
+
+
 def draw(
     figure: str,
     *,
@@ -216,7 +264,7 @@ def draw(
 
     Parameters
     ----------
-    figure : {"relation", "forest", "ranks", "ppc"}
+    figure : {"relation", "forest", "ranks", "ppc", "course"}
         Which figure.
     tree : xarray.DataTree
         The fit.
@@ -242,6 +290,7 @@ def draw(
         "forest": lambda: forest(summary),
         "ranks": lambda: rank_plot(tree, scalars),
         "ppc": lambda: crp_predictive_check(tree),
+        "course": lambda: treatment_course(tree, table, ci_prob=ci_prob),
     }
     if figure not in makers:
         raise SpecError(f"unknown figure '{figure}'; choose one of {', '.join(makers)}.")

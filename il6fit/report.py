@@ -41,6 +41,7 @@ class FitSection:
     metadata: Mapping
     rows_used: int
     figures: Mapping[str, bytes] = field(default_factory=dict)
+    estimands: pd.DataFrame | None = None
 
 
 _STYLE = """
@@ -113,7 +114,9 @@ def _table(frame: pd.DataFrame, *, text_columns: Sequence[str] = (), digits: int
         if isinstance(value, bool):
             text = '<span class="pass">pass</span>' if value else '<span class="fail">FAIL</span>'
             return f"<td{cls}>{text}</td>"
-        if isinstance(value, float):
+        if isinstance(value, float) and value != value:  # NaN: not applicable
+            text = "–"
+        elif isinstance(value, float):
             text = f"{value:.{digits}g}" if abs(value) < 1e5 else f"{value:.0f}"
         else:
             text = html.escape(str(value))
@@ -217,8 +220,26 @@ def _fit_html(f: FitSection) -> str:
         + _table(f.checks, text_columns=("check", "rule", "worst"), digits=4)
         + f"<h4>Estimates (posterior mean, sd, {interval} credible interval)</h4>"
         + _table(summary, text_columns=("parameter", "unit"))
+        + _estimands_html(f.estimands, interval)
         + figures
         + "</div>"
+    )
+
+
+def _estimands_html(estimands: pd.DataFrame | None, interval: str) -> str:
+    if estimands is None:
+        return ""
+    table = estimands[["parameter", "mean", "ci_lower", "ci_upper", "unit", "description"]]
+    table = table.rename(
+        columns={
+            "parameter": "estimand",
+            "mean": "posterior mean",
+            "ci_lower": f"{interval} lower",
+            "ci_upper": f"{interval} upper",
+        }
+    )
+    return f"<h4>Clinical estimands (posterior mean, {interval} credible interval)</h4>" + _table(
+        table, text_columns=("estimand", "unit", "description")
     )
 
 

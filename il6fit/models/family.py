@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 import pymc as pm
+import xarray as xr
 
 from il6fit.models.priors import Prior
 
@@ -41,6 +42,12 @@ class ModelFamily:
         ``(table, priors) -> pm.Model``.
     equations : str
         The model written out in maths (the module docstring).
+    estimands : callable, optional
+        ``(tree, table, **options) -> xarray.Dataset`` of clinical estimand draws.
+    estimand_parameters : mapping of str to ParameterInfo
+        The estimands reported, with units.
+    figures : tuple of str
+        Report figures drawn for every fit (names known to :func:`il6fit.plots.draw`).
     """
 
     name: str
@@ -51,6 +58,9 @@ class ModelFamily:
     analysis_table: Callable[..., pd.DataFrame]
     build: Callable[[pd.DataFrame, Mapping[str, Prior]], pm.Model]
     equations: str
+    estimands: Callable[..., xr.Dataset] | None = None
+    estimand_parameters: Mapping[str, ParameterInfo] = field(default_factory=dict)
+    figures: tuple[str, ...] = ("forest", "ranks")
 
     def table(
         self, subjects: pd.DataFrame, measurements: pd.DataFrame, options: Mapping

@@ -220,4 +220,5 @@ FAMILY = ModelFamily(
     analysis_table=analysis_table,
     build=build,
     equations=__doc__,
+    figures=("relation", "forest", "ranks", "ppc"),
 )

@@ -26,11 +26,12 @@ def test_il6_crp_recovers_the_generating_parameters(name):
         data.subjects,
         data.measurements,
         options={"visits": [0]},
-        settings=SamplerSettings(chains=2, draws=1000, tune=1000, cores=2),
+        settings=SamplerSettings(chains=4, draws=1000, tune=1000, cores=2),
         seed=3,
     )
     summary = summarise(tree, family.parameters, ci_kind="eti", ci_prob=0.9)
-    assert check(tree, summary, Thresholds())["passed"].all()
+    checks = check(tree, summary, Thresholds())
+    assert checks["passed"].all(), checks.to_string()
     summary = summary.set_index("parameter")
     truth = {
         "beta_il6": spec.crp_il6_slope,
@@ -40,7 +41,13 @@ def test_il6_crp_recovers_the_generating_parameters(name):
         "sigma": np.hypot(spec.crp_sd_log, spec.crp_assay_cv),
         "tau_site": spec.crp_site_sd,
     }
+    # the quantities the model is for: covered by their 90 % intervals
+    for parameter in ("beta_il6", "beta_bmi", "sigma"):
+        row = summary.loc[parameter]
+        value = truth[parameter]
+        assert row["ci_lower"] <= value <= row["ci_upper"], (parameter, value, row.to_dict())
+    # every parameter (each 90 % interval misses 1 time in 10, so not all of them together):
+    # posterior mean within two posterior sd of the truth
     for parameter, value in truth.items():
         row = summary.loc[parameter]
-        assert row["ci_lower"] <= value <= row["ci_upper"], (parameter, value, row.to_dict())
         assert abs(row["mean"] - value) <= 2 * row["sd"], (parameter, value, row.to_dict())

@@ -19,7 +19,10 @@ CONFIG = {
     "seed": 7,
     "title": "tiny run",
     "datasets": {
-        "trial": {"simulate": {"scenario": "ra_tcz_trial", "n_subjects": 60, "n_sites": 3}},
+        "trial": {
+            "simulate": {"scenario": "ra_tcz_trial", "n_subjects": 60, "n_sites": 3},
+            "models": ["il6_crp", "treatment_response"],
+        },
         "controls": {"simulate": {"scenario": "healthy", "n_subjects": 40, "n_sites": 2}},
     },
     "models": ["il6_crp"],
@@ -66,8 +69,13 @@ def test_run_writes_report_fits_summaries_figures_and_ledgers(run):
         ledger = pd.read_csv(run / f"results/prepared/{dataset}/ledger.csv")
         raw = pd.read_csv(run / f"results/simulated/{dataset}/measurements.csv")
         assert (ledger["table"] == "measurements").sum() == len(raw)
+    estimands = pd.read_csv(run / "results/estimands/treatment_response/trial.csv")
+    assert "effect[TCZ 8 mg/kg + MTX]" in set(estimands["parameter"])
+    assert (run / "results/figures/treatment_response/trial/course.svg").exists()
+    assert not (run / "results/fits/treatment_response/controls.nc").exists()
     html = (run / "results/report.html").read_text()
     assert "tiny run" in html
+    assert "Clinical estimands" in html
     subjects = pd.read_csv(run / "results/simulated/trial/subjects.csv")
     assert not any(uid in html for uid in subjects["USUBJID"])
 
@@ -75,6 +83,7 @@ def test_run_writes_report_fits_summaries_figures_and_ledgers(run):
 def test_each_parallel_fit_compiles_into_its_own_cache(run):
     caches = sorted(p.name for p in (run / ".cache/pytensor/il6_crp").iterdir())
     assert caches == ["controls", "trial"]
+    assert (run / ".cache/pytensor/treatment_response/trial/numba").is_dir()
     for name in caches:
         assert any((run / ".cache/pytensor/il6_crp" / name / "numba").iterdir())
 

@@ -5,27 +5,36 @@ from il6fit.provenance import derive_seed
 
 validate(config, "../schemas/config.schema.yaml", set_default=True)
 
-#: Figures drawn for every fit of a model family.
-FIGURES = {"il6_crp": ["relation", "forest", "ranks", "ppc"]}
-
 
 wildcard_constraints:
     dataset="[A-Za-z0-9][A-Za-z0-9_-]*",
     model="[a-z0-9_]+",
 
 
-def fit_targets(pattern):
-    """Expand a path pattern over every model x dataset pair of the config."""
-    return expand(pattern, model=config["models"], dataset=config["datasets"])
+def fit_pairs():
+    """(model, dataset) of every fit: each dataset's own `models`, else the global list."""
+    return [
+        (model, dataset)
+        for dataset, spec in config["datasets"].items()
+        for model in spec.get("models", config["models"])
+    ]
+
+
+def fit_targets(pattern, *, with_estimands=False):
+    """A path pattern filled in for every fit (only models with estimands if asked)."""
+    return [
+        pattern.format(model=model, dataset=dataset)
+        for model, dataset in fit_pairs()
+        if not with_estimands or get_model(model).estimands is not None
+    ]
 
 
 def figure_targets(ext):
     """Every figure of every fit, with the given extension."""
     return [
         f"results/figures/{model}/{dataset}/{figure}.{ext}"
-        for model in config["models"]
-        for dataset in config["datasets"]
-        for figure in FIGURES[model]
+        for model, dataset in fit_pairs()
+        for figure in get_model(model).figures
     ]
 
 
@@ -58,7 +67,11 @@ def fit_config(wildcards):
     """The config that determines one fit: recorded in the fit and a rerun trigger."""
     return {
         "seed": config["seed"],
-        "dataset": config["datasets"][wildcards.dataset],
+        "dataset": {
+            key: value
+            for key, value in config["datasets"][wildcards.dataset].items()
+            if key != "models"
+        },
         "prepare": config["prepare"],
         "model_options": model_options(wildcards.model),
         "sampler": config["sampler"],

@@ -47,3 +47,28 @@ rule check_fit:
         on_failure=config["diagnostics"]["on_failure"],
     script:
         "../scripts/check_fit.py"
+
+
+rule compute_estimands:
+    input:
+        fit="results/fits/{model}/{dataset}.nc",
+        subjects="results/prepared/{dataset}/subjects.csv",
+        measurements="results/prepared/{dataset}/measurements.csv",
+    output:
+        estimands="results/estimands/{model}/{dataset}.csv",
+    log:
+        "logs/compute_estimands/{model}/{dataset}.log",
+    conda:
+        "../envs/il6fit.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=10,
+    params:
+        options=lambda wildcards: model_options(wildcards.model),
+        summary=config["summary"],
+        seed=lambda wildcards: job_seed(
+            "compute_estimands", model=wildcards.model, dataset=wildcards.dataset
+        ),
+    script:
+        "../scripts/compute_estimands.py"

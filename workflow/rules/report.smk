@@ -3,6 +3,9 @@ rule build_report:
         fits=fit_targets("results/fits/{model}/{dataset}.nc"),
         summaries=fit_targets("results/summaries/{model}/{dataset}.csv"),
         checks=fit_targets("results/diagnostics/{model}/{dataset}.csv"),
+        estimands=fit_targets(
+            "results/estimands/{model}/{dataset}.csv", with_estimands=True
+        ),
         figures=figure_targets("png"),
         subjects=expand(
             "results/prepared/{dataset}/subjects.csv", dataset=config["datasets"]
@@ -29,7 +32,7 @@ rule build_report:
         runtime=10,
     params:
         title=config["title"],
-        pairs=[(m, d) for m in config["models"] for d in config["datasets"]],
+        pairs=fit_pairs(),
         datasets={d: dataset_source(d) for d in config["datasets"]},
         config=config,
     script:

@@ -36,6 +36,7 @@ for (model, dataset), fit, summary, checks in zip(
     options = params.config["model_options"].get(model, {})
     tree = load(fit)
     folder = Path("results/figures", model, dataset)
+    estimand_path = f"results/estimands/{model}/{dataset}.csv"
     figures = {
         Path(p).stem: Path(p).read_bytes() for p in inputs.figures if Path(p).parent == folder
     }
@@ -56,6 +57,7 @@ for (model, dataset), fit, summary, checks in zip(
             metadata=fit_metadata(tree),
             rows_used=tree["constant_data"].sizes["obs"],
             figures=figures,
+            estimands=pd.read_csv(estimand_path) if estimand_path in inputs.estimands else None,
         )
     )
 
