@@ -38,7 +38,12 @@ def test_il6_crp_recovers_the_generating_parameters(name):
         "beta_bmi": spec.crp_bmi * 5,
         "beta_male": 0.0,
         "beta_age": 0.0,
-        "sigma": np.hypot(spec.crp_sd_log, spec.crp_assay_cv),
+        # CRP residual plus both assays' noise (IL-6's through the slope)
+        "sigma": np.sqrt(
+            spec.crp_sd_log**2
+            + spec.crp_assay_cv**2
+            + (spec.crp_il6_slope * spec.il6_assay_cv) ** 2
+        ),
         "tau_site": spec.crp_site_sd,
     }
     # the quantities the model is for: covered by their 90 % intervals

@@ -56,7 +56,12 @@ def test_slope_and_bmi_effect_are_recovered(fitted, prepared):
     truth = {
         "beta_il6": spec.crp_il6_slope,
         "beta_bmi": spec.crp_bmi * 5,  # per 5 kg/m²
-        "sigma": np.hypot(spec.crp_sd_log, spec.crp_assay_cv),
+        # CRP residual plus both assays' noise (IL-6's through the slope)
+        "sigma": np.sqrt(
+            spec.crp_sd_log**2
+            + spec.crp_assay_cv**2
+            + (spec.crp_il6_slope * spec.il6_assay_cv) ** 2
+        ),
         "sigma_il6": spec.il6_sd_log,
     }
     for name, value in truth.items():
