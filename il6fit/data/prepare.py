@@ -288,8 +288,9 @@ def _require_columns(
         f"required column{'s' if len(missing) > 1 else ''} {', '.join(missing)} missing "
         f"(found: {', '.join(found)}).",
         column=missing[0],
-        fix=(f"{'; '.join(hints)} (names are case-sensitive)." if hints else "")
-        + "add the column or rename yours to the contract's name (see config/README.md).",
+        fix=f"rename: {'; '.join(hints)} (names are case-sensitive)."
+        if hints
+        else "add the column or rename yours to the contract's name (see config/README.md).",
     )
 
 
