@@ -18,7 +18,7 @@ from il6fit.simulate import scenario, simulate_cohort
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--subjects", type=int, default=23_500)
+    parser.add_argument("--subjects", type=int, default=24_000)
     parser.add_argument("--keep", help="write the CSV files here instead of a temporary folder")
     args = parser.parse_args()
 

@@ -13,6 +13,7 @@ Rules (also in ``config/README.md``):
   window; a row outside every window, or farther from the target than another result of the same
   subject, parameter and visit, is excluded and ledgered;
 * rows matched by an ``exclude`` rule of the config are excluded and ledgered with the rule;
+* every ledger reason reads ``<kind>: <details>``, so reasons can be counted by kind;
 * an exact duplicate row is excluded and ledgered; a conflicting duplicate is an error;
 * DAS28-CRP and DAS28-ESR are derived from their four components wherever all are present;
   a supplied score is then superseded and its row ledgered with the difference;
@@ -586,8 +587,9 @@ def _assign_visits(
     outside_rows = meas.loc[open_rows, ROW][~inside]
     reasons = pd.Series(
         [
-            f"study day {d:g} is outside every visit window (weeks {listed}, target day "
-            f"7 x week + 1 +/- {window:g} days: prepare.visit_weeks, prepare.visit_window_days)"
+            f"outside every visit window: study day {d:g} is more than {window:g} days from the "
+            f"target day (7 x week + 1) of weeks {listed} (prepare.visit_weeks, "
+            "prepare.visit_window_days)"
             for d in day[~inside]
         ],
         index=outside_rows.to_numpy(),
@@ -604,8 +606,8 @@ def _assign_visits(
             reasons,
             pd.Series(
                 (
-                    f"another {p} result of this subject (row {r}) is nearer the target day of "
-                    f"week {w:g}"
+                    f"not the nearest result to its visit: row {r} has this subject's {p} "
+                    f"nearer the target day of week {w:g}"
                     for p, r, w in zip(
                         farther_rows["PARAMCD"],
                         nearer_row[farther],
@@ -697,7 +699,7 @@ def _duplicates(meas: pd.DataFrame, file: str) -> pd.Series:
         )
     repeat = group[ROW] != first[ROW]
     return pd.Series(
-        ("duplicate of row " + first.loc[repeat, ROW].astype(str)).to_numpy(),
+        ("duplicate: same result as row " + first.loc[repeat, ROW].astype(str)).to_numpy(),
         index=group.loc[repeat, ROW].to_numpy(),
         dtype=str,
     )
@@ -741,10 +743,10 @@ def _derive_das28(meas: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
     )
     # one note per supplied score: few rows, so a plain loop reads best
     notes = [
-        f"superseded by {code} derived from its components (agrees)"
+        f"supplied score superseded: {code} derived from its components agrees"
         if abs(given - computed) <= _DAS28_TOLERANCE
-        else f"supplied {code} {given:.2f} disagrees with the score derived from its components "
-        f"({computed:.2f})"
+        else f"supplied score disagrees: {code} {given:.2f} given, {computed:.2f} derived from its "
+        "components (the derived score is used)"
         for code, given, computed in zip(
             supplied["PARAMCD"], supplied["AVAL"], supplied["AVAL_derived"], strict=True
         )

@@ -51,7 +51,7 @@ CASES = {
     "tjc_above_28": Fails(M, 3, "AVAL", "TJC28 30 joints is impossible"),
     "ptga_in_cm_above_100": Fails(M, 2, "AVAL", "PTGA 120 mm is impossible"),
     "conflicting_duplicates": Fails(M, 4, "AVAL", "conflicting duplicate: CRP of S-1 at visit 0"),
-    "exact_duplicates": Ledgered(3, "excluded", "duplicate of row 2"),
+    "exact_duplicates": Ledgered(3, "excluded", "duplicate: same result as row 2"),
     "subject_not_in_subjects": Fails(M, 3, "USUBJID", "USUBJID 'S-9' is not in the subjects"),
     "empty_subject_id": Fails(M, 3, "USUBJID", "USUBJID is empty"),
     "empty_file": Fails(M, None, None, "the file is empty"),
@@ -76,7 +76,7 @@ CASES = {
     "date_without_day_one": Fails(M, 2, "ADT", "needs the subject's day 1 (TRTSDT)", WEEKS),
     "unparseable_day_one": Fails(S, 3, "TRTSDT", "'Jan 30 2020' is not a date", WEEKS),
     "study_day_outside_visit_windows": Ledgered(
-        3, "excluded", "study day 40 is outside every visit window", WEEKS
+        3, "excluded", "outside every visit window: study day 40", WEEKS
     ),
     "visit_given_as_text": Fails(M, 2, "AVISITN", "'week 2' is not a number"),
     "on_treatment_il6_excluded_by_config": Ledgered(
@@ -86,7 +86,7 @@ CASES = {
         {"exclude": [{"paramcd": "IL6", "after_week": 0, "arms_matching": "TCZ"}]},
     ),
     "supplied_das28_disagrees": Ledgered(
-        6, "excluded", "supplied DAS28CRP 9.90 disagrees with the score derived"
+        6, "excluded", "supplied score disagrees: DAS28CRP 9.90 given"
     ),
     "duplicate_subject": Fails(S, 4, "USUBJID", "USUBJID 'S-1' appears on more than one row"),
     "unknown_sex": Fails(S, 2, "SEX", "unknown SEX 'female'"),

@@ -87,7 +87,10 @@ def test_das28_is_derived_and_a_disagreeing_supplied_score_is_ledgered(subjects_
     assert das["AVAL"].item() == pytest.approx(5.3388, abs=1e-4)
     row = prepared.ledger.query("row == 6")
     assert row["status"].item() == "excluded"
-    assert "disagrees" in row["reason"].item()
+    assert row["reason"].item() == (
+        "supplied score disagrees: DAS28CRP 9.90 given, 5.34 derived from its components "
+        "(the derived score is used)"
+    )
 
 
 def test_ledger_accounts_for_every_input_row(subjects_csv, write_csv):
@@ -105,7 +108,10 @@ def test_ledger_accounts_for_every_input_row(subjects_csv, write_csv):
     assert len(ledger) == 3 + 3
     assert ledger.query("table == 'measurements'")["row"].tolist() == [2, 3, 4]
     dup = ledger.query("table == 'measurements' and row == 3")
-    assert (dup["status"].item(), dup["reason"].item()) == ("excluded", "duplicate of row 2")
+    assert (dup["status"].item(), dup["reason"].item()) == (
+        "excluded",
+        "duplicate: same result as row 2",
+    )
     assert len(prepared.measurements) == 2
 
 
@@ -256,10 +262,11 @@ def test_study_days_map_to_the_nearest_scheduled_visit(subjects_csv, write_csv):
     assert out["AVISITN"].to_dict() == {2: 0, 5: 2, 6: 4}
     ledger = prepared.ledger.query("table == 'measurements'").set_index("row")
     assert ledger.loc[4, "status"] == "excluded"
-    assert "study day 40 is outside every visit window" in ledger.loc[4, "reason"]
+    assert ledger.loc[4, "reason"].startswith("outside every visit window: study day 40 is")
     assert "prepare.visit_window_days" in ledger.loc[4, "reason"]
     assert ledger.loc[3, "reason"] == (
-        "another CRP result of this subject (row 5) is nearer the target day of week 2"
+        "not the nearest result to its visit: row 5 has this subject's CRP nearer the target "
+        "day of week 2"
     )
     assert ledger.loc[3, "AVISITN"] == 2
 
