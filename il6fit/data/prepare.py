@@ -42,7 +42,7 @@ from il6fit.data.contract import (
 )
 from il6fit.data.read import ROW
 from il6fit.data.scores import DAS28_REMISSION, das28_crp, das28_esr, eular_response
-from il6fit.errors import DataError
+from il6fit.errors import DataError, SpecError
 
 LEDGER_COLUMNS = ("table", "file", "row", "USUBJID", "PARAMCD", "AVISITN", "status", "reason")
 #: Columns of the prepared measurements table.
@@ -138,6 +138,8 @@ def prepare(
     ------
     DataError
         On the first problem found, naming file, row and column.
+    SpecError
+        If an exclusion rule names an unknown code or an invalid regular expression.
     """
     subjects = _check_subjects(subjects, subjects_file)
     meas = _check_measurements(measurements, measurements_file, subjects)
@@ -631,13 +633,26 @@ def _excluded_by_rules(
     reasons = pd.Series(dtype=str)
     for n, rule in enumerate(rules):
         codes = [rule["paramcd"]] if isinstance(rule["paramcd"], str) else list(rule["paramcd"])
+        unknown = [c for c in codes if c not in PARAMETERS]
+        if unknown:
+            raise SpecError(
+                f"prepare.exclude[{n}]: unknown PARAMCD {', '.join(unknown)}; use one of "
+                f"{', '.join(PARAMETERS)}."
+            )
         match = meas["PARAMCD"].isin(codes) & meas["AVISITN"].notna()
         what = [f"{'/'.join(codes)}"]
         if "after_week" in rule:
             match &= meas["AVISITN"] > rule["after_week"]
             what.append(f"after week {rule['after_week']:g}")
         if "arms_matching" in rule:
-            match &= arm.str.contains(rule["arms_matching"], regex=True)
+            try:
+                pattern = re.compile(rule["arms_matching"])
+            except re.error as err:
+                raise SpecError(
+                    f"prepare.exclude[{n}].arms_matching '{rule['arms_matching']}' is not a "
+                    f"regular expression: {err}."
+                ) from None
+            match &= arm.str.contains(pattern, regex=True)
             what.append(f"on arms matching '{rule['arms_matching']}'")
         text = f"prepare.exclude[{n}]: {' '.join(what)}"
         if rule.get("reason"):

@@ -4,7 +4,7 @@ import pytest
 from helpers import MEASUREMENTS_HEADER, SUBJECTS_HEADER, read_pair
 
 from il6fit.data import prepare, read_table
-from il6fit.errors import DataError
+from il6fit.errors import DataError, SpecError
 
 
 def run(subjects, measurements, **kwargs):
@@ -384,3 +384,16 @@ def test_blank_lines_keep_row_numbers_and_hold_no_record(tmp_path):
     path = tmp_path / "m.csv"
     path.write_text(MEASUREMENTS_HEADER + "\n\nS-1,CRP,5,5,mg/L,0\n\n")
     assert read_table(path)["_row"].tolist() == [3]
+
+
+@pytest.mark.parametrize(
+    ("rule", "text"),
+    [
+        ({"paramcd": "IL-6"}, r"prepare.exclude\[0\]: unknown PARAMCD IL-6"),
+        ({"paramcd": "IL6", "arms_matching": "TCZ("}, "is not a regular expression"),
+    ],
+)
+def test_bad_exclusion_rules_are_config_errors(subjects_csv, write_csv, rule, text):
+    meas = write_csv("m.csv", [MEASUREMENTS_HEADER, "S-2,IL6,60,60,pg/mL,4"])
+    with pytest.raises(SpecError, match=text):
+        run(subjects_csv, meas, exclude=[rule])

@@ -95,7 +95,7 @@ def test_report_embeds_images_and_never_names_a_subject():
     assert "PATIENT-0001" not in html
     images = re.findall(r"src='data:image/png;base64,([^']+)'", html)
     assert [base64.b64decode(i) for i in images] == [PNG]
-    assert "<td class=\"text\">duplicate</td>" in html
+    assert '<td class="text">duplicate</td>' in html
     assert "row 2" not in html
     assert "90% ETI lower" in html
     assert "Every fit passed the diagnostics gate" in html

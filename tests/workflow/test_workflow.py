@@ -66,6 +66,7 @@ def test_run_writes_report_fits_summaries_figures_and_ledgers(run):
         ledger = pd.read_csv(run / f"results/prepared/{dataset}/ledger.csv")
         raw = pd.read_csv(run / f"results/simulated/{dataset}/measurements.csv")
         assert (ledger["table"] == "measurements").sum() == len(raw)
+        assert (run / f"results/prepared/{dataset}/response.csv").exists()
     html = (run / "results/report.html").read_text()
     assert "tiny run" in html
     subjects = pd.read_csv(run / "results/simulated/trial/subjects.csv")
