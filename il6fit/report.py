@@ -154,8 +154,10 @@ def _convergence_overview(fits: Sequence[FitSection]) -> str:
 
 def _dataset_html(d: DatasetSection) -> str:
     ledger = d.ledger
+    # reasons read "<kind>: <details>" (row numbers, days); the report counts them by kind
+    kind = ledger["reason"].fillna("").str.split(": ", n=1).str[0]
     counts = (
-        ledger.assign(reason=ledger["reason"].fillna("").replace("", "-"))
+        ledger.assign(reason=kind.replace("", "-"))
         .groupby(["table", "status", "reason"], dropna=False)
         .size()
         .rename("rows")

@@ -1,22 +1,40 @@
 """The data contract: columns, parameter codes, canonical units and plausible ranges.
 
-Two tables in the CDISC ADaM style (see ``workflow/schemas/subjects.schema.yaml`` and
-``workflow/schemas/measurements.schema.yaml`` for the user-facing description):
+Two tables in the CDISC ADaM style, each described by a JSON Schema shipped with the package
+(``il6fit/data/schemas/*.schema.yaml``; ``workflow/schemas/`` holds copies a test keeps equal):
 
 * subjects, one row per subject (like ADSL);
 * measurements, long, one row per subject, parameter and visit (like a BDS table).
+
+Everything below is read from those two files, so the schema is the one source of truth.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from importlib import resources
 
-#: Required columns of the subjects table.
-SUBJECT_COLUMNS = ("USUBJID", "STUDYID", "SITEID", "TRT01P", "AGE", "SEX", "BMI")
+import yaml
 
-#: Required columns of the measurements table; ``LLOQ``/``ULOQ``/``ADY`` are optional.
-MEASUREMENT_COLUMNS = ("USUBJID", "PARAMCD", "AVAL", "AVALC", "AVALU", "AVISITN")
-OPTIONAL_MEASUREMENT_COLUMNS = ("LLOQ", "ULOQ", "ADY")
+
+def load_schema(table: str) -> dict:
+    """Return the JSON Schema of an input table.
+
+    Parameters
+    ----------
+    table : str
+        ``"subjects"`` or ``"measurements"``.
+
+    Returns
+    -------
+    dict
+        The schema of one row, with il6fit's annotations (``unit``, and ``parameters`` for
+        measurements).
+    """
+    text = (
+        resources.files("il6fit.data").joinpath(f"schemas/{table}.schema.yaml").read_text("utf-8")
+    )
+    return yaml.safe_load(text)
 
 
 @dataclass(frozen=True)
@@ -37,6 +55,8 @@ class Parameter:
         Plausible range in the canonical unit; values outside it are errors.
     lower_inclusive : bool
         Whether ``lower`` itself is allowed (concentrations must be > 0).
+    censorable : bool
+        Whether results may lie beyond an assay limit (``<x``, ``>x``).
     """
 
     code: str
@@ -46,52 +66,46 @@ class Parameter:
     lower: float
     upper: float
     lower_inclusive: bool = True
+    censorable: bool = False
 
 
-_CONCENTRATION_MAX = 1e6
+def _parameter(code: str, spec: dict) -> Parameter:
+    inclusive = "exclusiveMinimum" not in spec
+    return Parameter(
+        code=code,
+        label=spec["label"],
+        unit=spec["unit"],
+        conversions={str(unit): float(f) for unit, f in spec["units"].items()},
+        lower=float(spec["minimum"] if inclusive else spec["exclusiveMinimum"]),
+        upper=float(spec["maximum"]),
+        lower_inclusive=inclusive,
+        censorable=bool(spec.get("censorable", False)),
+    )
+
+
+#: JSON Schemas of one row of each input table.
+SUBJECTS_SCHEMA = load_schema("subjects")
+MEASUREMENTS_SCHEMA = load_schema("measurements")
+
+#: Required columns of the subjects table.
+SUBJECT_COLUMNS = tuple(SUBJECTS_SCHEMA["required"])
+
+#: Required columns of the measurements table.
+MEASUREMENT_COLUMNS = tuple(MEASUREMENTS_SCHEMA["required"])
+#: Columns of which a measurements table needs at least one: where each result's visit comes from.
+VISIT_COLUMNS = tuple(branch["required"][0] for branch in MEASUREMENTS_SCHEMA["anyOf"])
+#: Optional columns of the measurements table (added empty when absent).
+OPTIONAL_MEASUREMENT_COLUMNS = tuple(
+    c for c in MEASUREMENTS_SCHEMA["properties"] if c not in MEASUREMENT_COLUMNS
+)
 
 #: Every parameter il6fit knows. 1 mg/dL = 10 mg/L; 1 ng/L = 1 pg/mL (domain-facts.md §2b).
 PARAMETERS: dict[str, Parameter] = {
-    p.code: p
-    for p in (
-        Parameter(
-            "IL6",
-            "Interleukin-6",
-            "pg/mL",
-            {"pg/mL": 1.0, "ng/L": 1.0, "ng/mL": 1000.0},
-            0.0,
-            _CONCENTRATION_MAX,
-            lower_inclusive=False,
-        ),
-        Parameter(
-            "CRP",
-            "C-reactive protein",
-            "mg/L",
-            {"mg/L": 1.0, "mg/dL": 10.0, "ug/mL": 1.0, "µg/mL": 1.0},
-            0.0,
-            _CONCENTRATION_MAX,
-            lower_inclusive=False,
-        ),
-        Parameter(
-            "ESR", "Erythrocyte sedimentation rate", "mm/h", {"mm/h": 1.0, "mm/hr": 1.0}, 0, 200
-        ),
-        Parameter("TJC28", "Tender joint count (28)", "joints", {"joints": 1.0, "": 1.0}, 0, 28),
-        Parameter("SJC28", "Swollen joint count (28)", "joints", {"joints": 1.0, "": 1.0}, 0, 28),
-        Parameter(
-            "PTGA",
-            "Patient global assessment",
-            "mm",
-            {"mm": 1.0, "cm": 10.0, "mm VAS": 1.0},
-            0,
-            100,
-        ),
-        Parameter("DAS28CRP", "DAS28-CRP (4 variables)", "score", {"score": 1.0, "": 1.0}, 0, 10),
-        Parameter("DAS28ESR", "DAS28-ESR (4 variables)", "score", {"score": 1.0, "": 1.0}, 0, 10),
-    )
+    code: _parameter(code, spec) for code, spec in MEASUREMENTS_SCHEMA["parameters"].items()
 }
 
 #: Canonical unit of each parameter.
 CANONICAL_UNITS = {code: p.unit for code, p in PARAMETERS.items()}
 
 #: Parameters whose results can be censored at an assay limit.
-CENSORABLE = ("IL6", "CRP")
+CENSORABLE = tuple(code for code, p in PARAMETERS.items() if p.censorable)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pa_csv
 import pyreadstat
 
 from il6fit.errors import DataError
@@ -14,6 +17,12 @@ from il6fit.errors import DataError
 ROW = "_row"
 
 READERS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".xpt": "xport"}
+_FIRST_ROW = {"csv": 2, "parquet": 1, "xport": 1}
+_EXPORT_HINT = {
+    "csv": "UTF-8 CSV with a header line",
+    "parquet": "Parquet",
+    "xport": "SAS XPORT (version 5)",
+}
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
@@ -51,31 +60,79 @@ def read_table(path: str | Path) -> pd.DataFrame:
         raise DataError(str(path), "the file is empty.", fix="supply a header and data rows.")
     try:
         if kind == "csv":
-            # utf-8-sig drops a byte-order mark that would otherwise stick to the first column name
-            table = pd.read_csv(
-                path, dtype=str, keep_default_na=False, encoding="utf-8-sig", skipinitialspace=True
-            )
-            first_row = 2
+            table = _read_csv(path)
         elif kind == "parquet":
             table = _as_text(pd.read_parquet(path))
-            first_row = 1
         else:
             table = _as_text(pyreadstat.read_xport(str(path))[0])
-            first_row = 1
     except (
         ValueError,
         OSError,
         UnicodeDecodeError,
-        pd.errors.ParserError,
+        csv.Error,
+        pa.ArrowException,
         pyreadstat.ReadstatError,
     ) as err:
-        raise DataError(str(path), f"cannot be read as {kind}: {err}") from None
+        raise DataError(
+            str(path),
+            f"cannot be read as {kind}: {err}",
+            fix="export the table again as " + _EXPORT_HINT[kind] + ".",
+        ) from None
     table.columns = [str(c).strip() for c in table.columns]
-    if table.empty:
-        raise DataError(str(path), "the file has a header but no data rows.")
     table = table.apply(lambda col: col.str.strip())
-    table[ROW] = range(first_row, first_row + len(table))
+    table[ROW] = range(_FIRST_ROW[kind], _FIRST_ROW[kind] + len(table))
+    # a blank line holds no record; dropped after numbering so row numbers stay the file's own
+    table = table[(table.drop(columns=ROW) != "").any(axis=1)]
+    if table.empty:
+        raise DataError(
+            str(path), "the file has a header but no data rows.", fix="supply the data rows."
+        )
     return table.reset_index(drop=True)
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    """Read a CSV file as text, rejecting duplicate column names and rows of the wrong width."""
+    # utf-8-sig drops a byte-order mark that would otherwise stick to the first column name
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        header = next(csv.reader(handle), [])
+    seen = set()
+    for name in header:
+        if name.strip() in seen:
+            raise DataError(
+                str(path),
+                f"column {name.strip()} appears twice in the header.",
+                row=1,
+                column=name.strip(),
+                fix="give every column a distinct name.",
+            )
+        seen.add(name.strip())
+    ragged = []
+
+    def note(row) -> str:
+        ragged.append(row)
+        return "skip"
+
+    table = pa_csv.read_csv(
+        path,
+        # one thread, so that a bad row's line number is known
+        read_options=pa_csv.ReadOptions(use_threads=False),
+        parse_options=pa_csv.ParseOptions(invalid_row_handler=note, ignore_empty_lines=False),
+        convert_options=pa_csv.ConvertOptions(
+            column_types=dict.fromkeys(header, pa.string()),
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        ),
+    )
+    if ragged:
+        first = ragged[0]
+        raise DataError(
+            str(path),
+            f"this row has {first.actual_columns} fields but the header has "
+            f"{first.expected_columns}: '{first.text[:80]}'.",
+            row=first.number,
+            fix="quote values that contain a comma, and give every row one field per column.",
+        )
+    return table.to_pandas()
 
 
 def _as_text(table: pd.DataFrame) -> pd.DataFrame:

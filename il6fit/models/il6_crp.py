@@ -24,6 +24,10 @@ Censoring (assay limits) on both biomarkers:
   so its value is informed by the IL-6 distribution and by the row's CRP; a measured IL-6 is
   taken as :math:`x_i` and also informs :math:`\mu_x, \sigma_x`. No limit is ever substituted.
 
+Covariates are chosen in the config (``covariates``, default all three); a listed covariate
+the data lack altogether (such as BMI in the Tongji COVID-19 cohort) is dropped with its term,
+and the reference subject below is then read without it.
+
 :math:`\alpha` is the expected ln CRP at IL-6 = 20 pg/mL for a 50-year-old woman with BMI 27;
 :math:`\beta_{IL6}` is the log-log slope (a 1 % rise in IL-6 goes with a :math:`\beta_{IL6}` %
 rise in CRP). Sites are keyed by ``STUDYID`` and ``SITEID`` together.
@@ -31,6 +35,7 @@ rise in CRP). Sites are keyed by ``STUDYID`` and ``SITEID`` together.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -46,6 +51,15 @@ from il6fit.models.priors import Prior
 IL6_REFERENCE = 20.0
 BMI_REFERENCE, BMI_SCALE = 27.0, 5.0
 AGE_REFERENCE, AGE_SCALE = 50.0, 10.0
+#: Covariates by config name: (analysis-table column, reference, scale); the coefficient of
+#: ``name`` is ``beta_<name>``.
+COVARIATES = {
+    "bmi": ("BMI", BMI_REFERENCE, BMI_SCALE),
+    "male": ("male", 0.0, 1.0),
+    "age": ("AGE", AGE_REFERENCE, AGE_SCALE),
+}
+
+log = logging.getLogger(__name__)
 
 PARAMETERS = {
     "alpha": ParameterInfo("ln CRP at IL-6 20 pg/mL (reference subject)", "ln(mg/L)"),
@@ -77,7 +91,11 @@ DEFAULT_PRIORS = {
 
 
 def analysis_table(
-    subjects: pd.DataFrame, measurements: pd.DataFrame, *, visits: Sequence[float] = (0,)
+    subjects: pd.DataFrame,
+    measurements: pd.DataFrame,
+    *,
+    visits: Sequence[float] = (0,),
+    covariates: Sequence[str] = tuple(COVARIATES),
 ) -> pd.DataFrame:
     """Pair IL-6 and CRP of the same subject and visit, with the subject's covariates.
 
@@ -88,13 +106,20 @@ def analysis_table(
     visits : sequence of float
         Visits (``AVISITN``) to use. The default, baseline only, keeps IL-6 free of treatment:
         on tocilizumab serum IL-6 rises while CRP falls.
+    covariates : sequence of str
+        Keys of :data:`COVARIATES` to adjust for; one the data lack for every row is dropped.
 
     Returns
     -------
     pandas.DataFrame
         One row per subject-visit with both results: ``il6``, ``il6_cens``, ``crp``,
         ``crp_cens`` (values in pg/mL and mg/L; censoring -1/0/+1 at the stored limit),
-        ``site``, ``BMI``, ``AGE``, ``male``.
+        ``site``, and the covariate columns kept (``BMI``, ``male``, ``AGE``).
+
+    Raises
+    ------
+    SpecError
+        For an unknown covariate, or one missing for some rows but not all.
     """
     meas = measurements[
         measurements["PARAMCD"].isin(["IL6", "CRP"]) & measurements["AVISITN"].isin(visits)
@@ -114,7 +139,25 @@ def analysis_table(
     table["site"] = table["STUDYID"].astype(str) + ":" + table["SITEID"].astype(str)
     table["male"] = (table["SEX"] == "M").astype(float)
     columns = ["USUBJID", "AVISITN", "site", "il6", "il6_cens", "crp", "crp_cens"]
-    return table[[*columns, "BMI", "AGE", "male"]].reset_index(drop=True)
+    unknown = sorted(set(covariates) - set(COVARIATES))
+    if unknown:
+        raise SpecError(
+            f"il6_crp: unknown covariate(s) {', '.join(unknown)}; choose from "
+            f"{', '.join(COVARIATES)}."
+        )
+    for name in covariates:
+        column = COVARIATES[name][0]
+        missing = table[column].isna()
+        if missing.all():
+            log.info("il6_crp: the data have no %s; covariate %s dropped", column, name)
+        elif missing.any():
+            raise SpecError(
+                f"il6_crp: {column} is missing for {int(missing.sum())} of {len(table)} rows of "
+                f"the analysis table; supply it, or remove '{name}' from covariates."
+            )
+        else:
+            columns.append(column)
+    return table[columns].reset_index(drop=True)
 
 
 def build(table: pd.DataFrame, priors: Mapping[str, Prior]) -> pm.Model:
@@ -153,9 +196,11 @@ def build(table: pd.DataFrame, priors: Mapping[str, Prior]) -> pm.Model:
         "il6_above": right,
     }
     with pm.Model(coords=coords) as model:
-        bmi = pm.Data("bmi", (table["BMI"].to_numpy(float) - BMI_REFERENCE) / BMI_SCALE, dims="obs")
-        age = pm.Data("age", (table["AGE"].to_numpy(float) - AGE_REFERENCE) / AGE_SCALE, dims="obs")
-        male = pm.Data("male", table["male"].to_numpy(float), dims="obs")
+        covariates = {
+            name: pm.Data(name, (table[column].to_numpy(float) - ref) / scale, dims="obs")
+            for name, (column, ref, scale) in COVARIATES.items()
+            if column in table
+        }
         site = pm.Data("site_idx", site_idx, dims="obs")
 
         mu_x = priors["mu_il6"].create("mu_il6")
@@ -181,23 +226,16 @@ def build(table: pd.DataFrame, priors: Mapping[str, Prior]) -> pm.Model:
 
         alpha = priors["alpha"].create("alpha")
         beta_il6 = priors["beta_il6"].create("beta_il6")
-        beta_bmi = priors["beta_bmi"].create("beta_bmi")
-        beta_male = priors["beta_male"].create("beta_male")
-        beta_age = priors["beta_age"].create("beta_age")
+        betas = {name: priors[f"beta_{name}"].create(f"beta_{name}") for name in covariates}
         tau_site = priors["tau_site"].create("tau_site")
         # zero-sum site deviations keep alpha the grand mean, uncorrelated with the sites
         z_site = pm.ZeroSumNormal("z_site", sigma=1.0, dims="site")
         alpha_site = pm.Deterministic("alpha_site", tau_site * z_site, dims="site")
         sigma = priors["sigma"].create("sigma")
 
-        mu = (
-            alpha
-            + alpha_site[site]
-            + beta_il6 * (x - np.log(IL6_REFERENCE))
-            + beta_bmi * bmi
-            + beta_male * male
-            + beta_age * age
-        )
+        mu = alpha + alpha_site[site] + beta_il6 * (x - np.log(IL6_REFERENCE))
+        for name, value in covariates.items():
+            mu = mu + betas[name] * value
         lower = np.where(crp_cens == -1, log_crp, -np.inf)
         upper = np.where(crp_cens == 1, log_crp, np.inf)
         pm.Censored(

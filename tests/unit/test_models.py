@@ -127,3 +127,59 @@ def test_analysis_table_pairs_il6_and_crp_at_the_chosen_visits():
     both = family.table(subjects, measurements, {"visits": [0, 12]})
     assert both["crp_cens"].tolist() == [0, -1]
     assert both["site"].tolist() == ["S:1", "S:1"]
+
+
+def test_covariates_can_be_chosen_and_absent_ones_are_dropped():
+    subjects = pd.DataFrame(
+        {
+            "USUBJID": ["A", "B"],
+            "STUDYID": ["S", "S"],
+            "SITEID": ["1", "1"],
+            "AGE": [50, 60],
+            "SEX": ["F", "M"],
+            "BMI": [np.nan, np.nan],
+        }
+    )
+    measurements = pd.DataFrame(
+        {
+            "USUBJID": ["A", "A", "B", "B"],
+            "PARAMCD": ["IL6", "CRP", "IL6", "CRP"],
+            "AVISITN": 0,
+            "AVAL": [20.0, 10.0, 5.0, 2.0],
+            "CENS": 0,
+        }
+    )
+    family = get_model("il6_crp")
+    default = family.table(subjects, measurements, {})
+    assert not {"BMI"} & set(default.columns)
+    assert {"AGE", "male"} <= set(default.columns)
+    model = family.build(default, DEFAULT_PRIORS)
+    assert {"beta_male", "beta_age"} <= {v.name for v in model.free_RVs}
+    assert "beta_bmi" not in {v.name for v in model.free_RVs}
+    only_age = family.table(subjects, measurements, {"covariates": ["age"]})
+    only_age = family.build(only_age, DEFAULT_PRIORS)
+    assert not {"beta_male", "beta_bmi"} & {v.name for v in only_age.free_RVs}
+
+
+def test_a_covariate_missing_for_some_rows_is_an_error():
+    subjects = pd.DataFrame(
+        {
+            "USUBJID": ["A", "B"],
+            "STUDYID": "S",
+            "SITEID": "1",
+            "AGE": [50, 60],
+            "SEX": ["F", "M"],
+            "BMI": [27.0, np.nan],
+        }
+    )
+    measurements = pd.DataFrame(
+        {
+            "USUBJID": ["A", "A", "B", "B"],
+            "PARAMCD": ["IL6", "CRP", "IL6", "CRP"],
+            "AVISITN": 0,
+            "AVAL": [20.0, 10.0, 5.0, 2.0],
+            "CENS": 0,
+        }
+    )
+    with pytest.raises(SpecError, match="BMI is missing for 1 of 2 rows"):
+        get_model("il6_crp").table(subjects, measurements, {})

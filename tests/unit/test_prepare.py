@@ -4,7 +4,7 @@ import pytest
 from helpers import MEASUREMENTS_HEADER, SUBJECTS_HEADER, read_pair
 
 from il6fit.data import prepare, read_table
-from il6fit.errors import DataError
+from il6fit.errors import DataError, SpecError
 
 
 def run(subjects, measurements, **kwargs):
@@ -87,7 +87,10 @@ def test_das28_is_derived_and_a_disagreeing_supplied_score_is_ledgered(subjects_
     assert das["AVAL"].item() == pytest.approx(5.3388, abs=1e-4)
     row = prepared.ledger.query("row == 6")
     assert row["status"].item() == "excluded"
-    assert "disagrees" in row["reason"].item()
+    assert row["reason"].item() == (
+        "supplied score disagrees: DAS28CRP 9.90 given, 5.34 derived from its components "
+        "(the derived score is used)"
+    )
 
 
 def test_ledger_accounts_for_every_input_row(subjects_csv, write_csv):
@@ -105,7 +108,10 @@ def test_ledger_accounts_for_every_input_row(subjects_csv, write_csv):
     assert len(ledger) == 3 + 3
     assert ledger.query("table == 'measurements'")["row"].tolist() == [2, 3, 4]
     dup = ledger.query("table == 'measurements' and row == 3")
-    assert (dup["status"].item(), dup["reason"].item()) == ("excluded", "duplicate of row 2")
+    assert (dup["status"].item(), dup["reason"].item()) == (
+        "excluded",
+        "duplicate: same result as row 2",
+    )
     assert len(prepared.measurements) == 2
 
 
@@ -202,3 +208,192 @@ def test_parquet_and_xport_read_like_csv(tmp_path, subjects_csv):
         table = read_table(tmp_path / name)
         assert table["_row"].tolist() == [1, 2, 3]
         pd.testing.assert_frame_equal(table.drop(columns="_row"), from_csv)
+
+
+def test_mixed_units_within_one_subject_are_converted(subjects_csv, write_csv):
+    meas = write_csv(
+        "m.csv",
+        [
+            MEASUREMENTS_HEADER,
+            "S-1,CRP,1.2,1.2,mg/dL,0",
+            "S-1,CRP,8,8,mg/L,2",
+            "S-1,IL6,0.02,0.02,ng/mL,0",
+            "S-1,IL6,25,25,ng/L,2",
+        ],
+    )
+    out = run(subjects_csv, meas).measurements.set_index(["PARAMCD", "AVISITN"])
+    assert out["AVAL"].to_dict() == {
+        ("CRP", 0): pytest.approx(12.0),
+        ("CRP", 2): 8.0,
+        ("IL6", 0): pytest.approx(20.0),
+        ("IL6", 2): 25.0,
+    }
+    assert set(out["AVALU"]) == {"mg/L", "pg/mL"}
+
+
+def test_a_limit_in_avalc_wins_over_the_same_number_in_aval(subjects_csv, write_csv):
+    meas = write_csv("m.csv", [MEASUREMENTS_HEADER, "S-1,IL6,1.5,<1.5,pg/mL,0"])
+    out = run(subjects_csv, meas).measurements
+    assert (out["AVAL"].item(), out["CENS"].item()) == (1.5, -1)
+
+
+def test_aval_disagreeing_with_the_limit_in_avalc_stops(subjects_csv, write_csv):
+    meas = write_csv("m.csv", [MEASUREMENTS_HEADER, "S-1,IL6,3,<1.5,pg/mL,0"])
+    raises(subjects_csv, meas, row=2, column="AVAL", text="disagrees with the limit in AVALC")
+
+
+VISIT_HEADER = "USUBJID,PARAMCD,AVAL,AVALC,AVALU,AVISITN,ADY"
+
+
+def test_study_days_map_to_the_nearest_scheduled_visit(subjects_csv, write_csv):
+    meas = write_csv(
+        "m.csv",
+        [
+            VISIT_HEADER,
+            "S-1,CRP,5,5,mg/L,,-2",  # week 0 (target day 1)
+            "S-1,CRP,6,6,mg/L,,16",  # week 2 (target day 15)
+            "S-1,CRP,7,7,mg/L,,40",  # between week 4 (29) and week 8 (57): outside both
+            "S-1,CRP,8,8,mg/L,,14",  # week 2 again, nearer its target than row 3
+            "S-1,CRP,9,9,mg/L,4,",  # AVISITN given: used as it is
+        ],
+    )
+    prepared = run(subjects_csv, meas, visit_weeks=[0, 2, 4, 8], visit_window_days=3)
+    out = prepared.measurements.set_index("ROW")
+    assert out["AVISITN"].to_dict() == {2: 0, 5: 2, 6: 4}
+    ledger = prepared.ledger.query("table == 'measurements'").set_index("row")
+    assert ledger.loc[4, "status"] == "excluded"
+    assert ledger.loc[4, "reason"].startswith("outside every visit window: study day 40 is")
+    assert "prepare.visit_window_days" in ledger.loc[4, "reason"]
+    assert ledger.loc[3, "reason"] == (
+        "not the nearest result to its visit: row 5 has this subject's CRP nearer the target "
+        "day of week 2"
+    )
+    assert ledger.loc[3, "AVISITN"] == 2
+
+
+def test_dates_count_from_the_subjects_day_one(write_csv):
+    subjects = write_csv("s.csv", [SUBJECTS_HEADER + ",TRTSDT", "S-1,ST,01,P,50,F,27,2024-03-01"])
+    meas = write_csv(
+        "m.csv",
+        [
+            "USUBJID,PARAMCD,AVAL,AVALC,AVALU,ADT",
+            "S-1,CRP,5,5,mg/L,2024-02-29",  # the day before day 1 is day -1
+            "S-1,CRP,6,6,mg/L,2024-03-14",  # day 14
+        ],
+    )
+    out = run(subjects, meas, visit_weeks=[0, 2], visit_window_days=2).measurements
+    assert out["AVISITN"].tolist() == [0, 2]
+
+
+@pytest.mark.parametrize(
+    ("header", "line", "kwargs", "column", "text"),
+    [
+        (VISIT_HEADER, "S-1,CRP,5,5,mg/L,,15", {}, "AVISITN", "no scheduled visits"),
+        (VISIT_HEADER, "S-1,CRP,5,5,mg/L,,", {"visit_weeks": [0]}, "AVISITN", "all empty"),
+        (VISIT_HEADER, "S-1,CRP,5,5,mg/L,,2.5", {"visit_weeks": [0]}, "ADY", "whole number"),
+        (VISIT_HEADER, "S-1,CRP,5,5,mg/L,,day 3", {"visit_weeks": [0]}, "ADY", "not a number"),
+        (
+            "USUBJID,PARAMCD,AVAL,AVALC,AVALU,ADT",
+            "S-1,CRP,5,5,mg/L,03/01/2024",
+            {"visit_weeks": [0]},
+            "ADT",
+            "'03/01/2024' is not a date",
+        ),
+        (
+            "USUBJID,PARAMCD,AVAL,AVALC,AVALU,ADT",
+            "S-1,CRP,5,5,mg/L,2024-03-01",
+            {"visit_weeks": [0]},
+            "ADT",
+            "needs the subject's day 1 (TRTSDT)",
+        ),
+    ],
+)
+def test_bad_visits_name_row_and_column(
+    subjects_csv, write_csv, header, line, kwargs, column, text
+):
+    meas = write_csv("m.csv", [header, line])
+    raises(subjects_csv, meas, row=2, column=column, text=text, **kwargs)
+
+
+def test_config_exclusion_rules_are_ledgered_with_the_rule(subjects_csv, write_csv):
+    meas = write_csv(
+        "m.csv",
+        [
+            MEASUREMENTS_HEADER,
+            "S-2,IL6,20,20,pg/mL,0",  # TCZ arm, baseline: kept
+            "S-2,IL6,60,60,pg/mL,4",  # TCZ arm, on treatment: excluded
+            "S-1,IL6,20,20,pg/mL,4",  # placebo: kept
+            "S-2,CRP,3,3,mg/L,4",  # another parameter: kept
+        ],
+    )
+    rule = {"paramcd": "IL6", "after_week": 0, "arms_matching": "TCZ", "reason": "IL-6 rises"}
+    prepared = run(subjects_csv, meas, exclude=[rule])
+    assert sorted(prepared.measurements["ROW"]) == [2, 4, 5]
+    entry = prepared.ledger.query("table == 'measurements' and row == 3")
+    assert entry["status"].item() == "excluded"
+    assert entry["reason"].item() == (
+        "prepare.exclude[0]: IL6 after week 0 on arms matching 'TCZ' (IL-6 rises)"
+    )
+
+
+def test_eular_response_and_remission_at_the_landmark(subjects_csv, write_csv):
+    lines = [MEASUREMENTS_HEADER]
+    for subject, week, score in [
+        ("S-1", 0, 6.0),
+        ("S-1", 24, 2.5),  # good response, remission
+        ("S-2", 0, 6.0),
+        ("S-2", 24, 5.0),  # moderate, no remission
+        ("S-3", 0, 6.0),  # no landmark visit: response unknown
+    ]:
+        lines.append(f"{subject},DAS28ESR,{score},{score},score,{week}")
+    response = run(subjects_csv, write_csv("m.csv", lines)).response.set_index("USUBJID")
+    assert response["EULAR"].to_dict() == {"S-1": "good", "S-2": "moderate", "S-3": ""}
+    assert response["REMISS"].to_dict() == {"S-1": "Y", "S-2": "N", "S-3": ""}
+    assert response.loc["S-1", "CHG"] == pytest.approx(-3.5)
+    assert response.loc["S-2", "TRT01P"] == "TCZ 8"
+    assert set(response["LANDMARK"]) == {24}
+
+
+def test_without_das28_the_response_table_is_empty(subjects_csv, write_csv):
+    meas = write_csv("m.csv", [MEASUREMENTS_HEADER, "S-1,CRP,5,5,mg/L,0"])
+    assert run(subjects_csv, meas).response.empty
+
+
+def test_bmi_may_be_missing(write_csv):
+    subjects = write_csv("s.csv", ["USUBJID,STUDYID,SITEID,TRT01P,AGE,SEX", "S-1,ST,01,P,50,F"])
+    meas = write_csv("m.csv", [MEASUREMENTS_HEADER, "S-1,CRP,5,5,mg/L,0"])
+    assert run(subjects, meas).subjects["BMI"].isna().all()
+
+
+def test_a_lower_case_column_name_gets_a_hint(subjects_csv, write_csv):
+    meas = write_csv("m.csv", ["USUBJID,paramcd,AVAL,AVALC,AVALU,AVISITN", "S-1,CRP,5,5,mg/L,0"])
+    err = raises(subjects_csv, meas, row=None, column="PARAMCD", text="'paramcd' should be")
+    assert "case-sensitive" in str(err)
+
+
+def test_rows_of_the_wrong_width_name_their_line(tmp_path):
+    path = tmp_path / "m.csv"
+    path.write_text(MEASUREMENTS_HEADER + "\nS-1,CRP,5,5,mg/L,0\nS-1,CRP,5,5,mg/L,0,7\n")
+    with pytest.raises(DataError) as info:
+        read_table(path)
+    assert info.value.row == 3
+    assert "7 fields but the header has 6" in str(info.value)
+
+
+def test_blank_lines_keep_row_numbers_and_hold_no_record(tmp_path):
+    path = tmp_path / "m.csv"
+    path.write_text(MEASUREMENTS_HEADER + "\n\nS-1,CRP,5,5,mg/L,0\n\n")
+    assert read_table(path)["_row"].tolist() == [3]
+
+
+@pytest.mark.parametrize(
+    ("rule", "text"),
+    [
+        ({"paramcd": "IL-6"}, r"prepare.exclude\[0\]: unknown PARAMCD IL-6"),
+        ({"paramcd": "IL6", "arms_matching": "TCZ("}, "is not a regular expression"),
+    ],
+)
+def test_bad_exclusion_rules_are_config_errors(subjects_csv, write_csv, rule, text):
+    meas = write_csv("m.csv", [MEASUREMENTS_HEADER, "S-2,IL6,60,60,pg/mL,4"])
+    with pytest.raises(SpecError, match=text):
+        run(subjects_csv, meas, exclude=[rule])

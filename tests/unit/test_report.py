@@ -66,7 +66,7 @@ def dataset() -> DatasetSection:
             "PARAMCD": ["", "CRP", "CRP"],
             "AVISITN": [None, 0, 0],
             "status": ["used", "used", "excluded"],
-            "reason": ["", "", "duplicate of row 2"],
+            "reason": ["", "", "duplicate: same result as row 2"],
         }
     )
     measurements = pd.DataFrame(
@@ -95,7 +95,8 @@ def test_report_embeds_images_and_never_names_a_subject():
     assert "PATIENT-0001" not in html
     images = re.findall(r"src='data:image/png;base64,([^']+)'", html)
     assert [base64.b64decode(i) for i in images] == [PNG]
-    assert "duplicate of row 2" in html
+    assert '<td class="text">duplicate</td>' in html
+    assert "row 2" not in html
     assert "90% ETI lower" in html
     assert "Every fit passed the diagnostics gate" in html
 

@@ -69,6 +69,7 @@ def test_run_writes_report_fits_summaries_figures_and_ledgers(run):
         ledger = pd.read_csv(run / f"results/prepared/{dataset}/ledger.csv")
         raw = pd.read_csv(run / f"results/simulated/{dataset}/measurements.csv")
         assert (ledger["table"] == "measurements").sum() == len(raw)
+        assert (run / f"results/prepared/{dataset}/response.csv").exists()
     estimands = pd.read_csv(run / "results/estimands/treatment_response/trial.csv")
     assert "effect[TCZ 8 mg/kg + MTX]" in set(estimands["parameter"])
     assert (run / "results/figures/treatment_response/trial/course.svg").exists()

@@ -43,16 +43,29 @@ def job_seed(rule_name, **wildcards):
     return derive_seed(config["seed"], rule_name, **wildcards)
 
 
+#: Where each importer finds its source file when the dataset names no `path`.
+IMPORT_PATHS = {
+    "tongji": "../shared/data/tongji-covid19/time_series_375_prerpocess_en.xlsx",
+}
+
+
 def dataset_tables(wildcards):
-    """The raw tables of a dataset: simulated ones or the user's files."""
+    """The raw tables of a dataset: simulated, imported, or the user's files."""
     spec = config["datasets"][wildcards.dataset]
-    if "simulate" in spec:
-        folder = f"results/simulated/{wildcards.dataset}"
-        return {
-            "subjects": f"{folder}/subjects.csv",
-            "measurements": f"{folder}/measurements.csv",
-        }
+    for key, stage in (("simulate", "simulated"), ("import", "imported")):
+        if key in spec:
+            folder = f"results/{stage}/{wildcards.dataset}"
+            return {
+                "subjects": f"{folder}/subjects.csv",
+                "measurements": f"{folder}/measurements.csv",
+            }
     return {"subjects": spec["subjects"], "measurements": spec["measurements"]}
+
+
+def import_source(wildcards):
+    """The source file of an imported dataset."""
+    spec = config["datasets"][wildcards.dataset]
+    return spec.get("path", IMPORT_PATHS[spec["import"]])
 
 
 def dataset_source(dataset):
@@ -60,6 +73,8 @@ def dataset_source(dataset):
     spec = config["datasets"][dataset]
     if "simulate" in spec:
         return f"simulated, scenario {spec['simulate']['scenario']}"
+    if "import" in spec:
+        return f"imported ({spec['import']}) from {spec.get('path', IMPORT_PATHS[spec['import']])}"
     return f"{spec['subjects']} and {spec['measurements']}"
 
 

@@ -5,6 +5,7 @@ rule prepare_data:
         subjects="results/prepared/{dataset}/subjects.csv",
         measurements="results/prepared/{dataset}/measurements.csv",
         ledger="results/prepared/{dataset}/ledger.csv",
+        response="results/prepared/{dataset}/response.csv",
     log:
         "logs/prepare_data/{dataset}.log",
     conda:
@@ -14,6 +15,25 @@ rule prepare_data:
         mem_mb=2000,
         runtime=10,
     params:
-        limits=config["prepare"]["limits"],
+        options=config["prepare"],
     script:
         "../scripts/prepare_data.py"
+
+
+rule import_tongji:
+    input:
+        source=import_source,
+    output:
+        subjects="results/imported/{dataset}/subjects.csv",
+        measurements="results/imported/{dataset}/measurements.csv",
+        ledger="results/imported/{dataset}/ledger.csv",
+    log:
+        "logs/import_tongji/{dataset}.log",
+    conda:
+        "../envs/il6fit.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    script:
+        "../scripts/import_tongji.py"

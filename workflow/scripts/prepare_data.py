@@ -11,11 +11,12 @@ prepared = prepare(
     read_table(files.measurements),
     subjects_file=files.subjects,
     measurements_file=files.measurements,
-    limits=snakemake.params.limits,
+    **snakemake.params.options,
 )
 prepared.subjects.to_csv(snakemake.output.subjects, index=False)
 prepared.measurements.to_csv(snakemake.output.measurements, index=False)
 prepared.ledger.to_csv(snakemake.output.ledger, index=False)
+prepared.response.to_csv(snakemake.output.response, index=False)
 logging.getLogger(__name__).info(
     "%d input rows: %s",
     len(prepared.ledger),
