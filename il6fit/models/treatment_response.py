@@ -38,9 +38,8 @@ import xarray as xr
 from il6fit.data.scores import DAS28_REMISSION, eular_response
 from il6fit.errors import SpecError
 from il6fit.models.family import ModelFamily, ParameterInfo
+from il6fit.models.il6_crp import IL6_REFERENCE
 from il6fit.models.priors import Prior
-
-IL6_REFERENCE = 20.0  # pg/mL
 
 #: Arm labels of the simulated trial and their tocilizumab doses, mg/kg IV q4w.
 DEFAULT_ARMS = {"Placebo + MTX": 0.0, "TCZ 4 mg/kg + MTX": 4.0, "TCZ 8 mg/kg + MTX": 8.0}

@@ -81,20 +81,25 @@ def _at(week: float, arm: str | None = None):
     return select
 
 
+def _baseline_and_week24(wide: pd.DataFrame, arm: str) -> tuple[pd.Series, pd.Series]:
+    """DAS28 at week 0 and week 24 of the arm's subjects seen at week 24, aligned."""
+    end = _at(24, arm)(wide).set_index("USUBJID")["das28"]
+    base = _at(0, arm)(wide).set_index("USUBJID")["das28"].reindex(end.index)
+    return base, end
+
+
 def _change(arm: str):
     def compute(wide: pd.DataFrame) -> float:
-        base = _at(0, arm)(wide).set_index("USUBJID")["das28"]
-        end = _at(24, arm)(wide).set_index("USUBJID")["das28"]
-        return float((end - base.reindex(end.index)).mean())
+        base, end = _baseline_and_week24(wide, arm)
+        return float((end - base).mean())
 
     return compute
 
 
 def _eular_good(arm: str):
     def compute(wide: pd.DataFrame) -> float:
-        base = _at(0, arm)(wide).set_index("USUBJID")["das28"]
-        end = _at(24, arm)(wide).set_index("USUBJID")["das28"]
-        return float(np.mean(eular_response(base.reindex(end.index), end) == "good"))
+        base, end = _baseline_and_week24(wide, arm)
+        return float(np.mean(eular_response(base, end) == "good"))
 
     return compute
 

@@ -33,18 +33,21 @@ def prepared():
     return data, spec
 
 
-@pytest.fixture(scope="module")
-def fitted(prepared):
-    data, _ = prepared
-    tree, table = fit_model(
+def fit(data, seed: int, measurements=None):
+    """Fit il6_crp to a prepared dataset (or to other measurements of its subjects)."""
+    return fit_model(
         get_model("il6_crp"),
         data.subjects,
-        data.measurements,
+        data.measurements if measurements is None else measurements,
         options=OPTIONS,
         settings=SETTINGS,
-        seed=1,
+        seed=seed,
     )
-    return tree, table
+
+
+@pytest.fixture(scope="module")
+def fitted(prepared):
+    return fit(prepared[0], seed=1)
 
 
 def test_slope_and_bmi_effect_are_recovered(fitted, prepared):
@@ -81,23 +84,9 @@ def test_fit_has_the_groups_later_stages_need(fitted):
 def test_same_seed_gives_identical_posterior_and_other_seed_differs(fitted, prepared):
     data, _ = prepared
     tree, _ = fitted
-    again, _ = fit_model(
-        get_model("il6_crp"),
-        data.subjects,
-        data.measurements,
-        options=OPTIONS,
-        settings=SETTINGS,
-        seed=1,
-    )
+    again, _ = fit(data, seed=1)
     np.testing.assert_array_equal(tree["posterior"]["alpha"], again["posterior"]["alpha"])
-    other, _ = fit_model(
-        get_model("il6_crp"),
-        data.subjects,
-        data.measurements,
-        options=OPTIONS,
-        settings=SETTINGS,
-        seed=2,
-    )
+    other, _ = fit(data, seed=2)
     assert not np.array_equal(tree["posterior"]["alpha"], other["posterior"]["alpha"])
 
 
@@ -129,14 +118,7 @@ def test_a_dataset_without_il6_is_refused_with_the_missing_code(prepared):
     data, _ = prepared
     no_il6 = data.measurements[data.measurements["PARAMCD"] != "IL6"]
     with pytest.raises(SpecError, match="the dataset has no IL6"):
-        fit_model(
-            get_model("il6_crp"),
-            data.subjects,
-            no_il6,
-            options=OPTIONS,
-            settings=SETTINGS,
-            seed=1,
-        )
+        fit(data, seed=1, measurements=no_il6)
 
 
 def test_unknown_backend_is_rejected():
