@@ -179,13 +179,18 @@ def fit_model(
     priors = resolve_priors(family.default_priors, options.get("priors"), family.name)
     table = family.table(subjects, measurements, options)
     log.info("%s: %d rows in the analysis table", family.name, len(table))
+    build_kwargs = family.build_kwargs(options)
     if warm_up:
-        warm_compile_cache(family, table, priors, settings)
-    return sample(family.build(table, priors), settings, seed), table
+        warm_compile_cache(family, table, priors, settings, build_kwargs)
+    return sample(family.build(table, priors, **build_kwargs), settings, seed), table
 
 
 def warm_compile_cache(
-    family: ModelFamily, table: pd.DataFrame, priors: Mapping, settings: SamplerSettings
+    family: ModelFamily,
+    table: pd.DataFrame,
+    priors: Mapping,
+    settings: SamplerSettings,
+    build_kwargs: Mapping | None = None,
 ) -> None:
     """Compile every function a fit needs into the compile cache, in a fresh process.
 
@@ -206,8 +211,12 @@ def warm_compile_cache(
         Resolved priors.
     settings : SamplerSettings
         Sampler options (the backend matters; draw counts do not).
+    build_kwargs : mapping, optional
+        The model's build options.
     """
-    payload = pickle.dumps((family.name, table, dict(priors), settings.backend))
+    payload = pickle.dumps(
+        (family.name, table, dict(priors), dict(build_kwargs or {}), settings.backend)
+    )
     versions = canonical_json(package_versions()).encode()
     marker = (
         Path(pytensor.config.base_compiledir)
@@ -235,13 +244,13 @@ def warm_compile_cache(
 
 
 def _warm() -> None:
-    """Entry point of the warm-up process: a pickled (model, table, priors, backend) on stdin."""
-    model_name, table, priors, backend = pickle.loads(sys.stdin.buffer.read())
+    """Entry point of the warm-up process: what to build, pickled, on stdin."""
+    model_name, table, priors, build_kwargs, backend = pickle.loads(sys.stdin.buffer.read())
     tiny = SamplerSettings(backend=backend, chains=1, draws=10, tune=10, cores=1)
     logging.getLogger(__name__).setLevel(logging.WARNING)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        sample(get_model(model_name).build(table, priors), tiny, seed=0)
+        sample(get_model(model_name).build(table, priors, **build_kwargs), tiny, seed=0)
 
 
 def annotate(

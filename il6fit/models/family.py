@@ -39,7 +39,7 @@ class ModelFamily:
     analysis_table : callable
         ``(subjects, measurements, **options) -> DataFrame``: the rows the model uses.
     build : callable
-        ``(table, priors) -> pm.Model``.
+        ``(table, priors, **build_options) -> pm.Model``.
     equations : str
         The model written out in maths (the module docstring).
     estimands : callable, optional
@@ -48,6 +48,9 @@ class ModelFamily:
         The estimands reported, with units.
     figures : tuple of str
         Report figures drawn for every fit (names known to :func:`il6fit.plots.draw`).
+    build_options : tuple of str
+        Config options passed to ``build`` as keywords (all other options, but ``priors``, go to
+        ``analysis_table``).
     """
 
     name: str
@@ -56,11 +59,12 @@ class ModelFamily:
     parameters: Mapping[str, ParameterInfo]
     default_priors: Mapping[str, Prior]
     analysis_table: Callable[..., pd.DataFrame]
-    build: Callable[[pd.DataFrame, Mapping[str, Prior]], pm.Model]
+    build: Callable[..., pm.Model]
     equations: str
     estimands: Callable[..., xr.Dataset] | None = None
     estimand_parameters: Mapping[str, ParameterInfo] = field(default_factory=dict)
     figures: tuple[str, ...] = ("forest", "ranks")
+    build_options: tuple[str, ...] = ()
 
     def table(
         self, subjects: pd.DataFrame, measurements: pd.DataFrame, options: Mapping
@@ -78,8 +82,24 @@ class ModelFamily:
         -------
         pandas.DataFrame
         """
-        table_options = {k: v for k, v in options.items() if k != "priors"}
+        table_options = {
+            k: v for k, v in options.items() if k != "priors" and k not in self.build_options
+        }
         return self.analysis_table(subjects, measurements, **table_options)
+
+    def build_kwargs(self, options: Mapping) -> dict:
+        """Pick the model's config options that ``build`` takes.
+
+        Parameters
+        ----------
+        options : mapping
+            The model's config options.
+
+        Returns
+        -------
+        dict
+        """
+        return {k: options[k] for k in self.build_options if k in options}
 
 
 def missing_parameters(family: ModelFamily, measurements: pd.DataFrame) -> list[str]:

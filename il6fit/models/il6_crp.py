@@ -10,7 +10,7 @@ For row :math:`i` (a subject at a visit) at site :math:`s[i]`:
             + \beta_{BMI}\frac{BMI_i - 27}{5} + \beta_{male}\,male_i
             + \beta_{age}\frac{AGE_i - 50}{10} \\
     \ln \mathrm{CRP}_i &\sim \mathrm{Normal}(\mu_i, \sigma)
-        && \text{CRP in mg/L} \\
+        \text{ or } \mathrm{StudentT}(\nu, \mu_i, \sigma) && \text{CRP in mg/L} \\
     \alpha^{site}_s &= \tau_{site} z_s, \quad z \sim \mathrm{ZeroSumNormal}(1)
         && \textstyle\sum_s z_s = 0
 
@@ -67,7 +67,8 @@ PARAMETERS = {
     "beta_bmi": ParameterInfo("BMI effect on ln CRP", "ln(mg/L) per 5 kg/m²"),
     "beta_male": ParameterInfo("male vs female, ln CRP", "ln(mg/L)"),
     "beta_age": ParameterInfo("age effect on ln CRP", "ln(mg/L) per 10 years"),
-    "sigma": ParameterInfo("residual SD of ln CRP", "ln(mg/L)"),
+    "sigma": ParameterInfo("residual SD (scale) of ln CRP", "ln(mg/L)"),
+    "nu": ParameterInfo("degrees of freedom of Student-t residuals", "-"),
     "tau_site": ParameterInfo("between-site SD of ln CRP", "ln(mg/L)"),
     "mu_il6": ParameterInfo("population mean of ln IL-6", "ln(pg/mL)"),
     "sigma_il6": ParameterInfo("population SD of ln IL-6", "ln(pg/mL)"),
@@ -84,6 +85,8 @@ DEFAULT_PRIORS = {
     "beta_male": Prior("Normal", {"mu": 0.0, "sigma": 0.5}),
     "beta_age": Prior("Normal", {"mu": 0.0, "sigma": 0.3}),
     "sigma": Prior("HalfNormal", {"sigma": 1.0}),
+    # only with `residual: student_t`; Gamma(2, 0.1), mean 20 (Juarez and Steel 2010)
+    "nu": Prior("Gamma", {"alpha": 2.0, "beta": 0.1}),
     "tau_site": Prior("HalfNormal", {"sigma": 0.5}),
     "mu_il6": Prior("Normal", {"mu": 3.0, "sigma": 1.5}),
     "sigma_il6": Prior("HalfNormal", {"sigma": 1.5}),
@@ -160,7 +163,9 @@ def analysis_table(
     return table[columns].reset_index(drop=True)
 
 
-def build(table: pd.DataFrame, priors: Mapping[str, Prior]) -> pm.Model:
+def build(
+    table: pd.DataFrame, priors: Mapping[str, Prior], *, residual: str = "normal"
+) -> pm.Model:
     """Build the IL-6 -> CRP model for an analysis table.
 
     Parameters
@@ -169,6 +174,9 @@ def build(table: pd.DataFrame, priors: Mapping[str, Prior]) -> pm.Model:
         From :func:`analysis_table`.
     priors : mapping of str to Prior
         A prior for every key of :data:`DEFAULT_PRIORS`.
+    residual : {"normal", "student_t"}
+        Residual distribution of ln CRP; Student-t (with ``nu`` estimated) is robust to
+        outlying CRP values, such as an intercurrent infection.
 
     Returns
     -------
@@ -182,6 +190,8 @@ def build(table: pd.DataFrame, priors: Mapping[str, Prior]) -> pm.Model:
     """
     if table.empty:
         raise SpecError("il6_crp: no subject-visit has both IL-6 and CRP at the chosen visits.")
+    if residual not in ("normal", "student_t"):
+        raise SpecError(f"il6_crp: residual must be 'normal' or 'student_t', not '{residual}'.")
     sites, site_idx = np.unique(table["site"], return_inverse=True)
     log_il6 = np.log(table["il6"].to_numpy(float))
     log_crp = np.log(table["crp"].to_numpy(float))
@@ -236,11 +246,15 @@ def build(table: pd.DataFrame, priors: Mapping[str, Prior]) -> pm.Model:
         mu = alpha + alpha_site[site] + beta_il6 * (x - np.log(IL6_REFERENCE))
         for name, value in covariates.items():
             mu = mu + betas[name] * value
+        if residual == "student_t":
+            residual_dist = pm.StudentT.dist(nu=priors["nu"].create("nu"), mu=mu, sigma=sigma)
+        else:
+            residual_dist = pm.Normal.dist(mu, sigma)
         lower = np.where(crp_cens == -1, log_crp, -np.inf)
         upper = np.where(crp_cens == 1, log_crp, np.inf)
         pm.Censored(
             "log_crp",
-            pm.Normal.dist(mu, sigma),
+            residual_dist,
             lower=lower,
             upper=upper,
             observed=log_crp,
@@ -259,4 +273,5 @@ FAMILY = ModelFamily(
     build=build,
     equations=__doc__,
     figures=("relation", "forest", "ranks", "ppc"),
+    build_options=("residual",),
 )

@@ -183,3 +183,32 @@ def test_a_covariate_missing_for_some_rows_is_an_error():
     )
     with pytest.raises(SpecError, match="BMI is missing for 1 of 2 rows"):
         get_model("il6_crp").table(subjects, measurements, {})
+
+
+def test_student_t_residuals_add_degrees_of_freedom():
+    family = get_model("il6_crp")
+    normal = family.build(table(il6_cens=(0, 0, 0, 0)), DEFAULT_PRIORS)
+    robust = family.build(table(il6_cens=(0, 0, 0, 0)), DEFAULT_PRIORS, residual="student_t")
+    assert "nu" not in {v.name for v in normal.free_RVs}
+    assert "nu" in {v.name for v in robust.free_RVs}
+    point = robust.initial_point()
+    # the Student-t model evaluates at its initial point
+    assert np.isfinite(robust.compile_logp()(point))
+    assert family.build_kwargs({"residual": "student_t", "visits": [0]}) == {
+        "residual": "student_t"
+    }
+    with pytest.raises(SpecError, match="residual must be 'normal' or 'student_t'"):
+        family.build(table(), DEFAULT_PRIORS, residual="cauchy")
+
+
+def test_build_options_do_not_reach_the_analysis_table():
+    subjects = pd.DataFrame(
+        {"USUBJID": ["A"], "STUDYID": ["S"], "SITEID": ["1"], "AGE": [50], "SEX": ["F"],
+         "BMI": [27.0]}
+    )  # fmt: skip
+    measurements = pd.DataFrame(
+        {"USUBJID": ["A", "A"], "PARAMCD": ["IL6", "CRP"], "AVISITN": [0, 0],
+         "AVAL": [20.0, 10.0], "CENS": [0, 0]}
+    )  # fmt: skip
+    out = get_model("il6_crp").table(subjects, measurements, {"residual": "student_t"})
+    assert len(out) == 1

@@ -46,11 +46,13 @@ for (model, dataset), fit, summary, checks in zip(
             dataset=dataset,
             title=family.title,
             equations=family.equations,
+            # the priors of the parameters this fit has (e.g. nu only with Student-t residuals)
             priors={
                 k: repr(v)
                 for k, v in resolve_priors(
                     family.default_priors, options.get("priors"), model
                 ).items()
+                if k in tree["posterior"].data_vars
             },
             summary=pd.read_csv(summary),
             checks=pd.read_csv(checks),
