@@ -40,9 +40,10 @@ from il6fit.errors import SpecError
 from il6fit.models.family import ModelFamily, ParameterInfo
 from il6fit.models.il6_crp import IL6_REFERENCE
 from il6fit.models.priors import Prior
+from il6fit.simulate import SCENARIOS
 
 #: Arm labels of the simulated trial and their tocilizumab doses, mg/kg IV q4w.
-DEFAULT_ARMS = {"Placebo + MTX": 0.0, "TCZ 4 mg/kg + MTX": 4.0, "TCZ 8 mg/kg + MTX": 8.0}
+DEFAULT_ARMS = {arm.label: arm.dose for arm in SCENARIOS["ra_tcz_trial"].arms}
 
 PARAMETERS = {
     "mu_base": ParameterInfo("mean baseline DAS28 at IL-6 20 pg/mL", "score"),

@@ -16,6 +16,7 @@ import pandas as pd
 
 from il6fit.data.contract import PARAMETERS
 from il6fit.data.scores import DAS28_REMISSION, das28_esr, eular_response
+from il6fit.simulate.scenarios import SCENARIOS
 
 
 @dataclass(frozen=True)
@@ -111,7 +112,7 @@ def _crp_change_week4(wide: pd.DataFrame) -> float:
     return float(np.median(week4 / base.reindex(week4.index) - 1))
 
 
-PLACEBO, TCZ4, TCZ8 = "Placebo + MTX", "TCZ 4 mg/kg + MTX", "TCZ 8 mg/kg + MTX"
+PLACEBO, TCZ4, TCZ8 = (arm.label for arm in SCENARIOS["ra_tcz_trial"].arms)
 
 #: What the ``ra_tcz_trial`` scenario is checked against.
 TARGETS = (

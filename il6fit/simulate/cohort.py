@@ -212,8 +212,9 @@ def _disease_course(spec, rng, weeks, dose, weight, female, log_il6):
         * np.where(female, pk.cl_female, 1.0)
         * lognormal(pk.cl_iiv)
     )
-    v1, v2, vmax = pk.v1 * lognormal(pk.v1_iiv), pk.v2 * lognormal(pk.v2_iiv), pk.vmax
-    vmax = vmax * lognormal(pk.vmax_iiv)
+    v1 = pk.v1 * lognormal(pk.v1_iiv)
+    v2 = pk.v2 * lognormal(pk.v2_iiv)
+    vmax = pk.vmax * lognormal(pk.vmax_iiv)
     il6_cov = levi_il6_covariate(np.exp(log_il6))
     base = (spec.das28_base * il6_cov**spec.das28_il6_power * lognormal(spec.das28_base_cv)).clip(
         2.0, 9.4

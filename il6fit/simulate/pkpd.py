@@ -9,9 +9,9 @@ compartments with linear and Michaelis-Menten elimination in parallel, IV doses 
     \frac{dA_2}{dt} &= Q\,(C - A_2/V_2)
 
 with CL 0.3 L/d (IIV 39 %, x0.84 in women, x(weight/70)^0.7), V1 3.5 L (37 %), Q 0.2 L/d, V2 2.9 L
-(66 %), Vmax 7.5 mg/d (54 %), Km 2.7 µg/mL; doses capped at 800 mg (label). With these values a
-70 kg population reproduces the label's steady-state exposure (AUC 13,000 and 35,000 µg·h/mL,
-Cmax 88 and 183 µg/mL at 4 and 8 mg/kg; see ``docs/simulator.md``).
+(66 %), Vmax 7.5 mg/d (54 %), Km 2.7 µg/mL; doses capped at 800 mg (label). A typical 70 kg
+patient without IIV reaches a steady-state AUC of about 11,400 and 29,900 µg·h/mL at 4 and
+8 mg/kg; the label's means, 13,000 and 35,000, are population means, raised by the IIV.
 
 Disease activity (Levi, Grange, Frey, *J Clin Pharmacol* 2013;53:151; domain-facts §5c), an
 indirect-response model on the DAS28 scale with background DMARD as a TCZ-equivalent
@@ -33,7 +33,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-#: Integration step, days. Explicit Euler is stable and within 1 % of the label AUC at this step.
+#: Integration step, days. Explicit Euler is stable at this step: the fastest rate,
+#: (CL + Q + Vmax/Km) / V1, is about 1 per day.
 STEP_DAYS = 0.05
 DOSING_INTERVAL_DAYS = 28
 MAX_DOSE_MG = 800.0
