@@ -6,12 +6,20 @@ Use :func:`get_model` to look a family up by the name used in the config.
 from __future__ import annotations
 
 from il6fit.errors import SpecError
-from il6fit.models import il6_crp, treatment_response
+from il6fit.models import disease_activity, eular_response, il6_crp, treatment_response
 from il6fit.models.family import ModelFamily, ParameterInfo, missing_parameters
 from il6fit.models.priors import Prior, resolve_priors
 
 #: Every model family, by config name.
-MODELS: dict[str, ModelFamily] = {m.name: m for m in (il6_crp.FAMILY, treatment_response.FAMILY)}
+MODELS: dict[str, ModelFamily] = {
+    m.name: m
+    for m in (
+        il6_crp.FAMILY,
+        disease_activity.FAMILY,
+        treatment_response.FAMILY,
+        eular_response.FAMILY,
+    )
+}
 
 
 def get_model(name: str) -> ModelFamily:

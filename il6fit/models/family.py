@@ -21,6 +21,29 @@ class ParameterInfo:
 
 
 @dataclass(frozen=True)
+class ObservedInfo:
+    """An observed variable as shown in predictive checks.
+
+    Attributes
+    ----------
+    label : str
+        Axis label with its unit, e.g. ``"CRP (mg/L)"``.
+    kind : {"continuous", "discrete"}
+        Continuous values are compared as ECDFs; discrete ones (counts, categories) as
+        frequencies of each value.
+    log : bool
+        The variable is a natural log: shown back-transformed on a log axis.
+    categories : tuple of str
+        Names of the codes 0, 1, ... of a categorical variable.
+    """
+
+    label: str
+    kind: str = "continuous"
+    log: bool = False
+    categories: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class ModelFamily:
     """A model family.
 
@@ -51,6 +74,11 @@ class ModelFamily:
     build_options : tuple of str
         Config options passed to ``build`` as keywords (all other options, but ``priors``, go to
         ``analysis_table``).
+    observed : mapping of str to ObservedInfo
+        The outcome variables, shown in prior and posterior predictive checks.
+    with_observed : callable, optional
+        ``(table, {variable: values}) -> table``: the analysis table with its outcomes replaced
+        by values drawn from the model (for recovery and calibration studies).
     """
 
     name: str
@@ -65,6 +93,8 @@ class ModelFamily:
     estimand_parameters: Mapping[str, ParameterInfo] = field(default_factory=dict)
     figures: tuple[str, ...] = ("forest", "ranks")
     build_options: tuple[str, ...] = ()
+    observed: Mapping[str, ObservedInfo] = field(default_factory=dict)
+    with_observed: Callable[..., pd.DataFrame] | None = None
 
     def table(
         self, subjects: pd.DataFrame, measurements: pd.DataFrame, options: Mapping

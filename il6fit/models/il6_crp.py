@@ -41,9 +41,9 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 import pymc as pm
-import pytensor.tensor as pt
 
 from il6fit.errors import SpecError
+from il6fit.models.censored import latent_log_biomarker
 from il6fit.models.family import ModelFamily, ParameterInfo
 from il6fit.models.priors import Prior
 
@@ -197,14 +197,7 @@ def build(
     log_crp = np.log(table["crp"].to_numpy(float))
     il6_cens = table["il6_cens"].to_numpy()
     crp_cens = table["crp_cens"].to_numpy()
-    measured, left, right = (np.flatnonzero(il6_cens == c) for c in (0, -1, 1))
-    coords = {
-        "obs": np.arange(len(table)),
-        "site": sites,
-        "il6_measured": measured,
-        "il6_below": left,
-        "il6_above": right,
-    }
+    coords = {"obs": np.arange(len(table)), "site": sites}
     with pm.Model(coords=coords) as model:
         covariates = {
             name: pm.Data(name, (table[column].to_numpy(float) - ref) / scale, dims="obs")
@@ -215,24 +208,7 @@ def build(
 
         mu_x = priors["mu_il6"].create("mu_il6")
         sigma_x = priors["sigma_il6"].create("sigma_il6")
-        pm.Normal("log_il6", mu_x, sigma_x, observed=log_il6[measured], dims="il6_measured")
-        x = pt.as_tensor(log_il6)
-        population = pm.Normal.dist(mu_x, sigma_x)
-        if left.size:
-            # TruncatedNormal keeps draws and the initial point inside the bound; the potential
-            # adds back its normalising constant, so the joint density is the untruncated one.
-            below = pm.TruncatedNormal(
-                "log_il6_below", mu_x, sigma_x, upper=log_il6[left], dims="il6_below"
-            )
-            pm.Potential("log_il6_below_mass", pm.logcdf(population, log_il6[left]).sum())
-            x = pt.set_subtensor(x[left], below)
-        if right.size:
-            above = pm.TruncatedNormal(
-                "log_il6_above", mu_x, sigma_x, lower=log_il6[right], dims="il6_above"
-            )
-            mass = pt.log1mexp(pm.logcdf(population, log_il6[right]))
-            pm.Potential("log_il6_above_mass", mass.sum())
-            x = pt.set_subtensor(x[right], above)
+        x = latent_log_biomarker("log_il6", log_il6, il6_cens, mu_x, sigma_x, dim="il6")
 
         alpha = priors["alpha"].create("alpha")
         beta_il6 = priors["beta_il6"].create("beta_il6")

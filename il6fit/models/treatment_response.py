@@ -135,7 +135,7 @@ def analysis_table(
     return table.sort_values(["USUBJID", "week"]).reset_index(drop=True)
 
 
-def _arm_order(table: pd.DataFrame) -> list[str]:
+def arm_order(table: pd.DataFrame) -> list[str]:
     """Arms ordered by dose, control first."""
     doses = table.groupby("arm")["dose"].first().sort_values(kind="stable")
     return list(doses.index)
@@ -157,7 +157,7 @@ def build(table: pd.DataFrame, priors: Mapping[str, Prior]) -> pm.Model:
         Observed variable ``y`` (dims ``obs``); ``k`` deterministic.
     """
     subjects, subject_idx = np.unique(table["USUBJID"], return_inverse=True)
-    arms = _arm_order(table)
+    arms = arm_order(table)
     per_subject = table.groupby("USUBJID").first().loc[subjects]
     x = per_subject["log_il6"].to_numpy(float) - np.log(IL6_REFERENCE)
     active = (per_subject["dose"].to_numpy(float) > 0).astype(float)

@@ -1,0 +1,264 @@
+r"""IL-6 and CRP -> disease activity: the DAS28 components, or DAS28-ESR, on the biomarkers.
+
+DAS28-CRP contains :math:`0.36 \ln(CRP + 1)`, so regressing it on CRP partly regresses CRP on
+itself. By default the model therefore takes the components of DAS28 that are not laboratory
+values as outcomes. For row :math:`i` (a subject at a visit), with :math:`x_i` the true
+ln IL-6 (pg/mL) and :math:`c_i` the true ln CRP (mg/L), centred at 20 pg/mL and 10 mg/L:
+
+.. math::
+
+    \eta^{j}_i &= a_j + b^{IL6}_j (x_i - \ln 20) + b^{CRP}_j (c_i - \ln 10) + u^j_{s[i]}
+        && j \in \{\text{tender}, \text{swollen}\} \\
+    \mathrm{TJC28}_i, \mathrm{SJC28}_i &\sim \mathrm{BetaBinomial}\bigl(28,\;
+        \phi_j\, \mathrm{logit}^{-1}(\eta^j_i),\; \phi_j (1 - \mathrm{logit}^{-1}(\eta^j_i))\bigr)
+        && \text{joints out of 28} \\
+    \mathrm{PtGA}_i &\sim \mathrm{Normal}(g + b^{IL6}_g (x_i - \ln 20)
+        + b^{CRP}_g (c_i - \ln 10) + u^g_{s[i]}, \sigma_g)
+        \text{ censored to } [0, 100] && \text{mm}
+
+The beta-binomial lets joint counts vary more than a binomial would (overdispersion falls as
+:math:`\phi_j` grows); a patient global at 0 or 100 mm is censored at the end of the scale.
+With ``outcome: das28esr`` the outcome is instead DAS28-ESR, which contains ESR, not CRP:
+
+.. math::
+
+    \mathrm{DAS28ESR}_i \sim \mathrm{Normal}(d + b^{IL6}_d (x_i - \ln 20)
+        + b^{CRP}_d (c_i - \ln 10) + u^d_{s[i]}, \sigma_d)
+
+ESR is itself an acute-phase measure (r = 0.80 with CRP, domain-facts §2d), so this outcome is
+not free of the biomarkers either; the components are the cleaner question.
+
+The biomarkers are censoring-aware predictors (:mod:`il6fit.models.censored`): IL-6 with a
+normal population model on the log scale, CRP regressed on it, both latent where the assay gave
+only a limit. :math:`b^{IL6}` and :math:`b^{CRP}` are partial effects (each with the other held
+fixed); a ``predictors`` option fits one biomarker alone. When subjects have more than one
+visit, each outcome gets a subject random intercept :math:`u_s = \tau z_s`,
+:math:`z_s \sim N(0, 1)`; with one visit per subject there is none. Components are modelled as
+conditionally independent given the biomarkers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import pymc as pm
+
+from il6fit.errors import SpecError
+from il6fit.models.censored import (
+    BIOMARKER_PARAMETERS,
+    BIOMARKER_PRIORS,
+    BIOMARKERS,
+    biomarker_predictors,
+    wide_results,
+)
+from il6fit.models.family import ModelFamily, ObservedInfo, ParameterInfo
+from il6fit.models.priors import Prior
+
+OUTCOMES = ("components", "das28esr")
+JOINTS = {"tender": "TJC28", "swollen": "SJC28"}
+N_JOINTS = 28
+
+PARAMETERS = {
+    "a_joint": ParameterInfo("logit of the expected share of the 28 joints at reference", "logit"),
+    "b_joint_il6": ParameterInfo("joint-count logit per ln IL-6", "logit per ln(pg/mL)"),
+    "b_joint_crp": ParameterInfo("joint-count logit per ln CRP", "logit per ln(mg/L)"),
+    "phi_joint": ParameterInfo("beta-binomial concentration of the joint counts", "-"),
+    "tau_joint": ParameterInfo("between-subject SD of the joint-count logit", "logit"),
+    "a_ptga": ParameterInfo("mean patient global at reference", "mm"),
+    "b_ptga_il6": ParameterInfo("patient global per ln IL-6", "mm per ln(pg/mL)"),
+    "b_ptga_crp": ParameterInfo("patient global per ln CRP", "mm per ln(mg/L)"),
+    "sigma_ptga": ParameterInfo("residual SD of the patient global", "mm"),
+    "tau_ptga": ParameterInfo("between-subject SD of the patient global", "mm"),
+    "a_das28": ParameterInfo("mean DAS28-ESR at reference", "score"),
+    "b_das28_il6": ParameterInfo("DAS28-ESR per ln IL-6", "score per ln(pg/mL)"),
+    "b_das28_crp": ParameterInfo("DAS28-ESR per ln CRP", "score per ln(mg/L)"),
+    "sigma_das28": ParameterInfo("residual SD of DAS28-ESR", "score"),
+    "tau_das28": ParameterInfo("between-subject SD of DAS28-ESR", "score"),
+    **BIOMARKER_PARAMETERS,
+}
+
+#: Defaults from domain-facts.md and the trials' entry criteria: active RA has about 16 of 28
+#: tender and 11 swollen joints (logit 0.3 and -0.4), patient global about 60 mm and DAS28-ESR
+#: 6.8 (§4); higher IL-6 goes with higher activity, weakly (§6, Wang 2013), so slopes are centred
+#: at 0 with room for either sign. Joint counts in RA trials vary about 3x more than binomial,
+#: a concentration near 2-4.
+DEFAULT_PRIORS = {
+    "a_joint": Prior("Normal", {"mu": 0.0, "sigma": 1.0}),
+    "b_joint_il6": Prior("Normal", {"mu": 0.0, "sigma": 0.5}),
+    "b_joint_crp": Prior("Normal", {"mu": 0.0, "sigma": 0.5}),
+    "phi_joint": Prior("Gamma", {"alpha": 2.0, "beta": 0.5}),
+    "tau_joint": Prior("HalfNormal", {"sigma": 1.0}),
+    "a_ptga": Prior("Normal", {"mu": 55.0, "sigma": 20.0}),
+    "b_ptga_il6": Prior("Normal", {"mu": 0.0, "sigma": 10.0}),
+    "b_ptga_crp": Prior("Normal", {"mu": 0.0, "sigma": 10.0}),
+    "sigma_ptga": Prior("HalfNormal", {"sigma": 30.0}),
+    "tau_ptga": Prior("HalfNormal", {"sigma": 20.0}),
+    "a_das28": Prior("Normal", {"mu": 5.5, "sigma": 2.0}),
+    "b_das28_il6": Prior("Normal", {"mu": 0.0, "sigma": 0.5}),
+    "b_das28_crp": Prior("Normal", {"mu": 0.0, "sigma": 0.5}),
+    "sigma_das28": Prior("HalfNormal", {"sigma": 1.0}),
+    "tau_das28": Prior("HalfNormal", {"sigma": 1.0}),
+    **BIOMARKER_PRIORS,
+}
+
+
+def analysis_table(
+    subjects: pd.DataFrame,
+    measurements: pd.DataFrame,
+    *,
+    outcome: str = "components",
+    predictors: Sequence[str] = tuple(BIOMARKERS),
+    visits: Sequence[float] = (0,),
+) -> pd.DataFrame:
+    """One row per subject-visit with the outcome(s) and the biomarkers.
+
+    Parameters
+    ----------
+    subjects, measurements : pandas.DataFrame
+        A prepared dataset.
+    outcome : {"components", "das28esr"}
+        Tender and swollen joint counts plus patient global, or DAS28-ESR.
+    predictors : sequence of {"il6", "crp"}
+        The biomarkers used as predictors.
+    visits : sequence of float
+        Visits (``AVISITN``) used. Baseline by default: on tocilizumab IL-6 rises while activity
+        falls, so on-treatment IL-6 describes the drug, not the disease.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``USUBJID``, ``AVISITN``, the outcome columns (``TJC28``, ``SJC28``, ``PTGA`` or
+        ``DAS28ESR``) and for each predictor its value and ``<code>_cens``.
+
+    Raises
+    ------
+    SpecError
+        For an unknown outcome or predictor, or when no row has every value needed.
+    """
+    if outcome not in OUTCOMES:
+        raise SpecError(
+            f"disease_activity: outcome must be one of {', '.join(OUTCOMES)}, not '{outcome}'."
+        )
+    unknown = sorted(set(predictors) - set(BIOMARKERS))
+    if unknown or not predictors:
+        raise SpecError(
+            f"disease_activity: predictors must be a non-empty list of {', '.join(BIOMARKERS)}; "
+            f"got {list(predictors)}."
+        )
+    outcomes = [*JOINTS.values(), "PTGA"] if outcome == "components" else ["DAS28ESR"]
+    codes = outcomes + [BIOMARKERS[p][0] for p in BIOMARKERS if p in predictors]
+    table = wide_results(measurements, codes, visits)
+    if table.empty:
+        raise SpecError(
+            f"disease_activity: no subject has all of {', '.join(codes)} at visit(s) "
+            f"{list(visits)}."
+        )
+    return table.drop(columns=[f"{c}_cens" for c in outcomes])
+
+
+def build(table: pd.DataFrame, priors: Mapping[str, Prior]) -> pm.Model:
+    """Build the disease-activity model for an analysis table.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        From :func:`analysis_table`; its columns say which outcome and predictors are used.
+    priors : mapping of str to Prior
+        A prior for every key of :data:`DEFAULT_PRIORS` the model uses.
+
+    Returns
+    -------
+    pymc.Model
+        Observed ``joints`` (dims ``obs``, ``joint``) and ``ptga``, or ``das28``.
+    """
+    predictors = [p for p, (code, _) in BIOMARKERS.items() if code in table]
+    subjects, subject_idx = np.unique(table["USUBJID"], return_inverse=True)
+    repeated = len(subjects) < len(table)
+    coords = {"obs": np.arange(len(table)), "joint": list(JOINTS), "subject": subjects}
+    with pm.Model(coords=coords) as model:
+        x = biomarker_predictors(table, priors, predictors)
+
+        def linear(prefix: str, dims: str | None = None):
+            """Intercept, biomarker slopes and (with repeated visits) subject effects."""
+            shape = {"dims": dims} if dims else {}
+            eta = priors[f"a_{prefix}"].create(f"a_{prefix}", **shape)
+            for p in predictors:
+                eta = eta + priors[f"b_{prefix}_{p}"].create(f"b_{prefix}_{p}", **shape) * (
+                    x[p][:, None] if dims else x[p]
+                )
+            if repeated:
+                tau = priors[f"tau_{prefix}"].create(f"tau_{prefix}", **shape)
+                z_dims = ("subject", dims) if dims else "subject"
+                z = pm.Normal(f"z_{prefix}", 0.0, 1.0, dims=z_dims)
+                eta = eta + (tau * z)[subject_idx]
+            return eta
+
+        if "DAS28ESR" in table:
+            sigma = priors["sigma_das28"].create("sigma_das28")
+            pm.Normal(
+                "das28",
+                linear("das28"),
+                sigma,
+                observed=table["DAS28ESR"].to_numpy(float),
+                dims="obs",
+            )
+        else:
+            share = pm.math.invlogit(linear("joint", "joint"))
+            phi = priors["phi_joint"].create("phi_joint", dims="joint")
+            counts = table[list(JOINTS.values())].to_numpy(int)
+            pm.BetaBinomial(
+                "joints", n=N_JOINTS, alpha=share * phi, beta=(1 - share) * phi,
+                observed=counts, dims=("obs", "joint"),
+            )  # fmt: skip
+            sigma = priors["sigma_ptga"].create("sigma_ptga")
+            pm.Censored(
+                "ptga", pm.Normal.dist(linear("ptga"), sigma), lower=0.0, upper=100.0,
+                observed=table["PTGA"].to_numpy(float), dims="obs",
+            )  # fmt: skip
+    return model
+
+
+def with_observed(table: pd.DataFrame, values: Mapping[str, np.ndarray]) -> pd.DataFrame:
+    """Return the analysis table with its outcomes replaced by values drawn from the model.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        An analysis table.
+    values : mapping of str to numpy.ndarray
+        ``joints`` (rows x 2) and ``ptga``, or ``das28``.
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
+    out = table.copy()
+    if "das28" in values:
+        out["DAS28ESR"] = np.asarray(values["das28"], dtype=float)
+    else:
+        joints = np.asarray(values["joints"])
+        for j, column in enumerate(JOINTS.values()):
+            out[column] = joints[:, j].astype(int)
+        out["PTGA"] = np.asarray(values["ptga"], dtype=float)
+    return out
+
+
+FAMILY = ModelFamily(
+    name="disease_activity",
+    title="Disease activity (DAS28 components or DAS28-ESR) on IL-6 and CRP, censoring-aware",
+    requires=("IL6", "CRP", "TJC28", "SJC28", "PTGA"),
+    parameters=PARAMETERS,
+    default_priors=DEFAULT_PRIORS,
+    analysis_table=analysis_table,
+    build=build,
+    equations=__doc__,
+    figures=("forest", "ranks", "prior_ppc", "ppc"),
+    observed={
+        "joints": ObservedInfo("joints, tender and swollen (count of 28)", kind="discrete"),
+        "ptga": ObservedInfo("patient global (mm, 0-100)"),
+        "das28": ObservedInfo("DAS28-ESR (score)"),
+    },
+    with_observed=with_observed,
+)

@@ -1,0 +1,326 @@
+r"""EULAR response at the landmark week: an ordinal (cumulative logit) model on arm and biomarkers.
+
+For subject :math:`i` in arm :math:`a[i]` with response :math:`Y_i \in` {none < moderate < good}
+(van Gestel's table from baseline and landmark DAS28, domain-facts §3d):
+
+.. math::
+
+    \eta_i &= \beta_{a[i]} + \gamma_{IL6} (x_i - \ln 20) + \gamma_{CRP} (c_i - \ln 10)
+        [+ \gamma_{DAS28} (D_i - 6)], \qquad \beta_{control} = 0 \\
+    P(Y_i \le \text{none}) &= \mathrm{logit}^{-1}(\theta_1 - \eta_i), \qquad
+    P(Y_i \le \text{moderate}) = \mathrm{logit}^{-1}(\theta_2 - \eta_i) \\
+    \theta_2 &= \theta_1 + \Delta\theta, \quad \Delta\theta > 0
+
+:math:`x_i` and :math:`c_i` are the true baseline ln IL-6 (pg/mL) and ln CRP (mg/L),
+censoring-aware predictors (:mod:`il6fit.models.censored`); :math:`D_i` the baseline DAS28,
+an optional adjustment (``covariates: [il6, crp, das28]``). :math:`\beta_a` is the log odds
+ratio of a better response category on arm :math:`a` against control (proportional odds).
+
+Subjects without a landmark score (dropouts) are left out: a complete-case analysis, unbiased
+only if dropout does not depend on the response. The ``treatment_response`` model, which uses
+every visit, is the one to trust when dropout is informative.
+
+Estimands, standardised over the subjects in the data (each counterfactually in each arm, with
+their own baseline biomarkers) for every posterior draw: P(good), P(moderate or good) and
+P(none) by arm, and the difference in P(good) against control.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import pymc as pm
+import xarray as xr
+from scipy.special import expit
+
+from il6fit.data.scores import eular_response
+from il6fit.errors import SpecError
+from il6fit.models.censored import (
+    BIOMARKER_PARAMETERS,
+    BIOMARKER_PRIORS,
+    BIOMARKERS,
+    biomarker_predictors,
+    wide_results,
+)
+from il6fit.models.family import ModelFamily, ObservedInfo, ParameterInfo
+from il6fit.models.priors import Prior
+from il6fit.models.treatment_response import DEFAULT_ARMS, arm_order
+
+#: Response categories, in order; the model's codes are their positions.
+CATEGORIES = ("none", "moderate", "good")
+#: Baseline DAS28 at which the optional adjustment is centred (RA trial baselines, §4).
+DAS28_REFERENCE = 6.0
+COVARIATES = (*BIOMARKERS, "das28")
+
+PARAMETERS = {
+    "beta": ParameterInfo("log odds ratio of a better response, arm vs control", "log OR"),
+    "odds_ratio": ParameterInfo("odds ratio of a better response, arm vs control", "OR"),
+    "gamma_il6": ParameterInfo("log odds of a better response per ln IL-6", "log OR per ln(pg/mL)"),
+    "gamma_crp": ParameterInfo("log odds of a better response per ln CRP", "log OR per ln(mg/L)"),
+    "gamma_das28": ParameterInfo("log odds of a better response per baseline DAS28", "log OR"),
+    "theta_none": ParameterInfo("cutpoint none | moderate (control, reference)", "logit"),
+    "theta_gap": ParameterInfo("distance from cutpoint 1 to cutpoint 2", "logit"),
+    **BIOMARKER_PARAMETERS,
+}
+
+#: Defaults from domain-facts.md §4 (OPTION-like trials): on placebo about 60 % have no EULAR
+#: response and few a good one (cutpoints near 0.4 and 3.5); tocilizumab 8 mg/kg gives a good
+#: response to about half, odds ratios up to ~30 (log 3.4), within Normal(0, 2.5). Baseline
+#: biomarker effects are weak (§6), Normal(0, 1) per ln unit.
+DEFAULT_PRIORS = {
+    "beta": Prior("Normal", {"mu": 0.0, "sigma": 2.5}),
+    "gamma_il6": Prior("Normal", {"mu": 0.0, "sigma": 1.0}),
+    "gamma_crp": Prior("Normal", {"mu": 0.0, "sigma": 1.0}),
+    "gamma_das28": Prior("Normal", {"mu": 0.0, "sigma": 1.0}),
+    "theta_none": Prior("Normal", {"mu": 0.0, "sigma": 2.0}),
+    "theta_gap": Prior("Gamma", {"alpha": 2.0, "beta": 0.75}),
+    **BIOMARKER_PRIORS,
+}
+
+
+def analysis_table(
+    subjects: pd.DataFrame,
+    measurements: pd.DataFrame,
+    *,
+    score: str = "DAS28ESR",
+    arms: Mapping[str, float] | None = None,
+    landmark_week: float = 24,
+    covariates: Sequence[str] = tuple(BIOMARKERS),
+) -> pd.DataFrame:
+    """One row per subject: arm, baseline biomarkers and EULAR response at the landmark week.
+
+    Parameters
+    ----------
+    subjects, measurements : pandas.DataFrame
+        A prepared dataset.
+    score : {"DAS28ESR", "DAS28CRP"}
+        The score the EULAR response is computed from.
+    arms : mapping of str to float, optional
+        ``TRT01P`` label to dose; exactly one arm with dose 0 (the control). Defaults to the
+        simulated trial's arms.
+    landmark_week : float
+        Week of the response assessment.
+    covariates : sequence of {"il6", "crp", "das28"}
+        Baseline adjustments; the default is the two biomarkers.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``USUBJID``, ``arm``, ``dose``, ``response`` (0 none, 1 moderate, 2 good), ``BASE``,
+        ``LANDMARK`` (the two scores), for each biomarker its value and ``<code>_cens``, and
+        ``das28_centred`` (baseline score minus 6) when adjusted for.
+
+    Raises
+    ------
+    SpecError
+        For bad arms or covariates, or when no subject has what the model needs.
+    """
+    arms = dict(DEFAULT_ARMS if arms is None else arms)
+    if sum(dose == 0 for dose in arms.values()) != 1:
+        raise SpecError(
+            f"eular_response needs exactly one control arm (dose 0) in `arms`; got {arms}."
+        )
+    unknown = sorted(set(covariates) - set(COVARIATES))
+    if unknown:
+        raise SpecError(
+            f"eular_response: unknown covariate(s) {', '.join(unknown)}; choose from "
+            f"{', '.join(COVARIATES)}."
+        )
+    codes = [BIOMARKERS[p][0] for p in BIOMARKERS if p in covariates]
+    base = wide_results(measurements, [score, *codes], [0]).set_index("USUBJID")
+    later = measurements[
+        (measurements["PARAMCD"] == score) & (measurements["AVISITN"] == landmark_week)
+    ].set_index("USUBJID")["AVAL"]
+    table = base.join(later.rename("LANDMARK"), how="inner").rename(columns={score: "BASE"})
+    table["arm"] = subjects.set_index("USUBJID")["TRT01P"].reindex(table.index)
+    table = table[table["arm"].isin(arms)].reset_index()
+    if table.empty:
+        raise SpecError(
+            f"eular_response: no subject in arms {list(arms)} has {score} at weeks 0 and "
+            f"{landmark_week:g} and baseline {', '.join(codes)}."
+        )
+    table["dose"] = table["arm"].map(arms)
+    category = eular_response(table["BASE"].to_numpy(float), table["LANDMARK"].to_numpy(float))
+    table["response"] = pd.Series(category).map({c: i for i, c in enumerate(CATEGORIES)})
+    table = table.drop(columns=[f"{score}_cens", "AVISITN"])
+    if "das28" in covariates:
+        table["das28_centred"] = table["BASE"] - DAS28_REFERENCE
+    return table.sort_values("USUBJID").reset_index(drop=True)
+
+
+def build(table: pd.DataFrame, priors: Mapping[str, Prior]) -> pm.Model:
+    """Build the EULAR response model for an analysis table.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        From :func:`analysis_table`.
+    priors : mapping of str to Prior
+        A prior for every key of :data:`DEFAULT_PRIORS` the model uses.
+
+    Returns
+    -------
+    pymc.Model
+        Observed ``response`` (dims ``subject``); ``beta`` and ``odds_ratio`` over
+        ``active_arm``.
+    """
+    arms = arm_order(table)
+    arm_idx = table["arm"].map({a: i for i, a in enumerate(arms)}).to_numpy()
+    predictors = [p for p, (code, _) in BIOMARKERS.items() if code in table]
+    coords = {
+        "subject": table["USUBJID"].to_numpy(),
+        "arm": arms,
+        "active_arm": arms[1:],
+        "category": list(CATEGORIES),
+    }
+    with pm.Model(coords=coords) as model:
+        x = biomarker_predictors(table, priors, predictors)
+        arm = pm.Data("arm_idx", arm_idx, dims="subject")
+        beta = priors["beta"].create("beta", dims="active_arm")
+        pm.Deterministic("odds_ratio", pm.math.exp(beta), dims="active_arm")
+        eta = pm.math.concatenate([[0.0], beta])[arm]
+        for p in predictors:
+            eta = eta + priors[f"gamma_{p}"].create(f"gamma_{p}") * x[p]
+        if "das28_centred" in table:
+            base = pm.Data("das28_centred", table["das28_centred"].to_numpy(float), dims="subject")
+            eta = eta + priors["gamma_das28"].create("gamma_das28") * base
+        pm.Deterministic("eta", eta, dims="subject")
+        theta_none = priors["theta_none"].create("theta_none")
+        theta_gap = priors["theta_gap"].create("theta_gap")
+        cutpoints = pm.math.stack([theta_none, theta_none + theta_gap])
+        pm.OrderedLogistic(
+            "response", eta=eta, cutpoints=cutpoints, compute_p=False,
+            observed=table["response"].to_numpy(int), dims="subject",
+        )  # fmt: skip
+    return model
+
+
+def probabilities(eta: np.ndarray, theta_none: np.ndarray, theta_gap: np.ndarray) -> np.ndarray:
+    """P(none), P(moderate), P(good) for linear predictors and cutpoints.
+
+    Parameters
+    ----------
+    eta : numpy.ndarray
+        Linear predictors, shape (draws, subjects).
+    theta_none, theta_gap : numpy.ndarray
+        Cutpoint and gap per draw, shape (draws,).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (draws, subjects, 3).
+
+    Examples
+    --------
+    >>> p = probabilities(np.zeros((1, 1)), np.zeros(1), np.full(1, 1e9))
+    >>> p.round(3).tolist()
+    [[[0.5, 0.5, 0.0]]]
+    """
+    first = expit(theta_none[:, None] - eta)
+    second = expit((theta_none + theta_gap)[:, None] - eta)
+    return np.stack([first, second - first, 1 - second], axis=-1)
+
+
+def estimands(tree: xr.DataTree, table: pd.DataFrame, **_: object) -> xr.Dataset:
+    """Posterior draws of response probabilities by arm, standardised over the subjects.
+
+    Parameters
+    ----------
+    tree : xarray.DataTree
+        A fit of :func:`build`.
+    table : pandas.DataFrame
+        Its analysis table.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``p_good``, ``p_moderate_or_good``, ``p_none`` with dims (chain, draw, arm);
+        ``p_good_difference`` (arm minus control) with dims (chain, draw, active_arm).
+    """
+    post = tree["posterior"]
+    arms = [str(a) for a in post["arm"].values]
+    chains, draws = post.sizes["chain"], post.sizes["draw"]
+    eta = post["eta"].values.reshape(chains * draws, -1)
+    beta = np.concatenate(
+        [np.zeros((chains * draws, 1)), post["beta"].values.reshape(chains * draws, -1)], axis=1
+    )
+    own = table["arm"].map({a: i for i, a in enumerate(arms)}).to_numpy()
+    without_arm = eta - beta[:, own]
+    theta, gap = (post[v].values.reshape(-1) for v in ("theta_none", "theta_gap"))
+    probs = np.stack(
+        [probabilities(without_arm + beta[:, [j]], theta, gap).mean(axis=1) for j in
+         range(len(arms))], axis=1,
+    )  # fmt: skip  # (S, arm, category)
+    shape = (chains, draws, len(arms))
+    good = probs[..., 2]
+    return xr.Dataset(
+        {
+            "p_good": (("chain", "draw", "arm"), good.reshape(shape)),
+            "p_moderate_or_good": (
+                ("chain", "draw", "arm"),
+                (probs[..., 1] + good).reshape(shape),
+            ),
+            "p_none": (("chain", "draw", "arm"), probs[..., 0].reshape(shape)),
+            "p_good_difference": (
+                ("chain", "draw", "active_arm"),
+                (good[:, 1:] - good[:, [0]]).reshape(chains, draws, -1),
+            ),
+        },
+        coords={
+            "chain": post["chain"].values,
+            "draw": post["draw"].values,
+            "arm": arms,
+            "active_arm": arms[1:],
+        },
+    )
+
+
+#: Estimands reported, with units.
+ESTIMANDS = {
+    "p_good": ParameterInfo("P(EULAR good response) at the landmark week", "probability"),
+    "p_moderate_or_good": ParameterInfo(
+        "P(EULAR moderate or good response) at the landmark week", "probability"
+    ),
+    "p_none": ParameterInfo("P(no EULAR response) at the landmark week", "probability"),
+    "p_good_difference": ParameterInfo("P(good response) minus control's", "probability"),
+}
+
+
+def with_observed(table: pd.DataFrame, values: Mapping[str, np.ndarray]) -> pd.DataFrame:
+    """Return the analysis table with the response replaced by values drawn from the model.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        An analysis table.
+    values : mapping of str to numpy.ndarray
+        ``response`` codes.
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
+    return table.assign(response=np.asarray(values["response"], dtype=int))
+
+
+FAMILY = ModelFamily(
+    name="eular_response",
+    title="EULAR response (none / moderate / good) at the landmark week, cumulative logit",
+    requires=("IL6", "CRP", "DAS28ESR"),
+    parameters=PARAMETERS,
+    default_priors=DEFAULT_PRIORS,
+    analysis_table=analysis_table,
+    build=build,
+    equations=__doc__,
+    estimands=estimands,
+    estimand_parameters=ESTIMANDS,
+    figures=("eular", "forest", "ranks", "prior_ppc", "ppc"),
+    observed={
+        "response": ObservedInfo(
+            "EULAR response at the landmark week", kind="discrete", categories=CATEGORIES
+        )
+    },
+    with_observed=with_observed,
+)
