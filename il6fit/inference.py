@@ -42,6 +42,9 @@ class SamplerSettings:
         Target acceptance rate of the step-size adaptation.
     max_treedepth : int
         Maximum tree depth.
+    prior_draws : int
+        Draws from the prior and prior predictive distribution kept for the prior predictive
+        check (0 for none).
     cores : int
         Chains sampled in parallel (set to the job's threads).
     """
@@ -52,6 +55,7 @@ class SamplerSettings:
     tune: int = 1000
     target_accept: float = 0.9
     max_treedepth: int = 10
+    prior_draws: int = 500
     cores: int = 1
 
     def __post_init__(self):
@@ -63,15 +67,16 @@ class SamplerSettings:
 
 @dataclass(frozen=True)
 class StorePolicy:
-    """Which groups a saved fit keeps."""
+    """Which groups a saved fit keeps (``prior`` covers the prior predictive too)."""
 
     log_likelihood: bool = True
     posterior_predictive: bool = True
     observed_data: bool = True
+    prior: bool = True
 
 
 def sample(model: pm.Model, settings: SamplerSettings, seed: int) -> xr.DataTree:
-    """Sample a model's posterior with NUTS, then add log-likelihood and posterior predictive.
+    """Sample a model's posterior with NUTS; add log-likelihood, prior and posterior predictive.
 
     Parameters
     ----------
@@ -86,7 +91,9 @@ def sample(model: pm.Model, settings: SamplerSettings, seed: int) -> xr.DataTree
     -------
     xarray.DataTree
         Groups ``posterior``, ``sample_stats``, ``log_likelihood``, ``posterior_predictive``,
-        ``observed_data`` and ``constant_data``.
+        ``observed_data``, ``constant_data`` and, unless ``settings.prior_draws`` is 0,
+        ``prior`` and ``prior_predictive``. Predictive draws of a censored variable are
+        censored at the same limits as the data.
     """
     total = settings.chains * (settings.tune + settings.draws)
     log.info(
@@ -118,6 +125,8 @@ def sample(model: pm.Model, settings: SamplerSettings, seed: int) -> xr.DataTree
             # Potentials only renormalise latent predictors; observed variables are drawn
             # given the posterior draws, which already reflect them.
             warnings.filterwarnings("ignore", "The effect of Potentials", UserWarning)
+            # numba has no truncated-normal sampler (latent censored predictors): object mode
+            warnings.filterwarnings("ignore", "Numba will use object mode", UserWarning)
             pm.sample_posterior_predictive(
                 tree,
                 model=model,
@@ -125,6 +134,12 @@ def sample(model: pm.Model, settings: SamplerSettings, seed: int) -> xr.DataTree
                 extend_inferencedata=True,
                 progressbar=False,
             )
+            if settings.prior_draws:
+                # the prior of a latent censored predictor is drawn without its potential:
+                # truncated at the limit rather than renormalised, which a prior check tolerates
+                prior = pm.sample_prior_predictive(draws=settings.prior_draws, random_seed=seed + 2)
+                for group in ("prior", "prior_predictive"):
+                    tree[group] = prior[group]
     log.info("log-likelihood and posterior predictive in %.1f s", time.perf_counter() - sampled)
     return tree
 
@@ -315,6 +330,8 @@ def save(tree: xr.DataTree, path: str | Path, policy: StorePolicy = StorePolicy(
         "log_likelihood": policy.log_likelihood,
         "posterior_predictive": policy.posterior_predictive,
         "observed_data": policy.observed_data,
+        "prior": policy.prior,
+        "prior_predictive": policy.prior,
     }
     children = {
         name: node.to_dataset() for name, node in tree.children.items() if keep.get(name, True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import matplotlib
@@ -17,6 +17,8 @@ from matplotlib import ticker
 from scipy.stats import rankdata
 
 from il6fit.errors import SpecError
+from il6fit.models import ModelFamily
+from il6fit.models.family import ObservedInfo
 from il6fit.models.il6_crp import IL6_REFERENCE
 
 #: Formats every figure is saved in.
@@ -166,41 +168,138 @@ def rank_plot(tree: xr.DataTree, var_names: Sequence[str]) -> plt.Figure:
     return fig
 
 
-def crp_predictive_check(tree: xr.DataTree, *, n_draws: int = 100, seed: int = 0) -> plt.Figure:
-    """ECDF of observed CRP against ECDFs of posterior predictive replicates.
+def predictive_check(
+    tree: xr.DataTree,
+    observed: Mapping[str, ObservedInfo],
+    *,
+    group: str = "posterior_predictive",
+    ci_prob: float = 0.9,
+    n_draws: int = 100,
+    seed: int = 0,
+) -> plt.Figure:
+    """Observed data against replicates from the posterior (or prior) predictive distribution.
 
-    Replicates come from the censored likelihood, so they pile up at the assay limits exactly as
-    the observed data do, and both are compared on the same censored scale.
+    A continuous variable is shown as ECDFs (observed and ``n_draws`` replicates); a discrete
+    one as the observed share of each value against the replicates' median share and interval.
+    Replicates of a censored variable come from the censored likelihood, so they pile up at the
+    assay limits exactly as the data do and both are compared on the same censored scale. A
+    variable with a second dimension (tender and swollen joints) gets a panel per element.
 
     Parameters
     ----------
     tree : xarray.DataTree
-        A fit with ``observed_data`` and ``posterior_predictive`` ``log_crp``.
+        A fit with ``observed_data`` and the predictive ``group``.
+    observed : mapping of str to ObservedInfo
+        The model family's outcome variables; those absent from the fit are skipped.
+    group : {"posterior_predictive", "prior_predictive"}
+        Which replicates.
+    ci_prob : float
+        Interval probability for discrete variables.
     n_draws : int
-        Number of replicates drawn.
+        Number of replicates drawn for ECDFs.
     seed : int
         Seed for choosing the replicates.
 
     Returns
     -------
     matplotlib.figure.Figure
+
+    Raises
+    ------
+    SpecError
+        If the fit has no such group.
     """
-    observed = np.exp(tree["observed_data"]["log_crp"].values)
-    replicates = np.exp(
-        tree["posterior_predictive"]["log_crp"].stack(sample=("chain", "draw")).values.T
-    )
+    if group not in tree.children:
+        raise SpecError(f"the fit has no {group} group; refit with it kept (config `store`).")
+    panels = []
+    for name, info in observed.items():
+        if name not in tree[group].data_vars:
+            continue
+        pred = tree[group][name]
+        extra = [d for d in pred.dims[3:]]
+        for element in pred[extra[0]].values if extra else [None]:
+            sel = {extra[0]: element} if extra else {}
+            label = f"{info.label}, {element}" if extra else info.label
+            panels.append((info, label, tree["observed_data"][name].sel(sel), pred.sel(sel)))
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4.2), squeeze=False)
     rng = np.random.default_rng(seed)
-    chosen = rng.choice(len(replicates), size=min(n_draws, len(replicates)), replace=False)
-    fig, ax = plt.subplots(figsize=(6.5, 4.5))
-    levels = np.arange(1, observed.size + 1) / observed.size
-    for i in chosen:
-        ax.step(np.sort(replicates[i]), levels, color="C0", alpha=0.08, where="post")
-    ax.step(np.sort(observed), levels, color="k", where="post", label="observed")
-    ax.plot([], [], color="C0", alpha=0.5, label=f"{chosen.size} posterior predictive replicates")
-    ax.set(xscale="log", xlabel="CRP (mg/L)", ylabel="cumulative proportion of rows (0-1)")
-    _plain_log_ticks(ax.xaxis)
-    ax.set_title("Posterior predictive check, CRP (censoring-aware)")
-    ax.legend(fontsize=8)
+    tail = (1 - ci_prob) / 2
+    for ax, (info, label, obs, pred) in zip(axes.flat, panels, strict=True):
+        y = obs.values.astype(float)
+        reps = pred.stack(sample=("chain", "draw")).transpose("sample", ...).values.astype(float)
+        if info.log:
+            y, reps = np.exp(y), np.exp(reps)
+        if info.kind == "discrete":
+            values = np.arange(len(info.categories)) if info.categories else np.unique(
+                np.concatenate([y, reps.ravel()])
+            )  # fmt: skip
+            shares = (reps[:, :, None] == values).mean(axis=1)
+            low, mid, high = np.quantile(shares, [tail, 0.5, 1 - tail], axis=0)
+            ax.bar(values, (y[:, None] == values).mean(axis=0), color="0.75", label="observed")
+            ax.errorbar(
+                values, mid, yerr=[mid - low, high - mid], fmt="o", ms=3, color="C0",
+                label=f"replicates: median, {ci_prob:.0%} interval",
+            )  # fmt: skip
+            if info.categories:
+                ax.set_xticks(values, info.categories)
+            ax.set(xlabel=label, ylabel="share of rows (0-1)")
+        else:
+            levels = np.arange(1, y.size + 1) / y.size
+            chosen = rng.choice(len(reps), size=min(n_draws, len(reps)), replace=False)
+            for i in chosen:
+                ax.step(np.sort(reps[i]), levels, color="C0", alpha=0.08, where="post")
+            ax.step(np.sort(y), levels, color="k", where="post", label="observed")
+            ax.plot([], [], color="C0", alpha=0.5, label=f"{chosen.size} replicates")
+            ax.set(xlabel=label, ylabel="cumulative share of rows (0-1)")
+            if info.log:
+                ax.set_xscale("log")
+                _plain_log_ticks(ax.xaxis)
+        ax.legend(fontsize=7)
+    kind = "Prior" if group == "prior_predictive" else "Posterior"
+    fig.suptitle(f"{kind} predictive check (censoring-aware)")
+    fig.tight_layout()
+    return fig
+
+
+def eular_probabilities(draws: xr.Dataset, table: pd.DataFrame, *, ci_prob: float) -> plt.Figure:
+    """EULAR response probabilities per arm: posterior means and intervals over observed shares.
+
+    Parameters
+    ----------
+    draws : xarray.Dataset
+        ``eular_response`` estimand draws (``p_none``, ``p_moderate_or_good``, ``p_good``, dims
+        chain, draw, arm).
+    table : pandas.DataFrame
+        Its analysis table (``arm``, ``response`` codes 0 none, 1 moderate, 2 good).
+    ci_prob : float
+        Interval probability.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    arms = [str(a) for a in draws["arm"].values]
+    levels = {
+        "p_none": ("none", lambda r: (r == 0).mean()),
+        "p_moderate_or_good": ("moderate or good", lambda r: (r >= 1).mean()),
+        "p_good": ("good", lambda r: (r == 2).mean()),
+    }
+    tail = (1 - ci_prob) / 2
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    width = 0.8 / len(levels)
+    for k, (name, (label, share)) in enumerate(levels.items()):
+        at = np.arange(len(arms)) + (k - (len(levels) - 1) / 2) * width
+        values = draws[name].stack(sample=("chain", "draw")).transpose("arm", "sample").values
+        mean = values.mean(axis=1)
+        low, high = np.quantile(values, [tail, 1 - tail], axis=1)
+        ax.bar(at, mean, width, color=f"C{k}", alpha=0.6, label=f"{label} (model)")
+        ax.errorbar(at, mean, yerr=[mean - low, high - mean], fmt="none", color="k", lw=1)
+        observed = [share(table.loc[table["arm"] == a, "response"]) for a in arms]
+        ax.plot(at, observed, "kx", ms=6, label="observed share" if k == 0 else None)
+    ax.set_xticks(np.arange(len(arms)), arms, fontsize=8)
+    ax.set(ylim=(0, 1), xlabel="arm", ylabel="probability at the landmark week (0-1)")
+    ax.set_title(f"EULAR response by arm, posterior mean and {ci_prob:.0%} interval")
+    ax.legend(fontsize=7)
     return fig
 
 
@@ -259,12 +358,13 @@ def draw(
     summary: pd.DataFrame,
     table: pd.DataFrame,
     ci_prob: float,
+    family: ModelFamily,
 ) -> plt.Figure:
     """Draw one report figure by name.
 
     Parameters
     ----------
-    figure : {"relation", "forest", "ranks", "ppc", "course"}
+    figure : {"relation", "forest", "ranks", "ppc", "prior_ppc", "course", "eular"}
         Which figure.
     tree : xarray.DataTree
         The fit.
@@ -274,6 +374,8 @@ def draw(
         The analysis table it was fitted to.
     ci_prob : float
         Credible band probability.
+    family : ModelFamily
+        The fitted model family (its outcomes and estimands).
 
     Returns
     -------
@@ -289,8 +391,12 @@ def draw(
         "relation": lambda: il6_crp_relation(table, tree, ci_prob=ci_prob),
         "forest": lambda: forest(summary),
         "ranks": lambda: rank_plot(tree, scalars),
-        "ppc": lambda: crp_predictive_check(tree),
+        "ppc": lambda: predictive_check(tree, family.observed, ci_prob=ci_prob),
+        "prior_ppc": lambda: predictive_check(
+            tree, family.observed, group="prior_predictive", ci_prob=ci_prob
+        ),
         "course": lambda: treatment_course(tree, table, ci_prob=ci_prob),
+        "eular": lambda: eular_probabilities(family.estimands(tree, table), table, ci_prob=ci_prob),
     }
     if figure not in makers:
         raise SpecError(f"unknown figure '{figure}'; choose one of {', '.join(makers)}.")

@@ -256,7 +256,7 @@ FAMILY = ModelFamily(
     equations=__doc__,
     figures=("forest", "ranks", "prior_ppc", "ppc"),
     observed={
-        "joints": ObservedInfo("joints, tender and swollen (count of 28)", kind="discrete"),
+        "joints": ObservedInfo("joints (count of 28)", kind="discrete"),
         "ptga": ObservedInfo("patient global (mm, 0-100)"),
         "das28": ObservedInfo("DAS28-ESR (score)"),
     },

@@ -240,7 +240,7 @@ def estimands(tree: xr.DataTree, table: pd.DataFrame, **_: object) -> xr.Dataset
         ``p_good_difference`` (arm minus control) with dims (chain, draw, active_arm).
     """
     post = tree["posterior"]
-    arms = [str(a) for a in post["arm"].values]
+    arms = arm_order(table)
     chains, draws = post.sizes["chain"], post.sizes["draw"]
     eta = post["eta"].values.reshape(chains * draws, -1)
     beta = np.concatenate(

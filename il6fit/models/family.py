@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 import pymc as pm
 import xarray as xr
 
+from il6fit.errors import SpecError
 from il6fit.models.priors import Prior
 
 
@@ -130,6 +133,59 @@ class ModelFamily:
         dict
         """
         return {k: options[k] for k in self.build_options if k in options}
+
+    def simulate(
+        self,
+        table: pd.DataFrame,
+        priors: Mapping[str, Prior],
+        truth: Mapping[str, object],
+        seed: int,
+        build_kwargs: Mapping | None = None,
+    ) -> pd.DataFrame:
+        """Draw new outcomes from the model's generative process with the given parameters.
+
+        Everything about the data but the outcomes (design, arms, biomarkers, visits) is kept;
+        parameters not in ``truth`` (subject effects, latent censored values) are drawn from
+        their distributions.
+
+        Parameters
+        ----------
+        table : pandas.DataFrame
+            An analysis table of the family.
+        priors : mapping of str to Prior
+            Priors (the model is built with them; fixed parameters override them).
+        truth : mapping of str to array_like
+            Values of free parameters, by name.
+        seed : int
+            Random seed.
+        build_kwargs : mapping, optional
+            Build options.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The table with its outcomes replaced.
+
+        Raises
+        ------
+        SpecError
+            If the family cannot simulate, or ``truth`` names an unknown variable.
+        """
+        if self.with_observed is None:
+            raise SpecError(f"model {self.name} cannot simulate its outcomes.")
+        model = self.build(table, priors, **dict(build_kwargs or {}))
+        unknown = sorted(set(truth) - {v.name for v in model.free_RVs})
+        if unknown:
+            raise SpecError(f"{self.name}: no free parameter {', '.join(unknown)} to fix.")
+        fixed = pm.do(
+            model, {name: np.asarray(value, dtype=float) for name, value in truth.items()}
+        )
+        names = [name for name in self.observed if name in fixed.named_vars]
+        with warnings.catch_warnings():
+            # numba has no truncated-normal sampler (latent censored predictors): object mode
+            warnings.filterwarnings("ignore", "Numba will use object mode", UserWarning)
+            values = pm.draw([fixed[name] for name in names], random_seed=seed)
+        return self.with_observed(table, dict(zip(names, values, strict=True)))
 
 
 def missing_parameters(family: ModelFamily, measurements: pd.DataFrame) -> list[str]:

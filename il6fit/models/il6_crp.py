@@ -44,7 +44,7 @@ import pymc as pm
 
 from il6fit.errors import SpecError
 from il6fit.models.censored import latent_log_biomarker
-from il6fit.models.family import ModelFamily, ParameterInfo
+from il6fit.models.family import ModelFamily, ObservedInfo, ParameterInfo
 from il6fit.models.priors import Prior
 
 #: IL-6 at which the intercept is read, pg/mL (RA trial median, domain-facts §1a).
@@ -248,6 +248,10 @@ FAMILY = ModelFamily(
     analysis_table=analysis_table,
     build=build,
     equations=__doc__,
-    figures=("relation", "forest", "ranks", "ppc"),
+    figures=("relation", "forest", "ranks", "prior_ppc", "ppc"),
     build_options=("residual",),
+    observed={
+        "log_crp": ObservedInfo("CRP (mg/L)", log=True),
+        "log_il6": ObservedInfo("IL-6, measured values (pg/mL)", log=True),
+    },
 )

@@ -37,7 +37,7 @@ import xarray as xr
 
 from il6fit.data.scores import DAS28_REMISSION, eular_response
 from il6fit.errors import SpecError
-from il6fit.models.family import ModelFamily, ParameterInfo
+from il6fit.models.family import ModelFamily, ObservedInfo, ParameterInfo
 from il6fit.models.il6_crp import IL6_REFERENCE
 from il6fit.models.priors import Prior
 from il6fit.simulate import SCENARIOS
@@ -293,5 +293,7 @@ FAMILY = ModelFamily(
     equations=__doc__,
     estimands=estimands,
     estimand_parameters=ESTIMANDS,
-    figures=("course", "forest", "ranks"),
+    figures=("course", "forest", "ranks", "prior_ppc", "ppc"),
+    observed={"y": ObservedInfo("DAS28 at every visit (score)")},
+    with_observed=lambda table, values: table.assign(y=np.asarray(values["y"], dtype=float)),
 )

@@ -74,10 +74,17 @@ def test_slope_and_bmi_effect_are_recovered(fitted, prepared):
 
 def test_fit_has_the_groups_later_stages_need(fitted):
     tree, table = fitted
-    assert {"posterior", "sample_stats", "log_likelihood", "posterior_predictive"} <= set(
-        tree.children
-    )
+    assert {
+        "posterior", "sample_stats", "log_likelihood", "posterior_predictive", "prior",
+        "prior_predictive",
+    } <= set(tree.children)  # fmt: skip
     assert tree["log_likelihood"]["log_crp"].shape[-1] == len(table)
+    # the prior predictive check: replicates of every row, from SETTINGS.prior_draws draws
+    assert tree["prior_predictive"]["log_crp"].shape == (1, SETTINGS.prior_draws, len(table))
+    # prior draws of the slope follow its default prior, Normal(0.7, 0.5)
+    slope = tree["prior"]["beta_il6"].values
+    assert abs(slope.mean() - 0.7) < 0.1
+    assert abs(slope.std() - 0.5) < 0.08
     assert tree["posterior"].sizes["draw"] == SETTINGS.draws
 
 
