@@ -1,10 +1,14 @@
+import inspect
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pymc as pm
 import pytest
+import yaml
 
 from il6fit.errors import SpecError
-from il6fit.models import get_model, missing_parameters, resolve_priors
+from il6fit.models import MODELS, get_model, missing_parameters, resolve_priors
 from il6fit.models.il6_crp import DEFAULT_PRIORS
 from il6fit.models.priors import Prior
 
@@ -212,3 +216,21 @@ def test_build_options_do_not_reach_the_analysis_table():
     )  # fmt: skip
     out = get_model("il6_crp").table(subjects, measurements, {"residual": "student_t"})
     assert len(out) == 1
+
+
+def test_the_config_schema_knows_every_model_and_its_options():
+    root = Path(__file__).resolve().parents[2]
+    schema = yaml.safe_load((root / "workflow/schemas/config.schema.yaml").read_text())
+    props = schema["properties"]
+    assert props["models"]["items"]["enum"] == list(MODELS)
+    per_dataset = props["datasets"]["additionalProperties"]["properties"]["models"]
+    assert per_dataset["items"]["enum"] == list(MODELS)
+    assert set(props["model_options"]["properties"]) == set(MODELS)
+    for name, family in MODELS.items():
+        options = props["model_options"]["properties"][name]["properties"]
+        assert "priors" in options
+        # every option but priors is an analysis-table or build option of the model
+        accepted = set(inspect.signature(family.analysis_table).parameters) | set(
+            family.build_options
+        )
+        assert set(options) - {"priors"} <= accepted, name

@@ -21,7 +21,7 @@ CONFIG = {
     "datasets": {
         "trial": {
             "simulate": {"scenario": "ra_tcz_trial", "n_subjects": 60, "n_sites": 3},
-            "models": ["il6_crp", "treatment_response"],
+            "models": ["il6_crp", "treatment_response", "eular_response"],
         },
         "controls": {"simulate": {"scenario": "healthy", "n_subjects": 40, "n_sites": 2}},
     },
@@ -63,7 +63,7 @@ def test_run_writes_report_fits_summaries_figures_and_ledgers(run):
         assert (run / f"results/fits/il6_crp/{dataset}.nc").stat().st_size > 0
         checks = pd.read_csv(run / f"results/diagnostics/il6_crp/{dataset}.csv")
         assert set(checks["check"]) >= {"max R-hat", "divergences", "min E-BFMI"}
-        for figure in ("relation", "forest", "ranks", "ppc"):
+        for figure in ("relation", "forest", "ranks", "prior_ppc", "ppc"):
             for ext in ("png", "svg"):
                 assert (run / f"results/figures/il6_crp/{dataset}/{figure}.{ext}").exists()
         ledger = pd.read_csv(run / f"results/prepared/{dataset}/ledger.csv")
@@ -74,6 +74,12 @@ def test_run_writes_report_fits_summaries_figures_and_ledgers(run):
     assert "effect[TCZ 8 mg/kg + MTX]" in set(estimands["parameter"])
     assert (run / "results/figures/treatment_response/trial/course.svg").exists()
     assert not (run / "results/fits/treatment_response/controls.nc").exists()
+    eular = pd.read_csv(run / "results/estimands/eular_response/trial.csv").set_index("parameter")
+    good = eular.loc[[f"p_good[{arm}]" for arm in ("Placebo + MTX", "TCZ 8 mg/kg + MTX")]]
+    assert good["mean"].between(0, 1).all()
+    assert good["unit"].eq("probability").all()
+    for figure in ("eular", "prior_ppc", "ppc"):
+        assert (run / f"results/figures/eular_response/trial/{figure}.png").exists()
     html = (run / "results/report.html").read_text()
     assert "tiny run" in html
     assert "Clinical estimands" in html
