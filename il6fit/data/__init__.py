@@ -2,7 +2,7 @@
 
 from il6fit.data.contract import CANONICAL_UNITS, MEASUREMENT_COLUMNS, PARAMETERS, SUBJECT_COLUMNS
 from il6fit.data.prepare import Prepared, prepare, read_prepared, response_table
-from il6fit.data.read import read_table
+from il6fit.data.read import as_read, read_table
 from il6fit.data.scores import das28_crp, das28_esr, eular_response
 
 __all__ = [
@@ -11,6 +11,7 @@ __all__ = [
     "PARAMETERS",
     "SUBJECT_COLUMNS",
     "Prepared",
+    "as_read",
     "das28_crp",
     "das28_esr",
     "eular_response",

@@ -25,6 +25,31 @@ _EXPORT_HINT = {
 }
 
 
+def as_read(table: pd.DataFrame, first_row: int = 2) -> pd.DataFrame:
+    """Turn an in-memory table into what :func:`read_table` returns for the same CSV.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        A table, such as a simulated one.
+    first_row : int
+        File row number of the first record.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Every cell as text (missing values empty) and the row numbers in ``_row``.
+
+    Examples
+    --------
+    >>> as_read(pd.DataFrame({"AVAL": [1.5, None]})).to_dict("list")
+    {'AVAL': ['1.5', ''], '_row': [2, 3]}
+    """
+    out = table.astype(str).replace("nan", "")
+    out[ROW] = range(first_row, first_row + len(out))
+    return out
+
+
 def read_table(path: str | Path) -> pd.DataFrame:
     """Read a table with every cell as a string and its file row number in ``_row``.
 

@@ -1,9 +1,8 @@
 """IL-6 below its assay limit as a censored predictor beats substituting the limit (slow)."""
 
 import pytest
-from helpers import as_read
 
-from il6fit.data import prepare
+from il6fit.data import as_read, prepare
 from il6fit.diagnostics import summarise
 from il6fit.inference import SamplerSettings, fit_model
 from il6fit.models import get_model

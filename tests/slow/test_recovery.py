@@ -2,13 +2,13 @@
 
 import numpy as np
 import pytest
-from helpers import as_read
 
-from il6fit.data import prepare
+from il6fit.data import as_read, prepare
 from il6fit.diagnostics import Thresholds, check, summarise
 from il6fit.inference import SamplerSettings, fit_model
 from il6fit.models import get_model
 from il6fit.simulate import scenario, simulate_cohort
+from il6fit.validation import RECOVERY_STUDIES, recovery_study
 
 pytestmark = pytest.mark.slow
 
@@ -57,3 +57,15 @@ def test_il6_crp_recovers_the_generating_parameters(name):
     for parameter in ("beta_male", "beta_age"):
         row = summary.loc[parameter]
         assert abs(row["mean"] - truth[parameter]) <= 3 * row["sd"], (parameter, row.to_dict())
+
+
+@pytest.mark.parametrize("name", list(RECOVERY_STUDIES))
+def test_models_recover_parameters_of_outcomes_drawn_from_them(name):
+    """Outcomes drawn from the model with known parameters on a 600-patient simulated trial."""
+    summary, checks = recovery_study(
+        name, settings=SamplerSettings(chains=2, draws=1000, tune=1000, cores=2)
+    )
+    assert checks["passed"].all(), checks.to_string()
+    for row in summary.itertuples():
+        assert row.covered, (name, row)
+        assert abs(row.z) <= 2, (name, row)

@@ -2,9 +2,8 @@
 
 import numpy as np
 import pytest
-from helpers import as_read
 
-from il6fit.data import prepare
+from il6fit.data import as_read, prepare
 from il6fit.diagnostics import summarise
 from il6fit.errors import SpecError
 from il6fit.inference import (

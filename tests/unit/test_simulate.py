@@ -1,9 +1,8 @@
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import as_read
 
-from il6fit.data import prepare
+from il6fit.data import as_read, prepare
 from il6fit.data.contract import MEASUREMENT_COLUMNS, SUBJECT_COLUMNS
 from il6fit.errors import SpecError
 from il6fit.simulate import scenario, simulate_cohort
