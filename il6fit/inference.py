@@ -357,6 +357,31 @@ def load(path: str | Path) -> xr.DataTree:
         return tree.load()
 
 
+def rows_used(tree: xr.DataTree, family: ModelFamily) -> int:
+    """Count the analysis-table rows a fit used: the length of its outcome's first dimension.
+
+    Parameters
+    ----------
+    tree : xarray.DataTree
+        A fit with ``observed_data``.
+    family : ModelFamily
+        Its model family.
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    SpecError
+        If the fit holds none of the family's outcomes.
+    """
+    for name in family.observed:
+        if name in tree["observed_data"].data_vars:
+            return int(tree["observed_data"][name].shape[0])
+    raise SpecError(f"the fit holds no outcome of {family.name} ({', '.join(family.observed)}).")
+
+
 def fit_metadata(tree: xr.DataTree) -> dict:
     """Return a fit's provenance attributes with JSON values decoded.
 

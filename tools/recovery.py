@@ -18,6 +18,7 @@ SETTINGS = SamplerSettings(chains=2, draws=1000, tune=1000, cores=2)
 
 
 def main() -> None:
+    """Run every study and write the results page."""
     lines = [
         "# Parameter recovery of the models fitted to outcomes drawn from them",
         "",

@@ -13,6 +13,7 @@ from il6fit.inference import (
     fit_metadata,
     fit_model,
     load,
+    rows_used,
     save,
 )
 from il6fit.models import get_model
@@ -78,6 +79,7 @@ def test_fit_has_the_groups_later_stages_need(fitted):
         "prior_predictive",
     } <= set(tree.children)  # fmt: skip
     assert tree["log_likelihood"]["log_crp"].shape[-1] == len(table)
+    assert rows_used(tree, get_model("il6_crp")) == len(table)
     # the prior predictive check: replicates of every row, from SETTINGS.prior_draws draws
     assert tree["prior_predictive"]["log_crp"].shape == (1, SETTINGS.prior_draws, len(table))
     # prior draws of the slope follow its default prior, Normal(0.7, 0.5)

@@ -3,7 +3,7 @@ from pathlib import Path
 import pandas as pd
 
 from il6fit.data import read_prepared
-from il6fit.inference import fit_metadata, load
+from il6fit.inference import fit_metadata, load, rows_used
 from il6fit.logs import log_to
 from il6fit.models import get_model, resolve_priors
 from il6fit.provenance import package_versions
@@ -57,7 +57,7 @@ for (model, dataset), fit, summary, checks in zip(
             summary=pd.read_csv(summary),
             checks=pd.read_csv(checks),
             metadata=fit_metadata(tree),
-            rows_used=tree["constant_data"].sizes["obs"],
+            rows_used=rows_used(tree, family),
             figures=figures,
             estimands=pd.read_csv(estimand_path) if estimand_path in inputs.estimands else None,
         )
