@@ -27,7 +27,7 @@ def main() -> None:
         "trial (`ra_tcz_trial`: arms, visits, baseline IL-6 and CRP with their censoring) and",
         "draws the outcomes from the model with the parameters below",
         "(`il6fit.validation.RECOVERY_STUDIES`); subject effects and latent censored values are",
-        "drawn too. Fit: nutpie, 2 chains x 1,000 draws after 1,000 tuning steps. Interval:",
+        "drawn too, the latent values from the biomarkers' population model fixed at the design's own estimates. Fit: nutpie, 2 chains x 1,000 draws after 1,000 tuning steps. Interval:",
         "90 % equal-tailed; z = (mean - truth) / sd.",
         "",
         f"Versions: PyMC {package_versions()['pymc']}, nutpie {package_versions()['nutpie']}.",
