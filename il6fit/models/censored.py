@@ -62,8 +62,10 @@ def latent_log_biomarker(
     def at(rows):
         return mu[rows] if mu.ndim else mu
 
-    pm.Normal(name, at(measured), sigma, observed=log_values[measured], dims=f"{dim}_measured")
-    x = pt.as_tensor(log_values)
+    # measured values as data: a refit on new values with the same censoring reuses compiled code
+    values = pm.Data(f"{name}_observed", log_values[measured], dims=f"{dim}_measured")
+    pm.Normal(name, at(measured), sigma, observed=values, dims=f"{dim}_measured")
+    x = pt.set_subtensor(pt.zeros(log_values.size)[measured], values)
     if left.size:
         # TruncatedNormal keeps draws and the initial point inside the bound; the potential adds
         # back its normalising constant, so the joint density is the untruncated one.
