@@ -4,6 +4,13 @@ from il6fit.models import get_model
 from il6fit.provenance import derive_seed
 
 validate(config, "../schemas/config.schema.yaml", set_default=True)
+_undesigned = set(config["calibration"]["models"]) - set(config["calibration"]["designs"])
+if _undesigned:
+    raise ValueError(
+        "calibration.designs has no design for "
+        f"{', '.join(sorted(_undesigned))}: add one (scenario and n_subjects) or remove the "
+        "model from calibration.models."
+    )
 
 
 wildcard_constraints:
