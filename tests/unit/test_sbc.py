@@ -52,6 +52,8 @@ def run(calibrator, replicates):
     return pd.concat([calibrator.replicate(r, seed=500 + r) for r in replicates])
 
 
+# 60 small fits and two compilations: part of `make test-slow`
+@pytest.mark.slow
 def test_a_prior_too_narrow_in_the_fit_fails_and_the_right_one_passes(small_design):
     right = run(Calibrator("eular_response", small_design, SETTINGS), range(30))
     # the data are drawn with beta ~ Normal(0, 2.5); this fit believes Normal(0, 0.1)
@@ -71,6 +73,7 @@ def test_a_prior_too_narrow_in_the_fit_fails_and_the_right_one_passes(small_desi
     assert set(right["kind"]) == {"parameter", "estimand"}
 
 
+@pytest.mark.slow
 def test_a_replicate_gives_the_same_ranks_alone_or_in_a_batch(small_design):
     batch = run(Calibrator("eular_response", small_design, SETTINGS), [0, 1, 2])
     alone = run(Calibrator("eular_response", small_design, SETTINGS), [2])
