@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import matplotlib
@@ -21,6 +21,21 @@ from il6fit.models.il6_crp import IL6_REFERENCE
 
 #: Formats every figure is saved in.
 FORMATS = ("png", "svg")
+
+#: Figures drawn for every fit, whatever its model, besides the model's own.
+COMMON_FIGURES = ("trace",)
+
+#: What each figure shows, for the report's list of figures.
+CAPTIONS = {
+    "relation": "CRP against IL-6 with the posterior relation; censored points marked",
+    "forest": "posterior means and credible intervals of the parameters, with units",
+    "ranks": "rank plots per chain (uniform when the chains mix)",
+    "trace": "trace plots per chain",
+    "ppc": "censoring-aware posterior predictive check of CRP (ECDFs)",
+    "course": "DAS28 time course per arm: credible bands over observed means",
+    "effect": "treatment effect against baseline IL-6 at the landmark week",
+    "comparison": "PSIS-LOO model comparison: ELPD, differences and stacking weights",
+}
 
 
 def save_figure(fig: plt.Figure, stem: str | Path) -> list[Path]:
@@ -225,7 +240,7 @@ def treatment_course(tree: xr.DataTree, table: pd.DataFrame, *, ci_prob: float) 
     x = tree["constant_data"]["log_il6_centred"].values
     base = post["base"].stack(sample=("chain", "draw")).values  # (subject, S)
     k = post["k"].stack(sample=("chain", "draw")).values
-    eta = post["eta"].stack(sample=("chain", "draw")).values
+    eta = _eta_draws(post)
     arm_of = table.groupby("USUBJID")[["arm", "dose"]].first().loc[subjects]
     weeks = np.linspace(0, table["week"].max(), 60)
     tail = (1 - ci_prob) / 2
@@ -252,6 +267,140 @@ def treatment_course(tree: xr.DataTree, table: pd.DataFrame, *, ci_prob: float) 
     return fig
 
 
+def _effect_options(options: Mapping) -> dict:
+    keys = ("landmark_week", "clinically_important_difference")
+    return {k: options[k] for k in keys if k in options}
+
+
+def _eta_draws(post: xr.DataTree) -> np.ndarray:
+    """Draws of the effect modification, zero for a variant fitted without it."""
+    if "eta" in post:
+        return post["eta"].stack(sample=("chain", "draw")).values
+    return np.zeros(post.sizes["chain"] * post.sizes["draw"])
+
+
+def treatment_effect_by_il6(
+    tree: xr.DataTree,
+    table: pd.DataFrame,
+    *,
+    ci_prob: float,
+    landmark_week: float = 24,
+    clinically_important_difference: float = 1.2,
+) -> plt.Figure:
+    r"""Effect of each active arm against control at the landmark week, by baseline IL-6.
+
+    The mean plateau change of an active arm minus control's, reached to the landmark week:
+    :math:`(\delta_a - \delta_0 + \eta (x - \ln 20))(1 - e^{-kL})`, with its credible band.
+    A flat band means no effect modification by baseline IL-6. The rug shows the subjects'
+    baseline IL-6 (values at the assay limit included at the limit).
+
+    Parameters
+    ----------
+    tree : xarray.DataTree
+        A ``treatment_response`` fit.
+    table : pandas.DataFrame
+        Its analysis table (``USUBJID``, ``arm``, ``dose``, ``log_il6``).
+    ci_prob : float
+        Probability of the band.
+    landmark_week : float
+        Week of the effect.
+    clinically_important_difference : float
+        DAS28 units; drawn as a reference line.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    post = tree["posterior"]
+    arms = [str(a) for a in post["arm"].values]
+    doses = table.groupby("arm")["dose"].first()
+    delta = post["delta"].stack(sample=("chain", "draw")).values  # (arm, S)
+    eta = _eta_draws(post)
+    reached = 1 - np.exp(-post["k"].stack(sample=("chain", "draw")).values * landmark_week)
+    baseline = table.groupby("USUBJID")["log_il6"].first()
+    grid = np.geomspace(np.exp(baseline.min()), np.exp(baseline.max()), 60)
+    x = np.log(grid) - np.log(IL6_REFERENCE)
+    tail = (1 - ci_prob) / 2
+    fig, ax = plt.subplots(figsize=(7, 4.8))
+    for j, arm in enumerate(arms):
+        if doses[arm] == 0:
+            continue
+        curves = (delta[j] - delta[0] + np.outer(x, eta)) * reached  # (grid, S)
+        low, mid, high = np.quantile(curves, [tail, 0.5, 1 - tail], axis=1)
+        ax.plot(grid, mid, color=f"C{j}", label=f"{arm} vs {arms[0]}")
+        ax.fill_between(grid, low, high, color=f"C{j}", alpha=0.2)
+    ax.axhline(0, color="grey", lw=0.8)
+    ax.axhline(-clinically_important_difference, color="grey", ls=":", lw=0.8)
+    ax.text(grid[0], -clinically_important_difference + 0.05, "clinically important difference",
+            fontsize=7, color="grey")  # fmt: skip
+    ax.plot(np.exp(baseline), np.full(len(baseline), 0), "|", color="k", alpha=0.3, ms=8,
+            transform=ax.get_xaxis_transform(), label="subjects' baseline IL-6")  # fmt: skip
+    ax.set(xscale="log", xlabel="baseline IL-6 (pg/mL)",
+           ylabel=f"effect on DAS28 at week {landmark_week:g} (score)")  # fmt: skip
+    _plain_log_ticks(ax.xaxis)
+    ax.set_title(f"Treatment effect against baseline IL-6, {ci_prob:.0%} credible bands")
+    ax.legend(fontsize=7)
+    return fig
+
+
+def trace_plot(tree: xr.DataTree, units: Mapping[str, str]) -> plt.Figure:
+    """Draws of each chain in order: overlapping, stationary bands when the chains mix.
+
+    Parameters
+    ----------
+    tree : xarray.DataTree
+        A fit.
+    units : mapping of str to str
+        Scalar parameters to show, with their units.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    post = tree["posterior"]
+    names = [v for v in units if v in post and post[v].ndim == 2]
+    fig, axes = plt.subplots(len(names), 1, figsize=(9, 1.4 * len(names) + 0.8), squeeze=False)
+    for ax, name in zip(axes[:, 0], names, strict=True):
+        for c in range(post.sizes["chain"]):
+            ax.plot(post[name].values[c], lw=0.4, alpha=0.8, label=f"chain {c}")
+        ax.set_ylabel(f"{name}\n({units[name]})", fontsize=7)
+        ax.tick_params(labelsize=7)
+    axes[-1, 0].set_xlabel("draw after tuning (iteration)")
+    axes[0, 0].legend(fontsize=7, ncol=4, loc="upper right")
+    fig.suptitle("Trace plots (stationary, overlapping chains when they mix)")
+    fig.tight_layout()
+    return fig
+
+
+def loo_comparison(comparison: pd.DataFrame) -> plt.Figure:
+    """ELPD of each compared model with its standard error, and its difference from the best.
+
+    Parameters
+    ----------
+    comparison : pandas.DataFrame
+        From :func:`il6fit.comparison.compare_fits` (``model``, ``elpd``, ``se``,
+        ``elpd_diff``, ``dse``, ``weight``).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    rows = comparison.iloc[::-1]
+    y = np.arange(len(rows))
+    fig, ax = plt.subplots(figsize=(7, 0.6 * len(rows) + 1.5))
+    ax.errorbar(rows["elpd"], y, xerr=rows["se"], fmt="o", color="k", label="ELPD ± SE")
+    best = comparison["elpd"].iloc[0]
+    ax.errorbar(best + rows["elpd_diff"], y - 0.2, xerr=rows["dse"], fmt="^", color="C1",
+                label="difference from the best ± SE (placed at best + difference)")  # fmt: skip
+    ax.axvline(best, color="grey", ls=":", lw=0.8)
+    labels = [f"{m}  (weight {w:.2f})" for m, w in zip(rows["model"], rows["weight"], strict=True)]
+    ax.set_yticks(y, labels)
+    ax.set_xlabel("expected log pointwise predictive density, PSIS-LOO (log score, nats)")
+    ax.set_title("Model comparison (higher is better; stacking weights)")
+    ax.legend(fontsize=7, loc="lower left")
+    return fig
+
+
 def draw(
     figure: str,
     *,
@@ -259,12 +408,13 @@ def draw(
     summary: pd.DataFrame,
     table: pd.DataFrame,
     ci_prob: float,
+    options: Mapping | None = None,
 ) -> plt.Figure:
     """Draw one report figure by name.
 
     Parameters
     ----------
-    figure : {"relation", "forest", "ranks", "ppc", "course"}
+    figure : {"relation", "forest", "ranks", "trace", "ppc", "course", "effect"}
         Which figure.
     tree : xarray.DataTree
         The fit.
@@ -274,6 +424,8 @@ def draw(
         The analysis table it was fitted to.
     ci_prob : float
         Credible band probability.
+    options : mapping, optional
+        The model's config options (landmark week and the like).
 
     Returns
     -------
@@ -291,6 +443,12 @@ def draw(
         "ranks": lambda: rank_plot(tree, scalars),
         "ppc": lambda: crp_predictive_check(tree),
         "course": lambda: treatment_course(tree, table, ci_prob=ci_prob),
+        "trace": lambda: trace_plot(
+            tree, dict(zip(summary["parameter"], summary["unit"], strict=True))
+        ),
+        "effect": lambda: treatment_effect_by_il6(
+            tree, table, ci_prob=ci_prob, **_effect_options(options or {})
+        ),
     }
     if figure not in makers:
         raise SpecError(f"unknown figure '{figure}'; choose one of {', '.join(makers)}.")
