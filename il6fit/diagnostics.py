@@ -215,7 +215,7 @@ def _pareto_k_row(tree: xr.DataTree, threshold: float) -> dict:
         above += int((k > threshold).sum())
         if np.nanmax(k) > worst_k:
             worst_k, worst = float(np.nanmax(k)), f"{name} observation {int(np.nanargmax(k))}"
-    return {**row, "value": worst_k, "worst": f"{worst}; {above} of all above the limit"}
+    return {**row, "value": worst_k, "worst": f"{worst}; {above} observations above the limit"}
 
 
 def pareto_k(tree: xr.DataTree, var_name: str) -> xr.DataArray:

@@ -373,13 +373,13 @@ def trace_plot(tree: xr.DataTree, units: Mapping[str, str]) -> plt.Figure:
 
 
 def loo_comparison(comparison: pd.DataFrame) -> plt.Figure:
-    """ELPD of each compared model with its standard error, and its difference from the best.
+    """ELPD of each compared model, and its difference from the best, with standard errors.
 
     Parameters
     ----------
     comparison : pandas.DataFrame
         From :func:`il6fit.comparison.compare_fits` (``model``, ``elpd``, ``se``,
-        ``elpd_diff``, ``dse``, ``weight``).
+        ``elpd_diff``, ``dse``, ``weight``), best first.
 
     Returns
     -------
@@ -387,17 +387,22 @@ def loo_comparison(comparison: pd.DataFrame) -> plt.Figure:
     """
     rows = comparison.iloc[::-1]
     y = np.arange(len(rows))
-    fig, ax = plt.subplots(figsize=(7, 0.6 * len(rows) + 1.5))
-    ax.errorbar(rows["elpd"], y, xerr=rows["se"], fmt="o", color="k", label="ELPD ± SE")
-    best = comparison["elpd"].iloc[0]
-    ax.errorbar(best + rows["elpd_diff"], y - 0.2, xerr=rows["dse"], fmt="^", color="C1",
-                label="difference from the best ± SE (placed at best + difference)")  # fmt: skip
-    ax.axvline(best, color="grey", ls=":", lw=0.8)
-    labels = [f"{m}  (weight {w:.2f})" for m, w in zip(rows["model"], rows["weight"], strict=True)]
-    ax.set_yticks(y, labels)
-    ax.set_xlabel("expected log pointwise predictive density, PSIS-LOO (log score, nats)")
-    ax.set_title("Model comparison (higher is better; stacking weights)")
-    ax.legend(fontsize=7, loc="lower left")
+    fig, (left, right) = plt.subplots(
+        1, 2, figsize=(9, 0.5 * len(rows) + 1.8), sharey=True, width_ratios=(1, 1)
+    )
+    left.errorbar(rows["elpd"], y, xerr=rows["se"], fmt="o", color="k", capsize=3)
+    left.set_xlabel("ELPD ± SE (log score, nats)")
+    left.set_yticks(
+        y, [f"{m}\n(stacking weight {w:.2f})" for m, w in zip(rows["model"], rows["weight"],
+                                                               strict=True)]
+    )  # fmt: skip
+    right.errorbar(rows["elpd_diff"], y, xerr=rows["dse"], fmt="o", color="C1", capsize=3)
+    right.axvline(0, color="grey", ls=":", lw=0.8)
+    right.set_xlabel("ELPD difference from the best ± SE (nats)")
+    for ax in (left, right):
+        ax.set_ylim(-0.6, len(rows) - 0.4)
+    fig.suptitle("PSIS-LOO model comparison (higher predicts held-out observations better)")
+    fig.tight_layout()
     return fig
 
 

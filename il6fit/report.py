@@ -128,12 +128,27 @@ def build_report(
         The HTML document.
     """
     failing = [f for f in fits if not f.passed]
+    sampler = [f for f in failing if not _fails_only_pareto_k(f)]
+    loo_only = [f for f in failing if _fails_only_pareto_k(f)]
     verdict = (
         '<p class="pass">Every fit passed the diagnostics gate.</p>'
         if not failing
-        else '<p class="fail">Fits that FAILED the diagnostics gate (estimates not reliable): '
-        + ", ".join(html.escape(f.name) for f in failing)
-        + "</p>"
+        else (
+            '<p class="fail">Fits that FAILED the diagnostics gate (estimates not reliable): '
+            + ", ".join(html.escape(f.name) for f in sampler)
+            + "</p>"
+            if sampler
+            else ""
+        )
+        + (
+            '<p class="fail">Fits that FAILED the diagnostics gate on Pareto k only (every '
+            "sampler check passed; the PSIS-LOO estimate of some observations, and so LOO "
+            "comparisons, are unreliable): "
+            + ", ".join(html.escape(f.name) for f in loo_only)
+            + "</p>"
+            if loo_only
+            else ""
+        )
     )
     parts = [
         f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}"
@@ -238,7 +253,7 @@ def _dataset_html(d: DatasetSection) -> str:
 def _fit_html(f: FitSection) -> str:
     failures = failed_checks(f.checks)
     wrap_open = '<div class="failed-fit">' if failures else "<div>"
-    only_k = not f.checks.loc[~f.checks["passed"], "check"].ne(PARETO_K_CHECK).any()
+    only_k = _fails_only_pareto_k(f)
     status = (
         '<p class="pass">Diagnostics gate: passed.</p>'
         if not failures
@@ -283,6 +298,11 @@ def _fit_html(f: FitSection) -> str:
         + figures
         + "</div>"
     )
+
+
+def _fails_only_pareto_k(f: FitSection) -> bool:
+    failed = f.checks.loc[~f.checks["passed"], "check"]
+    return len(failed) > 0 and (failed == PARETO_K_CHECK).all()
 
 
 def _attempts_html(f: FitSection) -> str:

@@ -9,12 +9,13 @@ from il6fit.plots import draw, save_figure
 log_to(snakemake.log[0])
 
 subjects, measurements = read_prepared(snakemake.input.subjects, snakemake.input.measurements)
-table = get_model(snakemake.wildcards.model).table(subjects, measurements, snakemake.params.options)
+table = get_model(snakemake.params.family).table(subjects, measurements, snakemake.params.options)
 figure = draw(
     snakemake.wildcards.figure,
     tree=load(snakemake.input.fit),
     summary=pd.read_csv(snakemake.input.summary),
     table=table,
     ci_prob=snakemake.params.ci_prob,
+    options=snakemake.params.options,
 )
 save_figure(figure, snakemake.output.png.removesuffix(".png"))
