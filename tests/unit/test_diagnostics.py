@@ -1,3 +1,5 @@
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,7 +14,7 @@ from il6fit.diagnostics import (
     summarise,
 )
 from il6fit.errors import FitFailedError, SpecError
-from il6fit.models import ParameterInfo, get_model
+from il6fit.models import ParameterInfo, Prior, get_model
 
 PARAMS = {"mu": ParameterInfo("a mean", "mg/L"), "theta": ParameterInfo("effects", "mg/L")}
 
@@ -141,3 +143,33 @@ def test_an_unknown_policy_is_a_clear_error():
 def test_prior_sensitivity_needs_the_log_prior_and_says_how_to_get_it():
     with pytest.raises(SpecError, match="log_prior, log_likelihood"):
         prior_sensitivity(tree(), get_model("il6_crp"))
+
+
+def conjugate_fit(prior_mu: float, prior_sd: float, seed: int = 0):
+    """Exact posterior draws of a normal mean (known sd 1) with their log prior and likelihood."""
+    rng = np.random.default_rng(seed)
+    y = rng.normal(8.0, 1.0, size=20)
+    precision = 1 / prior_sd**2 + y.size
+    mean = (prior_mu / prior_sd**2 + y.sum()) / precision
+    mu = rng.normal(mean, precision**-0.5, size=(2, 1000))
+    log_prior = -0.5 * ((mu - prior_mu) / prior_sd) ** 2
+    loglik = -0.5 * (y - mu[..., None]) ** 2
+    return from_dict(
+        {"posterior": {"mu": mu}, "log_prior": {"mu": log_prior},
+         "log_likelihood": {"y": loglik}},
+        dims={"y": ["obs"]},
+    )  # fmt: skip
+
+
+def test_a_strong_prior_against_the_data_is_flagged_by_power_scaling():
+    family = dataclasses.replace(
+        get_model("il6_crp"),
+        parameters={"mu": ParameterInfo("a mean", "mg/L")},
+        default_priors={"mu": Prior("Normal", {"mu": 0.0, "sigma": 1.0})},
+    )
+    conflict = prior_sensitivity(conjugate_fit(-30.0, 0.5), family).set_index("parameter")
+    assert conflict.loc["mu", "flagged"]
+    assert conflict.loc["mu", "diagnosis"] == "prior-data conflict"
+    vague = prior_sensitivity(conjugate_fit(0.0, 100.0), family).set_index("parameter")
+    assert not vague.loc["mu", "flagged"] and vague.loc["mu", "diagnosis"] == "-"
+    assert vague.loc["mu", "prior"] < 0.05 < conflict.loc["mu", "prior"]

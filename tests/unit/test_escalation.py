@@ -8,7 +8,7 @@ import pymc as pm
 import pytest
 
 from il6fit import inference
-from il6fit.diagnostics import Thresholds, gate, prior_sensitivity, sampler_failures
+from il6fit.diagnostics import Thresholds, gate, sampler_failures
 from il6fit.errors import FitFailedError
 from il6fit.inference import Escalation, SamplerSettings, fit_metadata, fit_model
 from il6fit.models import ModelFamily, ParameterInfo, Prior
@@ -113,26 +113,3 @@ def test_escalation_ends_at_the_first_attempt_that_passes(bad_fit, monkeypatch):
     assert [(a["tune"], a["passed"]) for a in attempts] == [(20, False), (60, True)]
     assert attempts[0]["failures"] == ["min bulk ESS 10 (limit >= 400; tau)"]
     assert tree.identical(bad_fit)
-
-
-def test_a_strong_prior_against_the_data_is_flagged_by_power_scaling():
-    settings = SamplerSettings(chains=2, draws=400, tune=300, cores=2)
-
-    def build_pooled(table, priors):
-        with pm.Model() as m:
-            mu = priors["mu"].create("mu")
-            tau = priors["tau"].create("tau")
-            pm.Normal("y", mu, np.sqrt(table["se"].to_numpy() ** 2 + tau**2),
-                      observed=table["y"].to_numpy())  # fmt: skip
-        return m
-
-    def sensitivity(mu_prior):
-        fam = family(build_pooled, {"mu": mu_prior, "tau": Prior("HalfNormal", {"sigma": 5.0})})
-        return prior_sensitivity(fit(fam, settings), fam).set_index("parameter")
-
-    conflict = sensitivity(Prior("Normal", {"mu": -30.0, "sigma": 3.0}))
-    assert conflict.loc["mu", "flagged"]
-    assert conflict.loc["mu", "diagnosis"] == "prior-data conflict"
-    vague = sensitivity(Prior("Normal", {"mu": 0.0, "sigma": 100.0}))
-    assert not vague.loc["mu", "flagged"]
-    assert vague.loc["mu", "prior"] < 0.05 < conflict.loc["mu", "prior"]
