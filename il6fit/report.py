@@ -413,11 +413,11 @@ def _sensitivity_html(fits: Sequence[FitSection]) -> str:
         )
         table = f.sensitivity.rename(
             columns={"prior": "prior sensitivity", "likelihood": "likelihood sensitivity"}
-        )
+        ).assign(flagged=f.sensitivity["flagged"].map({True: "FLAGGED", False: "-"}))
         parts.append(
             f"<h3>{html.escape(f.name)}</h3>"
             + verdict
-            + _table(table, text_columns=("parameter", "diagnosis", "unit"), digits=3)
+            + _table(table, text_columns=("parameter", "diagnosis", "flagged", "unit"), digits=3)
         )
     return "".join(parts)
 

@@ -151,6 +151,7 @@ def test_flagged_parameters_of_the_sensitivity_are_listed():
     fit = dataclasses.replace(section("trial", True), sensitivity=sensitivity)
     html = build_report(title="T", datasets=[], fits=[fit], config={}, versions={})
     assert '<p class="fail">Flagged: beta_il6</p>' in html
+    assert html.count("FLAGGED") == 1 and "FAIL<" not in html
 
 
 def test_calibration_appears_only_when_there_are_results():

@@ -100,6 +100,15 @@ def test_a_second_run_does_nothing(run):
     assert "Nothing to be done" in snakemake(run, "--dry-run").stdout
 
 
+def test_a_rerun_report_says_what_changed_since_the_previous_one(run):
+    snakemake(run, "--config", "title=tiny run again")
+    page = (run / "results/report.html").read_text()
+    changes = page[page.index("Changes since the previous run") : page.index("<h2>Provenance")]
+    assert "title" in changes and "tiny run again" in changes
+    assert "No estimate moved." in changes
+    snakemake(run)  # back to the module's config for the tests below
+
+
 def test_refitting_with_the_same_seed_gives_identical_summaries(run):
     path = run / "results/summaries/il6_crp/trial.csv"
     before = path.read_bytes()
@@ -150,15 +159,6 @@ def test_variants_are_compared_by_loo_and_every_fit_gets_sensitivity_and_figures
     for figure in ("relation", "forest", "ranks", "trace", "ppc", "course", "effect", "comparison"):
         assert f"<b>{figure}</b>" in closing
     assert json.loads((run / "results/report.json").read_text())["verdicts"]
-
-
-def test_a_rerun_report_says_what_changed_since_the_previous_one(run):
-    snakemake(run, "--config", "title=tiny run again")
-    page = (run / "results/report.html").read_text()
-    changes = page[page.index("Changes since the previous run") : page.index("<h2>Provenance")]
-    assert "title" in changes and "tiny run again" in changes
-    assert "No estimate moved." in changes
-    snakemake(run)  # back to the module's config for the tests below
 
 
 def chromium_view(page: Path) -> dict:
