@@ -108,11 +108,13 @@ def comparison_targets(pattern):
 
 
 def calibration_results():
-    """Calibration tables and figures, when a calibration run has written them."""
+    """Calibration summaries and figures, when a calibration run has written them: per model
+    folder under results/calibration/, its coverage table and figures (not the per-replicate
+    ranks or batches)."""
     folder = Path("results/calibration")
-    return sorted(str(p) for p in folder.glob("*.csv")) + sorted(
-        str(p) for p in folder.glob("*.png")
-    )
+    tables = [*folder.glob("coverage.csv"), *folder.glob("*/coverage.csv")]
+    figures = [*folder.glob("*.png"), *folder.glob("*/*.png")]
+    return sorted(str(p) for p in tables) + sorted(str(p) for p in figures)
 
 
 def escalation(wildcards):

@@ -85,9 +85,19 @@ comparisons = [
         params.comparisons, inputs.comparisons, inputs.comparison_figures, strict=True
     )
 ]
+
+
+def calibration_name(path):
+    """E.g. results/calibration/il6_crp/coverage.csv -> il6_crp: coverage."""
+    relative = Path(path).relative_to("results/calibration").with_suffix("")
+    return ": ".join(relative.parts)
+
+
 calibration = CalibrationSection(
-    tables={Path(p).stem: pd.read_csv(p) for p in inputs.calibration if p.endswith(".csv")},
-    figures={Path(p).stem: Path(p).read_bytes() for p in inputs.calibration if p.endswith(".png")},
+    tables={calibration_name(p): pd.read_csv(p) for p in inputs.calibration if p.endswith(".csv")},
+    figures={
+        calibration_name(p): Path(p).read_bytes() for p in inputs.calibration if p.endswith(".png")
+    },
 )
 
 history = Path(params.history)
