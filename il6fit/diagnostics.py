@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from il6fit.errors import FitFailedError
+from il6fit.errors import FitFailedError, SpecError
 from il6fit.models.family import ModelFamily, ParameterInfo
 
 log = logging.getLogger(__name__)
@@ -51,6 +51,9 @@ class Thresholds:
         Largest fraction of draws that may hit the maximum tree depth.
     ebfmi_min : float
         Smallest E-BFMI of any chain allowed.
+    pareto_k_max : float
+        Largest Pareto shape k of PSIS-LOO allowed for any observation; above 0.7 the
+        leave-one-out estimate of that observation is unreliable.
     """
 
     r_hat_max: float = 1.01
@@ -59,6 +62,12 @@ class Thresholds:
     divergences_max: int = 0
     treedepth_saturation_max: float = 0.0
     ebfmi_min: float = 0.3
+    pareto_k_max: float = 0.7
+
+
+#: The check that judges the model against the data rather than the sampler: more tuning
+#: cannot fix it, so escalation ignores it.
+PARETO_K_CHECK = "max Pareto k"
 
 
 def summarise(
@@ -110,7 +119,8 @@ def check(tree: xr.DataTree, summary: pd.DataFrame, thresholds: Thresholds) -> p
     ----------
     tree : xarray.DataTree
         A fit with ``sample_stats`` (``diverging``, ``maxdepth_reached`` or ``tree_depth``,
-        ``energy``).
+        ``energy``) and, for the Pareto-k check, ``log_likelihood``; without that group the
+        check is reported as not computed (value missing, passed).
     summary : pandas.DataFrame
         From :func:`summarise`; R-hat and ESS are read from it.
     thresholds : Thresholds
@@ -151,9 +161,10 @@ def check(tree: xr.DataTree, summary: pd.DataFrame, thresholds: Thresholds) -> p
             "rule": ">=",
             "worst": f"chain {int(bfmi.argmin())}",
         },
+        _pareto_k_row(tree, thresholds.pareto_k_max),
     ]
     table = pd.DataFrame(rows)
-    table["passed"] = np.where(
+    table["passed"] = table["value"].isna() | np.where(
         table["rule"] == "<=",
         table["value"] <= table["threshold"],
         table["value"] >= table["threshold"],
@@ -194,12 +205,76 @@ def _row(name: str, summary: pd.DataFrame, column: str, pick, rule: str, thresho
     }
 
 
+def _pareto_k_row(tree: xr.DataTree, threshold: float) -> dict:
+    row = {"check": PARETO_K_CHECK, "threshold": threshold, "rule": "<="}
+    if "log_likelihood" not in tree.children:
+        return {**row, "value": np.nan, "worst": "not computed: no log-likelihood stored"}
+    worst_k, worst, above = -np.inf, "", 0
+    for name in tree["log_likelihood"].data_vars:
+        k = pareto_k(tree, name).values.ravel()
+        above += int((k > threshold).sum())
+        if np.nanmax(k) > worst_k:
+            worst_k, worst = float(np.nanmax(k)), f"{name} observation {int(np.nanargmax(k))}"
+    return {**row, "value": worst_k, "worst": f"{worst}; {above} observations above the limit"}
+
+
+def pareto_k(tree: xr.DataTree, var_name: str) -> xr.DataArray:
+    """Pareto shape k of PSIS-LOO for every observation of one observed variable.
+
+    Parameters
+    ----------
+    tree : xarray.DataTree
+        A fit with ``posterior`` and ``log_likelihood`` groups.
+    var_name : str
+        The observed variable.
+
+    Returns
+    -------
+    xarray.DataArray
+        One k per observation (dims of the observed variable).
+    """
+    with warnings.catch_warnings():
+        # arviz-stats warns about high k itself; the gate reports it instead
+        warnings.simplefilter("ignore", UserWarning)
+        return azs.loo(tree, pointwise=True, var_name=var_name).pareto_k
+
+
 def _treedepth_saturated(stats: xr.Dataset) -> int:
     if "maxdepth_reached" in stats:  # nutpie
         return int(stats["maxdepth_reached"].sum())
     if "reached_max_treedepth" in stats:  # PyMC's sampler
         return int(stats["reached_max_treedepth"].sum())
     return 0
+
+
+def sampler_failures(tree: xr.DataTree, family: ModelFamily, thresholds: Thresholds) -> list[str]:
+    """List the failed checks that more tuning could fix: every check but Pareto k.
+
+    The judge of an escalating fit (:func:`il6fit.inference.fit_model`): a high Pareto k says
+    the model does not predict some observations well, which no sampler setting changes.
+
+    Parameters
+    ----------
+    tree : xarray.DataTree
+        A fit.
+    family : ModelFamily
+        Its model family.
+    thresholds : Thresholds
+        The limits.
+
+    Returns
+    -------
+    list of str
+        As :func:`failed_checks`; empty when the sampler did its job.
+    """
+    # interval settings do not matter here: only R-hat and ESS are read from the summary
+    summary = summarise(tree, family.parameters, ci_kind="eti", ci_prob=0.9)
+    checks = check(tree, summary, thresholds)
+    return failed_checks(checks[checks["check"] != PARETO_K_CHECK])
+
+
+#: What a fit that fails the gate leads to.
+POLICIES = ("mark", "stop", "escalate")
 
 
 def gate(
@@ -224,8 +299,10 @@ def gate(
         Name used in messages, e.g. ``"il6_crp on ra_trial"``.
     thresholds : Thresholds
         The limits.
-    on_failure : {"mark", "stop"}
-        ``mark``: return the tables with the failures marked; ``stop``: raise.
+    on_failure : {"mark", "stop", "escalate"}
+        ``mark``: return the tables with the failures marked; ``stop``: raise; ``escalate``:
+        the fit was already refitted with more tuning (see :func:`il6fit.inference.fit_model`),
+        so a fit that still fails is marked like ``mark``.
     ci_kind, ci_prob
         Credible interval kind and probability.
 
@@ -240,7 +317,13 @@ def gate(
     ------
     FitFailedError
         If a check fails and ``on_failure`` is ``"stop"``.
+    SpecError
+        If ``on_failure`` is not one of :data:`POLICIES`.
     """
+    if on_failure not in POLICIES:
+        raise SpecError(
+            f"unknown diagnostics policy '{on_failure}'; choose one of {', '.join(POLICIES)}."
+        )
     summary = summarise(tree, family.parameters, ci_kind=ci_kind, ci_prob=ci_prob)
     checks = check(tree, summary, thresholds)
     failures = failed_checks(checks)
@@ -301,3 +384,66 @@ def summarise_estimands(
     single = summary["unit"] == "posterior probability"
     summary.loc[single, ["sd", "ci_lower", "ci_upper", "r_hat", "ess_bulk", "ess_tail"]] = np.nan
     return summary
+
+
+#: Columns of a prior-sensitivity table, in order.
+SENSITIVITY_COLUMNS = ("parameter", "prior", "likelihood", "diagnosis", "flagged", "unit")
+
+
+def prior_sensitivity(
+    tree: xr.DataTree, family: ModelFamily, *, threshold: float = 0.05
+) -> pd.DataFrame:
+    """Power-scaling sensitivity of each reported parameter to its prior and to the likelihood.
+
+    The posterior is reweighted (Pareto-smoothed importance sampling) as if the prior, or the
+    likelihood, were raised to a power near 1; the sensitivity is the rate of change of the
+    posterior (cumulative Jensen-Shannon distance), following Kallioinen et al. (2024). Only the
+    priors the config sets are power-scaled, not the standard-normal offsets of non-centred
+    effects, which are part of the model's structure.
+
+    Parameters
+    ----------
+    tree : xarray.DataTree
+        A fit with ``log_prior`` and ``log_likelihood`` groups.
+    family : ModelFamily
+        Its model family.
+    threshold : float
+        Sensitivity above which a parameter is flagged (0.05 in the paper).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`SENSITIVITY_COLUMNS`: one row per parameter (element), its prior and
+        likelihood sensitivity, the diagnosis (``prior-data conflict``, ``strong prior / weak
+        likelihood`` or ``-``) and ``flagged``.
+
+    Raises
+    ------
+    SpecError
+        If the fit has no ``log_prior`` or ``log_likelihood`` group.
+    """
+    missing = [g for g in ("log_prior", "log_likelihood") if g not in tree.children]
+    if missing:
+        raise SpecError(
+            f"prior sensitivity needs the groups {', '.join(missing)} in the fit; set "
+            "`store.log_likelihood: true` and refit."
+        )
+    names = [p for p in family.parameters if p in tree["posterior"].data_vars]
+    priors = [v for v in tree["log_prior"].data_vars if v in family.default_priors]
+    with warnings.catch_warnings():
+        # arviz-stats logs and warns about what this table reports anyway
+        warnings.simplefilter("ignore", UserWarning)
+        logging.getLogger("arviz_stats").setLevel(logging.ERROR)
+        table = azs.psense_summary(
+            tree, var_names=names, threshold=threshold, prior_var_names=priors, round_to=6
+        )
+    table.index.name = "parameter"
+    table = table.reset_index()
+    conflict = (table["prior"] >= threshold) & (table["likelihood"] >= threshold)
+    weak = (table["prior"] > threshold) & (table["likelihood"] < threshold)
+    table["diagnosis"] = np.select(
+        [conflict, weak], ["prior-data conflict", "strong prior / weak likelihood"], "-"
+    )
+    table["flagged"] = conflict | weak
+    table["unit"] = "dimensionless"
+    return table[list(SENSITIVITY_COLUMNS)]

@@ -5,13 +5,14 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import pickle
 import subprocess
 import sys
 import time
 import warnings
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import pandas as pd
@@ -66,10 +67,67 @@ class SamplerSettings:
 
 
 @dataclass(frozen=True)
+class Escalation:
+    """How a fit that fails the gate is refitted under the ``escalate`` policy.
+
+    Each further attempt multiplies the tuning steps by ``tune_factor`` and halves the distance
+    of the target acceptance rate to 1 (0.95, 0.975, 0.9875, ...), capped at
+    ``target_accept_max``: smaller steps and longer adaptation are what a posterior with
+    difficult geometry needs.
+
+    Attributes
+    ----------
+    max_attempts : int
+        Fits in all, the first included.
+    tune_factor : float
+        Factor on the tuning steps per attempt.
+    target_accept_max : float
+        Highest target acceptance rate used.
+    """
+
+    max_attempts: int = 3
+    tune_factor: float = 2.0
+    target_accept_max: float = 0.995
+
+    def __post_init__(self):
+        if self.max_attempts < 1 or self.tune_factor < 1 or not 0 < self.target_accept_max < 1:
+            raise SpecError(
+                "diagnostics.escalation needs max_attempts >= 1, tune_factor >= 1 and "
+                f"0 < target_accept_max < 1; got {self}."
+            )
+
+    def next_settings(self, settings: SamplerSettings) -> SamplerSettings:
+        """Return the settings of the attempt after one made with ``settings``.
+
+        Parameters
+        ----------
+        settings : SamplerSettings
+            The settings of the failed attempt.
+
+        Returns
+        -------
+        SamplerSettings
+
+        Examples
+        --------
+        >>> s = Escalation().next_settings(SamplerSettings(tune=1000, target_accept=0.95))
+        >>> s.tune, s.target_accept
+        (2000, 0.975)
+        """
+        accept = min(self.target_accept_max, 1 - (1 - settings.target_accept) / 2)
+        return replace(
+            settings,
+            tune=math.ceil(settings.tune * self.tune_factor),
+            target_accept=round(max(accept, settings.target_accept), 6),
+        )
+
+
+@dataclass(frozen=True)
 class StorePolicy:
     """Which groups a saved fit keeps (``prior`` covers the prior predictive too)."""
 
     log_likelihood: bool = True
+    log_prior: bool = True
     posterior_predictive: bool = True
     observed_data: bool = True
     prior: bool = True
@@ -90,10 +148,10 @@ def sample(model: pm.Model, settings: SamplerSettings, seed: int) -> xr.DataTree
     Returns
     -------
     xarray.DataTree
-        Groups ``posterior``, ``sample_stats``, ``log_likelihood``, ``posterior_predictive``,
-        ``observed_data``, ``constant_data`` and, unless ``settings.prior_draws`` is 0,
-        ``prior`` and ``prior_predictive``. Predictive draws of a censored variable are
-        censored at the same limits as the data.
+        Groups ``posterior``, ``sample_stats``, ``log_likelihood``, ``log_prior``,
+        ``posterior_predictive``, ``observed_data``, ``constant_data`` and, unless
+        ``settings.prior_draws`` is 0, ``prior`` and ``prior_predictive``. Predictive draws of a
+        censored variable are censored at the same limits as the data.
     """
     total = settings.chains * (settings.tune + settings.draws)
     log.info(
@@ -121,6 +179,7 @@ def sample(model: pm.Model, settings: SamplerSettings, seed: int) -> xr.DataTree
         sampled = time.perf_counter()
         log.info("compiled and sampled in %.1f s", sampled - start)
         pm.compute_log_likelihood(tree, model=model, progressbar=False)
+        pm.stats.compute_log_prior(tree, model=model, progressbar=False)
         with warnings.catch_warnings():
             # Potentials only renormalise latent predictors; observed variables are drawn
             # given the posterior draws, which already reflect them.
@@ -140,7 +199,10 @@ def sample(model: pm.Model, settings: SamplerSettings, seed: int) -> xr.DataTree
                 prior = pm.sample_prior_predictive(draws=settings.prior_draws, random_seed=seed + 2)
                 for group in ("prior", "prior_predictive"):
                     tree[group] = prior[group]
-    log.info("log-likelihood and posterior predictive in %.1f s", time.perf_counter() - sampled)
+    log.info(
+        "log-likelihood, log-prior, prior and posterior predictive in %.1f s",
+        time.perf_counter() - sampled,
+    )
     return tree
 
 
@@ -153,8 +215,16 @@ def fit_model(
     settings: SamplerSettings,
     seed: int,
     warm_up: bool = True,
+    judge: Callable[[xr.DataTree], list[str]] | None = None,
+    escalation: Escalation | None = None,
 ) -> tuple[xr.DataTree, pd.DataFrame]:
-    """Fit a model family to a prepared dataset.
+    """Fit a model family to a prepared dataset, refitting with more tuning if asked.
+
+    With ``judge`` and ``escalation`` given, a fit the judge finds failing is refitted with the
+    escalated settings (:meth:`Escalation.next_settings`) until it passes or
+    ``escalation.max_attempts`` fits were made; the last fit is returned. Every attempt (its
+    sampler settings, whether it passed and why not) is recorded in the root attribute
+    ``il6fit_attempts`` (JSON text).
 
     Parameters
     ----------
@@ -172,6 +242,11 @@ def fit_model(
     warm_up : bool
         Fill the compile cache in a separate process first (see :func:`warm_compile_cache`);
         needed for bit-identical reruns.
+    judge : callable, optional
+        ``tree -> list of failed checks`` (empty when it passes), e.g.
+        :func:`il6fit.diagnostics.sampler_failures` bound to a family and thresholds.
+    escalation : Escalation, optional
+        How to refit; without it (or without ``judge``) the model is fitted once.
 
     Returns
     -------
@@ -197,7 +272,73 @@ def fit_model(
     build_kwargs = family.build_kwargs(options)
     if warm_up:
         warm_compile_cache(family, table, priors, settings, build_kwargs)
-    return sample(family.build(table, priors, **build_kwargs), settings, seed), table
+    model = family.build(table, priors, **build_kwargs)
+    if judge is None or escalation is None:
+        return sample(model, settings, seed), table
+    tree, attempts = sample_until_sound(model, settings, seed, judge=judge, escalation=escalation)
+    tree.attrs["il6fit_attempts"] = canonical_json(attempts)
+    return tree, table
+
+
+def sample_until_sound(
+    model: pm.Model,
+    settings: SamplerSettings,
+    seed: int,
+    *,
+    judge: Callable[[xr.DataTree], list[str]],
+    escalation: Escalation,
+) -> tuple[xr.DataTree, list[dict]]:
+    """Sample, judge, and resample with escalated settings until the fit passes.
+
+    Parameters
+    ----------
+    model : pymc.Model
+        The model.
+    settings : SamplerSettings
+        Settings of the first attempt.
+    seed : int
+        Seed of every attempt (the settings differ, so the draws do too).
+    judge : callable
+        ``tree -> list of failed checks``.
+    escalation : Escalation
+        How settings change between attempts and how many attempts are made.
+
+    Returns
+    -------
+    tree : xarray.DataTree
+        The last attempt's fit: the first that passed, or the last allowed.
+    attempts : list of dict
+        Per attempt: ``attempt`` (from 1), ``tune``, ``draws``, ``target_accept``, ``passed``,
+        ``failures`` (descriptions of the failed checks).
+    """
+    attempts = []
+    for attempt in range(1, escalation.max_attempts + 1):
+        tree = sample(model, settings, seed)
+        failures = judge(tree)
+        attempts.append(
+            {
+                "attempt": attempt,
+                "tune": settings.tune,
+                "draws": settings.draws,
+                "target_accept": settings.target_accept,
+                "passed": not failures,
+                "failures": failures,
+            }
+        )
+        if not failures:
+            log.info("attempt %d passed every sampler check", attempt)
+            break
+        log.warning("attempt %d failed: %s", attempt, "; ".join(failures))
+        if attempt < escalation.max_attempts:
+            settings = escalation.next_settings(settings)
+            log.warning(
+                "refitting with %d tuning steps and target acceptance %.4g",
+                settings.tune,
+                settings.target_accept,
+            )
+    else:
+        log.warning("still failing after %d attempts: marked as failed", escalation.max_attempts)
+    return tree, attempts
 
 
 def warm_compile_cache(
@@ -298,8 +439,13 @@ def annotate(
     Returns
     -------
     xarray.DataTree
-        The same tree, with attributes ``il6fit_*`` set (structured values as JSON text).
+        The same tree, with attributes ``il6fit_*`` set (structured values as JSON text);
+        ``il6fit_sampler`` holds the settings of the last attempt when the fit was escalated.
     """
+    attempts = json.loads(tree.attrs.get("il6fit_attempts", "[]"))
+    if attempts:
+        last = attempts[-1]
+        settings = replace(settings, tune=last["tune"], target_accept=last["target_accept"])
     tree.attrs.update(
         {
             "il6fit_model": model,
@@ -328,6 +474,7 @@ def save(tree: xr.DataTree, path: str | Path, policy: StorePolicy = StorePolicy(
     """
     keep = {
         "log_likelihood": policy.log_likelihood,
+        "log_prior": policy.log_prior,
         "posterior_predictive": policy.posterior_predictive,
         "observed_data": policy.observed_data,
         "prior": policy.prior,

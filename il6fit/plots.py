@@ -25,6 +25,21 @@ from il6fit.sbc import band_level, ecdf_band, pit_values
 #: Formats every figure is saved in.
 FORMATS = ("png", "svg")
 
+#: Figures drawn for every fit, whatever its model, besides the model's own.
+COMMON_FIGURES = ("trace",)
+
+#: What each figure shows, for the report's list of figures.
+CAPTIONS = {
+    "relation": "CRP against IL-6 with the posterior relation; censored points marked",
+    "forest": "posterior means and credible intervals of the parameters, with units",
+    "ranks": "rank plots per chain (uniform when the chains mix)",
+    "trace": "trace plots per chain",
+    "ppc": "censoring-aware posterior predictive check of CRP (ECDFs)",
+    "course": "DAS28 time course per arm: credible bands over observed means",
+    "effect": "treatment effect against baseline IL-6 at the landmark week",
+    "comparison": "PSIS-LOO model comparison: ELPD, differences and stacking weights",
+}
+
 
 def save_figure(fig: plt.Figure, stem: str | Path) -> list[Path]:
     """Save a figure as PNG (150 dpi) and SVG next to each other, then close it.
@@ -169,6 +184,231 @@ def rank_plot(tree: xr.DataTree, var_names: Sequence[str]) -> plt.Figure:
     return fig
 
 
+def crp_predictive_check(tree: xr.DataTree, *, n_draws: int = 100, seed: int = 0) -> plt.Figure:
+    """ECDF of observed CRP against ECDFs of posterior predictive replicates.
+
+    Replicates come from the censored likelihood, so they pile up at the assay limits exactly as
+    the observed data do, and both are compared on the same censored scale.
+
+    Parameters
+    ----------
+    tree : xarray.DataTree
+        A fit with ``observed_data`` and ``posterior_predictive`` ``log_crp``.
+    n_draws : int
+        Number of replicates drawn.
+    seed : int
+        Seed for choosing the replicates.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    observed = np.exp(tree["observed_data"]["log_crp"].values)
+    replicates = np.exp(
+        tree["posterior_predictive"]["log_crp"].stack(sample=("chain", "draw")).values.T
+    )
+    rng = np.random.default_rng(seed)
+    chosen = rng.choice(len(replicates), size=min(n_draws, len(replicates)), replace=False)
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    levels = np.arange(1, observed.size + 1) / observed.size
+    for i in chosen:
+        ax.step(np.sort(replicates[i]), levels, color="C0", alpha=0.08, where="post")
+    ax.step(np.sort(observed), levels, color="k", where="post", label="observed")
+    ax.plot([], [], color="C0", alpha=0.5, label=f"{chosen.size} posterior predictive replicates")
+    ax.set(xscale="log", xlabel="CRP (mg/L)", ylabel="cumulative proportion of rows (0-1)")
+    _plain_log_ticks(ax.xaxis)
+    ax.set_title("Posterior predictive check, CRP (censoring-aware)")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def treatment_course(tree: xr.DataTree, table: pd.DataFrame, *, ci_prob: float) -> plt.Figure:
+    """Observed mean DAS28 by arm and week with the fitted mean course and its credible band.
+
+    Parameters
+    ----------
+    tree : xarray.DataTree
+        A ``treatment_response`` fit.
+    table : pandas.DataFrame
+        Its analysis table (``USUBJID``, ``week``, ``y``, ``arm``, ``dose``).
+    ci_prob : float
+        Probability of the band.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    post = tree["posterior"]
+    subjects = [str(s) for s in post["subject"].values]
+    x = tree["constant_data"]["log_il6_centred"].values
+    base = post["base"].stack(sample=("chain", "draw")).values  # (subject, S)
+    k = post["k"].stack(sample=("chain", "draw")).values
+    eta = _eta_draws(post)
+    arm_of = table.groupby("USUBJID")[["arm", "dose"]].first().loc[subjects]
+    weeks = np.linspace(0, table["week"].max(), 60)
+    tail = (1 - ci_prob) / 2
+    fig, ax = plt.subplots(figsize=(7, 4.8))
+    for colour, arm in enumerate(post["arm"].values):
+        members = (arm_of["arm"] == arm).to_numpy()
+        active = float(arm_of.loc[members, "dose"].iloc[0] > 0)
+        delta = post["delta"].sel(arm=arm).stack(sample=("chain", "draw")).values
+        plateau = delta + eta * active * x[members].mean()
+        curves = base[members].mean(axis=0) + plateau * (1 - np.exp(-np.outer(weeks, k)))
+        low, mid, high = np.quantile(curves, [tail, 0.5, 1 - tail], axis=1)
+        ax.plot(weeks, mid, color=f"C{colour}", label=f"{arm} (model)")
+        ax.fill_between(weeks, low, high, color=f"C{colour}", alpha=0.2)
+        observed = table[table["arm"] == arm].groupby("week")["y"].agg(["mean", "sem"])
+        ax.errorbar(
+            observed.index, observed["mean"], yerr=observed["sem"], fmt="o", ms=4,
+            color=f"C{colour}", label=f"{arm} (observed mean ± SE)",
+        )  # fmt: skip
+    ax.axhline(2.6, color="grey", ls=":", lw=0.8)
+    ax.text(0, 2.65, "remission (DAS28 < 2.6)", fontsize=7, color="grey")
+    ax.set(xlabel="week since randomisation (weeks)", ylabel="DAS28 (score, 0-10)")
+    ax.set_title(f"DAS28 over time by arm, {ci_prob:.0%} credible bands")
+    ax.legend(fontsize=7, ncol=2)
+    return fig
+
+
+def _effect_options(options: Mapping) -> dict:
+    keys = ("landmark_week", "clinically_important_difference")
+    return {k: options[k] for k in keys if k in options}
+
+
+def _eta_draws(post: xr.DataTree) -> np.ndarray:
+    """Draws of the effect modification, zero for a variant fitted without it."""
+    if "eta" in post:
+        return post["eta"].stack(sample=("chain", "draw")).values
+    return np.zeros(post.sizes["chain"] * post.sizes["draw"])
+
+
+def treatment_effect_by_il6(
+    tree: xr.DataTree,
+    table: pd.DataFrame,
+    *,
+    ci_prob: float,
+    landmark_week: float = 24,
+    clinically_important_difference: float = 1.2,
+) -> plt.Figure:
+    r"""Effect of each active arm against control at the landmark week, by baseline IL-6.
+
+    The mean plateau change of an active arm minus control's, reached to the landmark week:
+    :math:`(\delta_a - \delta_0 + \eta (x - \ln 20))(1 - e^{-kL})`, with its credible band.
+    A flat band means no effect modification by baseline IL-6. The rug shows the subjects'
+    baseline IL-6 (values at the assay limit included at the limit).
+
+    Parameters
+    ----------
+    tree : xarray.DataTree
+        A ``treatment_response`` fit.
+    table : pandas.DataFrame
+        Its analysis table (``USUBJID``, ``arm``, ``dose``, ``log_il6``).
+    ci_prob : float
+        Probability of the band.
+    landmark_week : float
+        Week of the effect.
+    clinically_important_difference : float
+        DAS28 units; drawn as a reference line.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    post = tree["posterior"]
+    arms = [str(a) for a in post["arm"].values]
+    doses = table.groupby("arm")["dose"].first()
+    delta = post["delta"].stack(sample=("chain", "draw")).values  # (arm, S)
+    eta = _eta_draws(post)
+    reached = 1 - np.exp(-post["k"].stack(sample=("chain", "draw")).values * landmark_week)
+    baseline = table.groupby("USUBJID")["log_il6"].first()
+    grid = np.geomspace(np.exp(baseline.min()), np.exp(baseline.max()), 60)
+    x = np.log(grid) - np.log(IL6_REFERENCE)
+    tail = (1 - ci_prob) / 2
+    fig, ax = plt.subplots(figsize=(7, 4.8))
+    for j, arm in enumerate(arms):
+        if doses[arm] == 0:
+            continue
+        curves = (delta[j] - delta[0] + np.outer(x, eta)) * reached  # (grid, S)
+        low, mid, high = np.quantile(curves, [tail, 0.5, 1 - tail], axis=1)
+        ax.plot(grid, mid, color=f"C{j}", label=f"{arm} vs {arms[0]}")
+        ax.fill_between(grid, low, high, color=f"C{j}", alpha=0.2)
+    ax.axhline(0, color="grey", lw=0.8)
+    ax.axhline(-clinically_important_difference, color="grey", ls=":", lw=0.8)
+    ax.text(grid[0], -clinically_important_difference + 0.05, "clinically important difference",
+            fontsize=7, color="grey")  # fmt: skip
+    ax.plot(np.exp(baseline), np.full(len(baseline), 0), "|", color="k", alpha=0.3, ms=8,
+            transform=ax.get_xaxis_transform(), label="subjects' baseline IL-6")  # fmt: skip
+    ax.set(xscale="log", xlabel="baseline IL-6 (pg/mL)",
+           ylabel=f"effect on DAS28 at week {landmark_week:g} (score)")  # fmt: skip
+    _plain_log_ticks(ax.xaxis)
+    ax.set_title(f"Treatment effect against baseline IL-6, {ci_prob:.0%} credible bands")
+    ax.legend(fontsize=7)
+    return fig
+
+
+def trace_plot(tree: xr.DataTree, units: Mapping[str, str]) -> plt.Figure:
+    """Draws of each chain in order: overlapping, stationary bands when the chains mix.
+
+    Parameters
+    ----------
+    tree : xarray.DataTree
+        A fit.
+    units : mapping of str to str
+        Scalar parameters to show, with their units.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    post = tree["posterior"]
+    names = [v for v in units if v in post and post[v].ndim == 2]
+    fig, axes = plt.subplots(len(names), 1, figsize=(9, 1.4 * len(names) + 0.8), squeeze=False)
+    for ax, name in zip(axes[:, 0], names, strict=True):
+        for c in range(post.sizes["chain"]):
+            ax.plot(post[name].values[c], lw=0.4, alpha=0.8, label=f"chain {c}")
+        ax.set_ylabel(f"{name}\n({units[name]})", fontsize=7)
+        ax.tick_params(labelsize=7)
+    axes[-1, 0].set_xlabel("draw after tuning (iteration)")
+    axes[0, 0].legend(fontsize=7, ncol=4, loc="upper right")
+    fig.suptitle("Trace plots (stationary, overlapping chains when they mix)")
+    fig.tight_layout()
+    return fig
+
+
+def loo_comparison(comparison: pd.DataFrame) -> plt.Figure:
+    """ELPD of each compared model, and its difference from the best, with standard errors.
+
+    Parameters
+    ----------
+    comparison : pandas.DataFrame
+        From :func:`il6fit.comparison.compare_fits` (``model``, ``elpd``, ``se``,
+        ``elpd_diff``, ``dse``, ``weight``), best first.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    rows = comparison.iloc[::-1]
+    y = np.arange(len(rows))
+    fig, (left, right) = plt.subplots(
+        1, 2, figsize=(9, 0.5 * len(rows) + 1.8), sharey=True, width_ratios=(1, 1)
+    )
+    left.errorbar(rows["elpd"], y, xerr=rows["se"], fmt="o", color="k", capsize=3)
+    left.set_xlabel("ELPD ± SE (log score, nats)")
+    left.set_yticks(
+        y, [f"{m}\n(stacking weight {w:.2f})" for m, w in zip(rows["model"], rows["weight"],
+                                                               strict=True)]
+    )  # fmt: skip
+    right.errorbar(rows["elpd_diff"], y, xerr=rows["dse"], fmt="o", color="C1", capsize=3)
+    right.axvline(0, color="grey", ls=":", lw=0.8)
+    right.set_xlabel("ELPD difference from the best ± SE (nats)")
+    for ax in (left, right):
+        ax.set_ylim(-0.6, len(rows) - 0.4)
+    fig.suptitle("PSIS-LOO model comparison (higher predicts held-out observations better)")
+    fig.tight_layout()
+    return fig
+
+
 def predictive_check(
     tree: xr.DataTree,
     observed: Mapping[str, ObservedInfo],
@@ -304,54 +544,6 @@ def eular_probabilities(draws: xr.Dataset, table: pd.DataFrame, *, ci_prob: floa
     return fig
 
 
-def treatment_course(tree: xr.DataTree, table: pd.DataFrame, *, ci_prob: float) -> plt.Figure:
-    """Observed mean DAS28 by arm and week with the fitted mean course and its credible band.
-
-    Parameters
-    ----------
-    tree : xarray.DataTree
-        A ``treatment_response`` fit.
-    table : pandas.DataFrame
-        Its analysis table (``USUBJID``, ``week``, ``y``, ``arm``, ``dose``).
-    ci_prob : float
-        Probability of the band.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-    """
-    post = tree["posterior"]
-    subjects = [str(s) for s in post["subject"].values]
-    x = tree["constant_data"]["log_il6_centred"].values
-    base = post["base"].stack(sample=("chain", "draw")).values  # (subject, S)
-    k = post["k"].stack(sample=("chain", "draw")).values
-    eta = post["eta"].stack(sample=("chain", "draw")).values
-    arm_of = table.groupby("USUBJID")[["arm", "dose"]].first().loc[subjects]
-    weeks = np.linspace(0, table["week"].max(), 60)
-    tail = (1 - ci_prob) / 2
-    fig, ax = plt.subplots(figsize=(7, 4.8))
-    for colour, arm in enumerate(post["arm"].values):
-        members = (arm_of["arm"] == arm).to_numpy()
-        active = float(arm_of.loc[members, "dose"].iloc[0] > 0)
-        delta = post["delta"].sel(arm=arm).stack(sample=("chain", "draw")).values
-        plateau = delta + eta * active * x[members].mean()
-        curves = base[members].mean(axis=0) + plateau * (1 - np.exp(-np.outer(weeks, k)))
-        low, mid, high = np.quantile(curves, [tail, 0.5, 1 - tail], axis=1)
-        ax.plot(weeks, mid, color=f"C{colour}", label=f"{arm} (model)")
-        ax.fill_between(weeks, low, high, color=f"C{colour}", alpha=0.2)
-        observed = table[table["arm"] == arm].groupby("week")["y"].agg(["mean", "sem"])
-        ax.errorbar(
-            observed.index, observed["mean"], yerr=observed["sem"], fmt="o", ms=4,
-            color=f"C{colour}", label=f"{arm} (observed mean ± SE)",
-        )  # fmt: skip
-    ax.axhline(2.6, color="grey", ls=":", lw=0.8)
-    ax.text(0, 2.65, "remission (DAS28 < 2.6)", fontsize=7, color="grey")
-    ax.set(xlabel="week since randomisation (weeks)", ylabel="DAS28 (score, 0-10)")
-    ax.set_title(f"DAS28 over time by arm, {ci_prob:.0%} credible bands")
-    ax.legend(fontsize=7, ncol=2)
-    return fig
-
-
 def sbc_ecdf(replicates: pd.DataFrame, *, band_prob: float = 0.95) -> plt.Figure:
     """Calibration: PIT ECDF minus the uniform CDF per quantity, with its simultaneous band.
 
@@ -439,12 +631,14 @@ def draw(
     table: pd.DataFrame,
     ci_prob: float,
     family: ModelFamily,
+    options: Mapping | None = None,
 ) -> plt.Figure:
     """Draw one report figure by name.
 
     Parameters
     ----------
-    figure : {"relation", "forest", "ranks", "ppc", "prior_ppc", "course", "eular"}
+    figure : {"relation", "forest", "ranks", "trace", "prior_ppc", "ppc", "course", "effect", \
+"eular"}
         Which figure.
     tree : xarray.DataTree
         The fit.
@@ -456,6 +650,8 @@ def draw(
         Credible band probability.
     family : ModelFamily
         The fitted model family (its outcomes and estimands).
+    options : mapping, optional
+        The model's config options (landmark week and the like).
 
     Returns
     -------
@@ -477,6 +673,12 @@ def draw(
         ),
         "course": lambda: treatment_course(tree, table, ci_prob=ci_prob),
         "eular": lambda: eular_probabilities(family.estimands(tree, table), table, ci_prob=ci_prob),
+        "trace": lambda: trace_plot(
+            tree, dict(zip(summary["parameter"], summary["unit"], strict=True))
+        ),
+        "effect": lambda: treatment_effect_by_il6(
+            tree, table, ci_prob=ci_prob, **_effect_options(options or {})
+        ),
     }
     if figure not in makers:
         raise SpecError(f"unknown figure '{figure}'; choose one of {', '.join(makers)}.")

@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import base64
 import html
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 import yaml
 
-from il6fit.diagnostics import failed_checks
+from il6fit.diagnostics import PARETO_K_CHECK, failed_checks
+from il6fit.plots import CAPTIONS
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,35 @@ class FitSection:
     rows_used: int
     figures: Mapping[str, bytes] = field(default_factory=dict)
     estimands: pd.DataFrame | None = None
+    sensitivity: pd.DataFrame | None = None
+
+    @property
+    def name(self) -> str:
+        """``<model> on <dataset>``, as messages and tables name a fit."""
+        return f"{self.model} on {self.dataset}"
+
+    @property
+    def passed(self) -> bool:
+        """Whether every check passed."""
+        return bool(self.checks["passed"].all())
+
+
+@dataclass(frozen=True)
+class ComparisonSection:
+    """A PSIS-LOO comparison of fits to one dataset."""
+
+    name: str
+    dataset: str
+    table: pd.DataFrame
+    figure: bytes | None = None
+
+
+@dataclass(frozen=True)
+class CalibrationSection:
+    """Results of a calibration run (simulation-based calibration), shown when present."""
+
+    tables: Mapping[str, pd.DataFrame] = field(default_factory=dict)
+    figures: Mapping[str, bytes] = field(default_factory=dict)
 
 
 _STYLE = """
@@ -52,6 +84,7 @@ th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
 th { background: #f0f0f0; } td.text, th.text { text-align: left; }
 .pass { color: #176f2c; font-weight: bold; } .fail { color: #b00020; font-weight: bold; }
 .failed-fit { border: 2px solid #b00020; padding: 0 1em; }
+.note { color: #555; font-size: 0.9em; }
 pre { background: #f7f7f7; padding: 0.8em; overflow-x: auto; font-size: 0.85em; }
 img { max-width: 100%; display: block; margin: 0.5em 0 1.5em; }
 """
@@ -64,6 +97,9 @@ def build_report(
     fits: Sequence[FitSection],
     config: Mapping,
     versions: Mapping[str, str],
+    comparisons: Sequence[ComparisonSection] = (),
+    calibration: CalibrationSection | None = None,
+    previous: Mapping | None = None,
 ) -> str:
     """Assemble the report as one HTML document with images embedded.
 
@@ -79,19 +115,40 @@ def build_report(
         The run config, shown in the provenance section.
     versions : mapping of str to str
         Package versions.
+    comparisons : sequence of ComparisonSection
+        PSIS-LOO comparisons.
+    calibration : CalibrationSection, optional
+        Calibration results; the section is left out without them.
+    previous : mapping, optional
+        The :func:`record` of the previous run; with it, the report says what changed since.
 
     Returns
     -------
     str
         The HTML document.
     """
-    failing = [f for f in fits if not f.checks["passed"].all()]
+    failing = [f for f in fits if not f.passed]
+    sampler = [f for f in failing if not _fails_only_pareto_k(f)]
+    loo_only = [f for f in failing if _fails_only_pareto_k(f)]
     verdict = (
         '<p class="pass">Every fit passed the diagnostics gate.</p>'
         if not failing
-        else '<p class="fail">Fits that FAILED the diagnostics gate (estimates not reliable): '
-        + ", ".join(html.escape(f"{f.model} on {f.dataset}") for f in failing)
-        + "</p>"
+        else (
+            '<p class="fail">Fits that FAILED the diagnostics gate (estimates not reliable): '
+            + ", ".join(html.escape(f.name) for f in sampler)
+            + "</p>"
+            if sampler
+            else ""
+        )
+        + (
+            '<p class="fail">Fits that FAILED the diagnostics gate on Pareto k only (every '
+            "sampler check passed; the PSIS-LOO estimate of some observations, and so LOO "
+            "comparisons, are unreliable): "
+            + ", ".join(html.escape(f.name) for f in loo_only)
+            + "</p>"
+            if loo_only
+            else ""
+        )
     )
     parts = [
         f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}"
@@ -102,7 +159,12 @@ def build_report(
         "<h2>Data</h2>",
         *(_dataset_html(d) for d in datasets),
         *(_fit_html(f) for f in fits),
+        _comparisons_html(comparisons, failing),
+        _sensitivity_html(fits),
+        _calibration_html(calibration),
+        _changes_html(previous, record(fits=fits, config=config, versions=versions)),
         _provenance_html(fits, config, versions),
+        _figure_list_html(fits, comparisons),
         "</body></html>",
     ]
     return "\n".join(parts)
@@ -147,6 +209,8 @@ def _convergence_overview(fits: Sequence[FitSection]) -> str:
                 "min tail ESS (draws)": float(checks["min tail ESS"]),
                 "divergences (count)": float(checks["divergences"]),
                 "min E-BFMI": float(checks["min E-BFMI"]),
+                "max Pareto k": float(checks.get("max Pareto k", np.nan)),
+                "attempts (fits)": len(f.metadata.get("attempts", [])) or 1,
             }
         )
     return "<h2>Convergence</h2>" + _table(pd.DataFrame(rows), text_columns=("model", "dataset"))
@@ -189,12 +253,20 @@ def _dataset_html(d: DatasetSection) -> str:
 def _fit_html(f: FitSection) -> str:
     failures = failed_checks(f.checks)
     wrap_open = '<div class="failed-fit">' if failures else "<div>"
+    only_k = _fails_only_pareto_k(f)
     status = (
         '<p class="pass">Diagnostics gate: passed.</p>'
         if not failures
         else '<p class="fail">Diagnostics gate: FAILED — '
         + html.escape("; ".join(failures))
-        + ". Estimates below are shown for inspection only.</p>"
+        + (
+            ". Every sampler check passed: the posterior is well explored, but some "
+            "observations are so influential that their PSIS-LOO estimate is unreliable "
+            "(the model may not describe them well); treat LOO comparisons with this fit "
+            "with caution.</p>"
+            if only_k
+            else ". Estimates below are shown for inspection only.</p>"
+        )
     )
     priors = pd.DataFrame({"parameter": list(f.priors), "prior": list(f.priors.values())})
     summary = f.summary.copy()
@@ -204,8 +276,7 @@ def _fit_html(f: FitSection) -> str:
         columns={"ci_lower": f"{interval} lower", "ci_upper": f"{interval} upper"}
     ).drop(columns=["ci_kind", "ci_prob", "description"])
     figures = "".join(
-        f"<h4>{html.escape(name)}</h4><img alt='{html.escape(name)}' "
-        f"src='data:image/png;base64,{base64.b64encode(png).decode()}'>"
+        f"<h4>{html.escape(name)}: {html.escape(CAPTIONS.get(name, name))}</h4>" + _img(name, png)
         for name, png in f.figures.items()
     )
     sampler = f.metadata.get("sampler", {})
@@ -220,11 +291,45 @@ def _fit_html(f: FitSection) -> str:
         + _table(priors, text_columns=("parameter", "prior"))
         + "<h4>Checks</h4>"
         + _table(f.checks, text_columns=("check", "rule", "worst"), digits=4)
+        + _attempts_html(f)
         + f"<h4>Estimates (posterior mean, sd, {interval} credible interval)</h4>"
         + _table(summary, text_columns=("parameter", "unit"))
         + _estimands_html(f.estimands, interval)
         + figures
         + "</div>"
+    )
+
+
+def _fails_only_pareto_k(f: FitSection) -> bool:
+    failed = f.checks.loc[~f.checks["passed"], "check"]
+    return len(failed) > 0 and (failed == PARETO_K_CHECK).all()
+
+
+def _attempts_html(f: FitSection) -> str:
+    attempts = f.metadata.get("attempts", [])
+    if not attempts:
+        return ""
+    table = pd.DataFrame(
+        {
+            "attempt": [a["attempt"] for a in attempts],
+            "tuning steps (per chain)": [float(a["tune"]) for a in attempts],
+            "draws (per chain)": [float(a["draws"]) for a in attempts],
+            "target acceptance": [float(a["target_accept"]) for a in attempts],
+            "sampler checks": [bool(a["passed"]) for a in attempts],
+            "why refitted / failures": ["; ".join(a["failures"]) or "-" for a in attempts],
+        }
+    )
+    last = attempts[-1]
+    outcome = (
+        f"passed at attempt {last['attempt']}"
+        if last["passed"]
+        else f"still failing after {last['attempt']} attempts: marked FAILED"
+    )
+    return (
+        "<h4>Escalation (policy <code>escalate</code>)</h4>"
+        f"<p>Refitted with more tuning and a higher target acceptance; {outcome}. The "
+        "estimates are those of the last attempt.</p>"
+        + _table(table, text_columns=("why refitted / failures",), digits=4)
     )
 
 
@@ -242,6 +347,291 @@ def _estimands_html(estimands: pd.DataFrame | None, interval: str) -> str:
     )
     return f"<h4>Clinical estimands (posterior mean, {interval} credible interval)</h4>" + _table(
         table, text_columns=("estimand", "unit", "description")
+    )
+
+
+def _img(name: str, png: bytes) -> str:
+    return (
+        f"<img alt='{html.escape(name)}' "
+        f"src='data:image/png;base64,{base64.b64encode(png).decode()}'>"
+    )
+
+
+def _comparisons_html(
+    comparisons: Sequence[ComparisonSection], failing: Sequence[FitSection]
+) -> str:
+    if not comparisons:
+        return ""
+    failed = {(f.model, f.dataset) for f in failing}
+    parts = [
+        "<h2>Model comparison (PSIS-LOO)</h2><p>Expected log pointwise predictive density "
+        "(ELPD, nats; higher predicts held-out observations better), its difference from the "
+        "best model with the standard error of the difference, and stacking weights. A "
+        "difference smaller than about twice its standard error does not separate the models. "
+        "Pareto k above the limit marks observations whose LOO estimate is unreliable.</p>"
+    ]
+    for c in comparisons:
+        table = c.table.drop(columns=["observed"]).copy()
+        bad = [m for m in table["model"] if (m, c.dataset) in failed]
+        table["fit verdict"] = [
+            "FAILED" if (m, c.dataset) in failed else "passed" for m in table["model"]
+        ]
+        note = (
+            '<p class="fail">Fits that FAILED the diagnostics gate take part: '
+            + html.escape(", ".join(bad))
+            + ". Their ELPD is not reliable.</p>"
+            if bad
+            else ""
+        )
+        parts.append(
+            f"<h3>{html.escape(c.name)} (dataset {html.escape(c.dataset)}, observed variable "
+            f"{html.escape(str(c.table['observed'].iloc[0]))})</h3>"
+            + note
+            + _table(table, text_columns=("model", "fit verdict"), digits=4)
+            + (_img(f"comparison {c.name}", c.figure) if c.figure else "")
+        )
+    return "".join(parts)
+
+
+def _sensitivity_html(fits: Sequence[FitSection]) -> str:
+    with_tables = [f for f in fits if f.sensitivity is not None]
+    if not with_tables:
+        return ""
+    parts = [
+        "<h2>Prior sensitivity (power-scaling)</h2><p>How much each posterior changes when "
+        "the prior, or the likelihood, is raised to a power near 1 (cumulative Jensen-Shannon "
+        "distance per unit log power; Kallioinen et al. 2024). Flagged: prior sensitivity above "
+        "the threshold with weak likelihood sensitivity (the prior dominates), or both above it "
+        "(prior-data conflict). Only the priors set in the config are scaled.</p>"
+    ]
+    for f in with_tables:
+        flagged = f.sensitivity.loc[f.sensitivity["flagged"], "parameter"].tolist()
+        verdict = (
+            '<p class="fail">Flagged: ' + html.escape(", ".join(flagged)) + "</p>"
+            if flagged
+            else '<p class="pass">No parameter flagged.</p>'
+        )
+        table = f.sensitivity.rename(
+            columns={"prior": "prior sensitivity", "likelihood": "likelihood sensitivity"}
+        ).assign(flagged=f.sensitivity["flagged"].map({True: "FLAGGED", False: "-"}))
+        parts.append(
+            f"<h3>{html.escape(f.name)}</h3>"
+            + verdict
+            + _table(table, text_columns=("parameter", "diagnosis", "flagged", "unit"), digits=3)
+        )
+    return "".join(parts)
+
+
+def _calibration_html(calibration: CalibrationSection | None) -> str:
+    if calibration is None or not (calibration.tables or calibration.figures):
+        return ""
+    return (
+        "<h2>Calibration</h2><p>Results of the calibration run (results/calibration/).</p>"
+        + "".join(
+            f"<h4>{html.escape(name)}</h4>" + _table(table, text_columns=_text_columns(table))
+            for name, table in calibration.tables.items()
+        )
+        + "".join(
+            f"<h4>{html.escape(name)}</h4>" + _img(name, png)
+            for name, png in calibration.figures.items()
+        )
+    )
+
+
+def _text_columns(frame: pd.DataFrame) -> tuple[str, ...]:
+    return tuple(c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c]))
+
+
+def record(*, fits: Sequence[FitSection], config: Mapping, versions: Mapping[str, str]) -> dict:
+    """Record what a report rests on, for the next run's report to compare itself with.
+
+    Parameters
+    ----------
+    fits : sequence of FitSection
+        The fits reported.
+    config : mapping
+        The run config.
+    versions : mapping of str to str
+        Package versions.
+
+    Returns
+    -------
+    dict
+        JSON-serialisable: ``config``, ``versions``, ``inputs`` (fit name -> input file ->
+        SHA-256), ``verdicts`` (fit name -> passed) and ``estimates`` (fit name -> parameter or
+        estimand -> ``mean``, ``sd``, ``ci_lower``, ``ci_upper``, ``unit``).
+    """
+
+    def number(value):
+        return None if value is None or value != value else float(value)
+
+    estimates = {}
+    for f in fits:
+        rows = pd.concat([f.summary, f.estimands]) if f.estimands is not None else f.summary
+        estimates[f.name] = {
+            r.parameter: {
+                "mean": number(r.mean),
+                "sd": number(r.sd),
+                "ci_lower": number(r.ci_lower),
+                "ci_upper": number(r.ci_upper),
+                "unit": r.unit,
+            }
+            for r in rows.itertuples()
+        }
+    return json.loads(
+        json.dumps(
+            {
+                "config": dict(config),
+                "versions": dict(versions),
+                "inputs": {f.name: dict(f.metadata.get("input_hashes", {})) for f in fits},
+                "verdicts": {f.name: f.passed for f in fits},
+                "estimates": estimates,
+            },
+            default=str,
+        )
+    )
+
+
+def _flatten(value, prefix: str = "") -> dict[str, str]:
+    if isinstance(value, Mapping):
+        out = {}
+        for key, item in value.items():
+            out.update(_flatten(item, f"{prefix}.{key}" if prefix else str(key)))
+        return out
+    return {prefix: json.dumps(value)}
+
+
+def _differences(before: Mapping, after: Mapping, what: str) -> pd.DataFrame:
+    old, new = _flatten(before), _flatten(after)
+    rows = [
+        {what: key, "before": old.get(key, "(absent)"), "now": new.get(key, "(absent)")}
+        for key in sorted(old.keys() | new.keys())
+        if old.get(key) != new.get(key)
+    ]
+    return pd.DataFrame(rows, columns=[what, "before", "now"])
+
+
+def estimate_shifts(previous: Mapping, current: Mapping) -> pd.DataFrame:
+    """How the estimates of fits in both runs moved, largest moves first.
+
+    Parameters
+    ----------
+    previous, current : mapping
+        Two :func:`record` results.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``fit``, ``parameter``, ``unit``, ``mean before``, ``mean now``, ``change``
+        and ``change in sd before`` (the change over the previous posterior sd).
+    """
+    rows = []
+    for fit, estimates in current["estimates"].items():
+        before = previous.get("estimates", {}).get(fit, {})
+        for parameter, now in estimates.items():
+            if parameter not in before or now["mean"] is None or before[parameter]["mean"] is None:
+                continue
+            old = before[parameter]
+            change = now["mean"] - old["mean"]
+            sd = old["sd"]
+            rows.append(
+                {
+                    "fit": fit,
+                    "parameter": parameter,
+                    "unit": now["unit"],
+                    "mean before": old["mean"],
+                    "mean now": now["mean"],
+                    "change": change,
+                    "change in sd before": change / sd if sd else np.nan,
+                }
+            )
+    table = pd.DataFrame(
+        rows,
+        columns=["fit", "parameter", "unit", "mean before", "mean now", "change",
+                 "change in sd before"],
+    )  # fmt: skip
+    order = table["change in sd before"].abs().fillna(0).sort_values(ascending=False).index
+    return table.loc[order].reset_index(drop=True)
+
+
+def _changes_html(previous: Mapping | None, current: Mapping) -> str:
+    head = "<h2>Changes since the previous run</h2>"
+    if previous is None:
+        return head + '<p class="note">No previous run recorded: this is the first report.</p>'
+    inputs = pd.DataFrame(
+        [
+            {"fit": fit, "input": path, "before": old.get(path, "(absent)")[:12],
+             "now": new.get(path, "(absent)")[:12]}
+            for fit, new in current["inputs"].items()
+            for old in [previous.get("inputs", {}).get(fit, {})]
+            for path in sorted(new.keys() | old.keys())
+            if old.get(path) != new.get(path)
+        ],
+        columns=["fit", "input", "before", "now"],
+    )  # fmt: skip
+    config = _differences(previous.get("config", {}), current["config"], "config key")
+    versions = _differences(previous.get("versions", {}), current["versions"], "package")
+    verdicts = pd.DataFrame(
+        [
+            {"fit": fit, "before": "passed" if previous["verdicts"][fit] else "FAILED",
+             "now": "passed" if passed else "FAILED"}
+            for fit, passed in current["verdicts"].items()
+            if fit in previous.get("verdicts", {}) and previous["verdicts"][fit] != passed
+        ],
+        columns=["fit", "before", "now"],
+    )  # fmt: skip
+    new_fits = sorted(current["verdicts"].keys() - previous.get("verdicts", {}).keys())
+    gone = sorted(previous.get("verdicts", {}).keys() - current["verdicts"].keys())
+    shifts = estimate_shifts(previous, current)
+    moved = shifts[shifts["change in sd before"].abs() > 0]
+    parts = [head]
+    for title, table, cols in (
+        ("Inputs (SHA-256, first 12 hex digits)", inputs, ("fit", "input", "before", "now")),
+        ("Config", config, ("config key", "before", "now")),
+        ("Package versions", versions, ("package", "before", "now")),
+        ("Diagnostics verdicts", verdicts, ("fit", "before", "now")),
+    ):
+        parts.append(f"<h4>{title}</h4>")
+        parts.append(
+            _table(table, text_columns=cols) if len(table) else '<p class="note">unchanged</p>'
+        )
+    if new_fits or gone:
+        parts.append(
+            "<p>New fits: " + html.escape(", ".join(new_fits) or "none") + ". Fits no longer "
+            "made: " + html.escape(", ".join(gone) or "none") + ".</p>"
+        )
+    parts.append(
+        "<h4>Key estimates (posterior means; largest moves first, in previous posterior sds)</h4>"
+    )
+    if moved.empty:
+        parts.append('<p class="note">No estimate moved.</p>')
+    else:
+        parts.append(
+            f"<p>{len(moved)} of {len(shifts)} estimates moved; "
+            f"{int((moved['change in sd before'].abs() > 1).sum())} by more than one previous "
+            "posterior sd.</p>"
+            + _table(moved.head(25), text_columns=("fit", "parameter", "unit"), digits=3)
+        )
+    return "".join(parts)
+
+
+def _figure_list_html(fits: Sequence[FitSection], comparisons: Sequence[ComparisonSection]) -> str:
+    items = [
+        f"<li>{html.escape(f.name)}: <b>{html.escape(name)}</b> - "
+        f"{html.escape(CAPTIONS.get(name, name))}</li>"
+        for f in fits
+        for name in f.figures
+    ] + [
+        f"<li>comparison {html.escape(c.name)}: <b>comparison</b> - "
+        f"{html.escape(CAPTIONS['comparison'])}</li>"
+        for c in comparisons
+        if c.figure
+    ]
+    return (
+        "<h2>Figures in this report</h2><p>Each also saved as PNG and SVG under "
+        "results/figures/ (comparisons under results/comparisons/).</p><ul>"
+        + "".join(items)
+        + "</ul>"
     )
 
 

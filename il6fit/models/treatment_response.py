@@ -141,7 +141,9 @@ def arm_order(table: pd.DataFrame) -> list[str]:
     return list(doses.index)
 
 
-def build(table: pd.DataFrame, priors: Mapping[str, Prior]) -> pm.Model:
+def build(
+    table: pd.DataFrame, priors: Mapping[str, Prior], *, effect_modification: bool = True
+) -> pm.Model:
     """Build the treatment-response model for an analysis table.
 
     Parameters
@@ -150,6 +152,9 @@ def build(table: pd.DataFrame, priors: Mapping[str, Prior]) -> pm.Model:
         From :func:`analysis_table`.
     priors : mapping of str to Prior
         A prior for every key of :data:`DEFAULT_PRIORS`.
+    effect_modification : bool
+        Estimate ``eta``; ``False`` fixes it at 0 (the variable is left out), the model a
+        comparison without IL-6 effect modification needs.
 
     Returns
     -------
@@ -175,7 +180,7 @@ def build(table: pd.DataFrame, priors: Mapping[str, Prior]) -> pm.Model:
             "base", mu_base + gamma_base * il6 + sigma_base * z_base, dims="subject"
         )
         delta = priors["delta"].create("delta", dims="arm")
-        eta = priors["eta"].create("eta")
+        eta = priors["eta"].create("eta") if effect_modification else 0.0
         tau_delta = priors["tau_delta"].create("tau_delta")
         z_delta = pm.Normal("z_delta", 0.0, 1.0, dims="subject")
         plateau = delta[subject_arm] + eta * active * il6 + tau_delta * z_delta
@@ -232,7 +237,7 @@ def estimands(
     x = tree["constant_data"]["log_il6_centred"].values  # (subject,)
     base = post["base"].values.reshape(chains * draws, -1)  # (S, n)
     delta = post["delta"].values.reshape(chains * draws, -1)  # (S, arms)
-    eta = post["eta"].values.reshape(-1, 1)
+    eta = post["eta"].values.reshape(-1, 1) if "eta" in post else np.zeros((chains * draws, 1))
     tau = post["tau_delta"].values.reshape(-1, 1)
     sigma = post["sigma"].values.reshape(-1, 1)
     reached = 1 - np.exp(-post["k"].values.reshape(-1, 1) * landmark_week)
@@ -295,7 +300,8 @@ FAMILY = ModelFamily(
     equations=__doc__,
     estimands=estimands,
     estimand_parameters=ESTIMANDS,
-    figures=("course", "forest", "ranks", "prior_ppc", "ppc"),
+    figures=("course", "effect", "forest", "ranks", "prior_ppc", "ppc"),
+    build_options=("effect_modification",),
     observed={"y": ObservedInfo("DAS28 at every visit (score)")},
     with_observed=lambda table, values: table.assign(y=np.asarray(values["y"], dtype=float)),
 )

@@ -1,11 +1,20 @@
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
 from arviz_base import from_dict
 
-from il6fit.diagnostics import Thresholds, check, failed_checks, gate, summarise
-from il6fit.errors import FitFailedError
-from il6fit.models import ParameterInfo, get_model
+from il6fit.diagnostics import (
+    Thresholds,
+    check,
+    failed_checks,
+    gate,
+    prior_sensitivity,
+    summarise,
+)
+from il6fit.errors import FitFailedError, SpecError
+from il6fit.models import ParameterInfo, Prior, get_model
 
 PARAMS = {"mu": ParameterInfo("a mean", "mg/L"), "theta": ParameterInfo("effects", "mg/L")}
 
@@ -87,3 +96,80 @@ def test_gate_stops_a_failing_fit_naming_it_and_its_checks():
                            ci_prob=0.8)  # fmt: skip
     assert not checks["passed"].all()
     assert summary["ci_kind"].unique().tolist() == ["hdi"]
+
+
+def with_log_likelihood(t, *, outlier: bool, seed: int = 1):
+    """Add a pointwise log-likelihood of 50 observations; one far-off observation if asked."""
+    rng = np.random.default_rng(seed)
+    chains, draws = t["posterior"].sizes["chain"], t["posterior"].sizes["draw"]
+    mu = t["posterior"]["mu"].values[..., None]
+    y = rng.normal(size=50)
+    if outlier:
+        y[7] = 12.0
+    loglik = -0.5 * (y - 0.3 * mu) ** 2 - 0.5 * np.log(2 * np.pi)
+    out = t.copy()
+    out["log_likelihood"] = from_dict(
+        {"log_likelihood": {"y": loglik.reshape(chains, draws, 50)}}, dims={"y": ["obs"]}
+    )["log_likelihood"]
+    return out
+
+
+def test_an_influential_observation_fails_pareto_k_naming_it():
+    t = with_log_likelihood(tree(), outlier=True)
+    checks = check(t, summarise(t, PARAMS, ci_kind="eti", ci_prob=0.9), Thresholds())
+    row = checks.set_index("check").loc["max Pareto k"]
+    assert row["value"] > 0.7 and not row["passed"]
+    assert row["worst"].startswith("y observation 7;")
+    # more tuning cannot fix a model that mispredicts an observation: escalation ignores k
+    assert failed_checks(checks) and not failed_checks(checks[checks["check"] != "max Pareto k"])
+
+
+def test_pareto_k_passes_when_every_observation_is_predicted_and_is_skipped_without_loglik():
+    t = with_log_likelihood(tree(), outlier=False)
+    checks = check(t, summarise(t, PARAMS, ci_kind="eti", ci_prob=0.9), Thresholds())
+    assert checks.set_index("check").loc["max Pareto k", "passed"]
+    bare = check(tree(), summarise(tree(), PARAMS, ci_kind="eti", ci_prob=0.9), Thresholds())
+    row = bare.set_index("check").loc["max Pareto k"]
+    assert np.isnan(row["value"]) and row["passed"]
+    assert row["worst"] == "not computed: no log-likelihood stored"
+
+
+def test_an_unknown_policy_is_a_clear_error():
+    with pytest.raises(SpecError, match="choose one of mark, stop, escalate"):
+        gate(tree(), get_model("il6_crp"), fit_name="x", thresholds=Thresholds(),
+             on_failure="retry", ci_kind="eti", ci_prob=0.9)  # fmt: skip
+
+
+def test_prior_sensitivity_needs_the_log_prior_and_says_how_to_get_it():
+    with pytest.raises(SpecError, match="log_prior, log_likelihood"):
+        prior_sensitivity(tree(), get_model("il6_crp"))
+
+
+def conjugate_fit(prior_mu: float, prior_sd: float, seed: int = 0):
+    """Exact posterior draws of a normal mean (known sd 1) with their log prior and likelihood."""
+    rng = np.random.default_rng(seed)
+    y = rng.normal(8.0, 1.0, size=20)
+    precision = 1 / prior_sd**2 + y.size
+    mean = (prior_mu / prior_sd**2 + y.sum()) / precision
+    mu = rng.normal(mean, precision**-0.5, size=(2, 1000))
+    log_prior = -0.5 * ((mu - prior_mu) / prior_sd) ** 2
+    loglik = -0.5 * (y - mu[..., None]) ** 2
+    return from_dict(
+        {"posterior": {"mu": mu}, "log_prior": {"mu": log_prior},
+         "log_likelihood": {"y": loglik}},
+        dims={"y": ["obs"]},
+    )  # fmt: skip
+
+
+def test_a_strong_prior_against_the_data_is_flagged_by_power_scaling():
+    family = dataclasses.replace(
+        get_model("il6_crp"),
+        parameters={"mu": ParameterInfo("a mean", "mg/L")},
+        default_priors={"mu": Prior("Normal", {"mu": 0.0, "sigma": 1.0})},
+    )
+    conflict = prior_sensitivity(conjugate_fit(-30.0, 0.5), family).set_index("parameter")
+    assert conflict.loc["mu", "flagged"]
+    assert conflict.loc["mu", "diagnosis"] == "prior-data conflict"
+    vague = prior_sensitivity(conjugate_fit(0.0, 100.0), family).set_index("parameter")
+    assert not vague.loc["mu", "flagged"] and vague.loc["mu", "diagnosis"] == "-"
+    assert vague.loc["mu", "prior"] < 0.05 < conflict.loc["mu", "prior"]

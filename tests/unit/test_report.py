@@ -1,9 +1,19 @@
 import base64
+import dataclasses
 import re
 
 import pandas as pd
+import pytest
 
-from il6fit.report import DatasetSection, FitSection, build_report
+from il6fit.report import (
+    CalibrationSection,
+    ComparisonSection,
+    DatasetSection,
+    FitSection,
+    build_report,
+    estimate_shifts,
+    record,
+)
 
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
@@ -112,3 +122,67 @@ def test_a_failing_fit_is_marked_as_failed_everywhere():
     assert "FAILED the diagnostics gate (estimates not reliable): il6_crp on other" in html
     assert "Diagnostics gate: FAILED — max R-hat 1.2 (limit &lt;= 1.01; alpha)" in html
     assert html.count('class="failed-fit"') == 1
+
+
+def test_a_comparison_names_failed_fits_and_embeds_its_figure():
+    table = pd.DataFrame(
+        {"model": ["il6_crp", "il6_crp_t"], "rank": [0, 1], "elpd": [-100.0, -104.0],
+         "se": [8.0, 8.5], "p_loo": [5.0, 6.0], "elpd_diff": [0.0, -4.0], "dse": [0.0, 1.5],
+         "weight": [0.9, 0.1], "max_pareto_k": [0.3, 0.4], "high_pareto_k": [0, 0],
+         "observed": ["log_crp"] * 2, "n_observations": [50, 50]}
+    )  # fmt: skip
+    html = build_report(
+        title="T", datasets=[], fits=[section("other", False)], config={}, versions={},
+        comparisons=[ComparisonSection("residuals", "other", table, PNG)],
+    )  # fmt: skip
+    assert "Model comparison (PSIS-LOO)" in html
+    assert "observed variable log_crp" in html
+    assert "Fits that FAILED the diagnostics gate take part: il6_crp." in html
+    assert html.count("data:image/png") == 2
+    assert "comparison residuals: <b>comparison</b>" in html
+
+
+def test_flagged_parameters_of_the_sensitivity_are_listed():
+    sensitivity = pd.DataFrame(
+        {"parameter": ["beta_il6", "sigma"], "prior": [0.09, 0.01], "likelihood": [0.01, 0.3],
+         "diagnosis": ["strong prior / weak likelihood", "-"], "flagged": [True, False],
+         "unit": ["dimensionless"] * 2}
+    )  # fmt: skip
+    fit = dataclasses.replace(section("trial", True), sensitivity=sensitivity)
+    html = build_report(title="T", datasets=[], fits=[fit], config={}, versions={})
+    assert '<p class="fail">Flagged: beta_il6</p>' in html
+    assert html.count("FLAGGED") == 1 and "FAIL<" not in html
+
+
+def test_calibration_appears_only_when_there_are_results():
+    plain = build_report(title="T", datasets=[], fits=[section("a", True)], config={}, versions={})
+    assert "<h2>Calibration</h2>" not in plain
+    coverage = pd.DataFrame({"nominal": [0.9], "observed": [0.88]})
+    calibration = CalibrationSection(tables={"coverage": coverage})
+    html = build_report(title="T", datasets=[], fits=[section("a", True)], config={},
+                        versions={}, calibration=calibration)  # fmt: skip
+    assert "<h2>Calibration</h2>" in html and "<h4>coverage</h4>" in html
+
+
+def test_a_refit_report_says_what_changed_and_how_the_estimates_moved():
+    before = section("trial", True)
+    previous = record(fits=[before], config={"seed": 1, "sampler": {"draws": 500}},
+                      versions={"pymc": "6.3.0"})  # fmt: skip
+    previous["inputs"] = {"il6_crp on trial": {"results/prepared/trial/subjects.csv": "ab" * 32}}
+    summary = before.summary.assign(mean=[0.81])  # moved by two previous sds
+    hashes = {"results/prepared/trial/subjects.csv": "cd" * 32}
+    after = dataclasses.replace(
+        before, summary=summary, metadata={**before.metadata, "input_hashes": hashes}
+    )
+    html = build_report(title="T", datasets=[], fits=[after],
+                        config={"seed": 1, "sampler": {"draws": 1000}},
+                        versions={"pymc": "6.4.0"}, previous=previous)  # fmt: skip
+    changes = html[html.index("Changes since the previous run") : html.index("Provenance")]
+    assert "abababababab" in changes and "cdcdcdcdcdcd" in changes
+    assert "sampler.draws" in changes and "500" in changes and "1000" in changes
+    assert "6.3.0" in changes and "6.4.0" in changes
+    assert "1 of 1 estimates moved; 1 by more than one previous posterior sd" in changes
+    shifts = estimate_shifts(previous, record(fits=[after], config={}, versions={}))
+    assert shifts.loc[0, "change in sd before"] == pytest.approx(2.0)
+    first = build_report(title="T", datasets=[], fits=[after], config={}, versions={})
+    assert "No previous run recorded" in first

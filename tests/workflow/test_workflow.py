@@ -1,5 +1,12 @@
 """A tiny end-to-end run of the workflow in a temporary folder, as a user would run it."""
 
+import html
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
 import pandas as pd
 import pytest
 import yaml
@@ -22,6 +29,10 @@ CONFIG = {
     "models": ["il6_crp"],
     "sampler": {"draws": 200, "tune": 200},
     "diagnostics": {"thresholds": {"ess_bulk_min": 50, "ess_tail_min": 50}},
+    "variants": {
+        "tr_no_eta": {"model": "treatment_response", "options": {"effect_modification": False}}
+    },
+    "comparisons": {"eta": {"dataset": "trial", "models": ["treatment_response", "tr_no_eta"]}},
 }
 
 
@@ -76,10 +87,20 @@ def test_a_second_run_does_nothing(run):
     assert "Nothing to be done" in snakemake(run, "--dry-run").stdout
 
 
+def test_a_rerun_report_says_what_changed_since_the_previous_one(run):
+    snakemake(run, "--config", "title=tiny run again")
+    page = (run / "results/report.html").read_text()
+    changes = page[page.index("Changes since the previous run") : page.index("<h2>Provenance")]
+    assert "title" in changes and "tiny run again" in changes
+    assert "No estimate moved." in changes
+    snakemake(run)  # back to the module's config for the tests below
+
+
 def test_refitting_with_the_same_seed_gives_identical_summaries(run):
     path = run / "results/summaries/il6_crp/trial.csv"
     before = path.read_bytes()
-    snakemake(run, "--forcerun", "fit_model")
+    # one fit is enough, and keeps the rest of the run as it was
+    snakemake(run, str(path.relative_to(run)), "--forcerun", "fit_model")
     assert path.read_bytes() == before
 
 
@@ -102,3 +123,76 @@ def test_a_misspelt_config_key_stops_before_any_job(run):
 def test_snakemake_report_builds(run):
     snakemake(run, "--report", "report.zip")
     assert (run / "report.zip").stat().st_size > 0
+
+
+def test_variants_are_compared_by_loo_and_every_fit_gets_sensitivity_and_figures(run):
+    table = pd.read_csv(run / "results/comparisons/eta.csv")
+    assert set(table["model"]) == {"treatment_response", "tr_no_eta"}
+    assert table["weight"].sum() == pytest.approx(1)
+    assert (run / "results/comparisons/eta.svg").exists()
+    variant = pd.read_csv(run / "results/summaries/tr_no_eta/trial.csv")
+    assert "eta" not in set(variant["parameter"])
+    for model, dataset in (("il6_crp", "trial"), ("treatment_response", "trial"),
+                           ("tr_no_eta", "trial"), ("il6_crp", "controls")):  # fmt: skip
+        sensitivity = pd.read_csv(run / f"results/sensitivity/{model}/{dataset}.csv")
+        assert {"prior", "likelihood", "flagged"} <= set(sensitivity.columns)
+        assert (run / f"results/figures/{model}/{dataset}/trace.png").exists()
+    assert (run / "results/figures/treatment_response/trial/effect.svg").exists()
+    page = (run / "results/report.html").read_text()
+    for heading in ("Model comparison (PSIS-LOO)", "Prior sensitivity", "Figures in this report",
+                    "Changes since the previous run"):  # fmt: skip
+        assert heading in page
+    closing = page[page.index("Figures in this report") :]
+    for figure in ("relation", "forest", "ranks", "trace", "ppc", "course", "effect", "comparison"):
+        assert f"<b>{figure}</b>" in closing
+    assert json.loads((run / "results/report.json").read_text())["verdicts"]
+
+
+def chromium_view(page: Path) -> dict:
+    """Open a report in headless Chromium; return whether each image loaded and the page text."""
+    probe = page.with_name("probe.html")
+    script = (
+        "<script>window.addEventListener('load', () => { const r = {images: "
+        "Array.from(document.images).map(i => i.complete && i.naturalWidth > 0), "
+        "text: document.body.innerText}; const p = document.createElement('pre'); "
+        "p.id = 'probe'; p.textContent = JSON.stringify(r); document.body.appendChild(p); });"
+        "</script></body>"
+    )
+    probe.write_text(page.read_text().replace("</body>", script))
+    dom = subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=20000",
+         "--dump-dom", probe.as_uri()],
+        capture_output=True, text=True, timeout=300, check=True,
+    ).stdout  # fmt: skip
+    return json.loads(html.unescape(re.search(r'<pre id="probe">(.*?)</pre>', dom, re.S)[1]))
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (.ci/run installs it)")
+def test_the_report_opens_in_a_browser_with_every_image_and_no_subject_identifier(run):
+    page = run / "results/report.html"
+    view = chromium_view(page)
+    expected = len(re.findall(r"<img ", page.read_text()))
+    assert expected >= 20
+    assert view["images"] == [True] * expected
+    assert "Figures in this report" in view["text"]
+    for dataset in ("trial", "controls"):
+        ids = pd.read_csv(run / f"results/simulated/{dataset}/subjects.csv")["USUBJID"]
+        assert not [uid for uid in ids if uid in view["text"]]
+
+
+def test_the_stop_policy_fails_the_run_naming_the_fit_and_its_failing_checks(run):
+    strict = run / "strict.yaml"
+    config = {**CONFIG, "diagnostics": {"on_failure": "stop",
+                                        "thresholds": {"ess_bulk_min": 10**9}}}  # fmt: skip
+    strict.write_text(yaml.safe_dump(config))
+    target = "results/diagnostics/il6_crp/controls.csv"
+    result = snakemake(run, "--configfile", str(strict), "--replace-workflow-config", target,
+                       check=False)  # fmt: skip
+    assert result.returncode != 0
+    assert "fit_model" not in result.stdout  # the judge reran; the fit did not
+    log = (run / "logs/check_fit/il6_crp/controls.log").read_text()
+    assert "fit il6_crp on controls failed the diagnostics gate: " in log
+    assert "min bulk ESS" in log and "(limit >= 1e+09" in log

@@ -1,6 +1,11 @@
+import copy
+from pathlib import Path
+
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from il6fit.models import get_model
+from il6fit.models import MODELS, get_model
+from il6fit.plots import COMMON_FIGURES
 from il6fit.provenance import derive_seed
 
 validate(config, "../schemas/config.schema.yaml", set_default=True)
@@ -16,15 +21,65 @@ if _undesigned:
 wildcard_constraints:
     dataset="[A-Za-z0-9][A-Za-z0-9_-]*",
     model="[a-z0-9_]+",
+    comparison="[A-Za-z0-9][A-Za-z0-9_-]*",
+
+
+def check_variants_and_comparisons():
+    """Stop with a clear message on a variant or comparison the schema cannot judge."""
+    for name, variant in config["variants"].items():
+        if name in MODELS:
+            raise WorkflowError(
+                f"variants.{name}: the name of a model family; give the variant its own name."
+            )
+        # a variant's options must be valid options of its model: check them in its place
+        trial = copy.deepcopy(config)
+        trial["model_options"][variant["model"]] = model_options(name)
+        try:
+            validate(trial, "../schemas/config.schema.yaml")
+        except WorkflowError as error:
+            raise WorkflowError(f"variants.{name}.options: {error}") from None
+    for name, comparison in config["comparisons"].items():
+        if comparison["dataset"] not in config["datasets"]:
+            raise WorkflowError(
+                f"comparisons.{name}.dataset: no dataset '{comparison['dataset']}'; the "
+                f"datasets are {', '.join(config['datasets'])}."
+            )
+        for model in comparison["models"]:
+            if model not in MODELS and model not in config["variants"]:
+                raise WorkflowError(
+                    f"comparisons.{name}.models: '{model}' is neither a model "
+                    f"({', '.join(MODELS)}) nor a variant under `variants`."
+                )
+        families = {family_name(model) for model in comparison["models"]}
+        if len(families) > 1 and "observed" not in comparison:
+            raise WorkflowError(
+                f"comparisons.{name}: models of different families ({', '.join(families)}) "
+                "must name the observed variable they are compared on with `observed:`."
+            )
+
+
+def family_name(model):
+    """The model family of a model or variant name."""
+    if model in config["variants"]:
+        return config["variants"][model]["model"]
+    get_model(model)
+    return model
 
 
 def fit_pairs():
-    """(model, dataset) of every fit: each dataset's own `models`, else the global list."""
-    return [
+    """(model, dataset) of every fit: each dataset's own `models`, else the global list, then
+    the models of every comparison (so each is judged and reported like any other fit).
+    """
+    pairs = [
         (model, dataset)
         for dataset, spec in config["datasets"].items()
         for model in spec.get("models", config["models"])
     ]
+    for comparison in config["comparisons"].values():
+        for model in comparison["models"]:
+            if (model, comparison["dataset"]) not in pairs:
+                pairs.append((model, comparison["dataset"]))
+    return pairs
 
 
 def fit_targets(pattern, *, with_estimands=False):
@@ -32,7 +87,7 @@ def fit_targets(pattern, *, with_estimands=False):
     return [
         pattern.format(model=model, dataset=dataset)
         for model, dataset in fit_pairs()
-        if not with_estimands or get_model(model).estimands is not None
+        if not with_estimands or get_model(family_name(model)).estimands is not None
     ]
 
 
@@ -41,8 +96,46 @@ def figure_targets(ext):
     return [
         f"results/figures/{model}/{dataset}/{figure}.{ext}"
         for model, dataset in fit_pairs()
-        for figure in get_model(model).figures
+        for figure in (*get_model(family_name(model)).figures, *COMMON_FIGURES)
     ]
+
+
+def comparison_fits(wildcards):
+    """The fits one comparison compares, in the order listed."""
+    comparison = config["comparisons"][wildcards.comparison]
+    return [
+        f"results/fits/{model}/{comparison['dataset']}.nc"
+        for model in comparison["models"]
+    ]
+
+
+def comparison_targets(pattern):
+    """A path pattern filled in for every comparison."""
+    return [pattern.format(comparison=name) for name in config["comparisons"]]
+
+
+def calibration_results():
+    """Calibration summaries and figures, when a calibration run has written them: per model
+    folder under results/calibration/, its coverage table and figures (not the per-replicate
+    ranks or batches)."""
+    folder = Path("results/calibration")
+    tables = [*folder.glob("coverage.csv"), *folder.glob("*/coverage.csv")]
+    figures = [*folder.glob("*.png"), *folder.glob("*/*.png")]
+    return sorted(str(p) for p in tables) + sorted(str(p) for p in figures)
+
+
+def escalation(wildcards):
+    """What a fit job needs to judge and refit itself under the `escalate` policy, else None.
+
+    None under the other policies, so changing thresholds then reruns the checks, not the fits.
+    """
+    diagnostics = config["diagnostics"]
+    if diagnostics["on_failure"] != "escalate":
+        return None
+    return {
+        "thresholds": diagnostics["thresholds"],
+        **diagnostics["escalation"],
+    }
 
 
 def job_seed(rule_name, **wildcards):
@@ -101,9 +194,18 @@ def fit_config(wildcards):
 
 
 def model_options(model):
-    """A model's options from the config (priors and analysis-table options)."""
-    get_model(model)
-    return config["model_options"].get(model, {})
+    """A model's or variant's options (priors and analysis-table options): a variant's
+    options override its model's, priors one by one."""
+    family = family_name(model)
+    options = dict(config["model_options"].get(family, {}))
+    if model in config["variants"]:
+        extra = config["variants"][model].get("options", {})
+        priors = {**options.get("priors", {}), **extra.get("priors", {})}
+        options = {**options, **extra, "priors": priors}
+    return options
+
+
+check_variants_and_comparisons()
 
 
 def calibration_batches(model):

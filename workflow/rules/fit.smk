@@ -16,8 +16,10 @@ rule fit_model:
         seed=lambda wildcards: job_seed(
             "fit_model", model=wildcards.model, dataset=wildcards.dataset
         ),
+        family=lambda wildcards: family_name(wildcards.model),
         options=lambda wildcards: model_options(wildcards.model),
         sampler=config["sampler"],
+        escalation=escalation,
         store=config["store"],
         run_config=fit_config,
         compile_cache=lambda wildcards: (
@@ -42,11 +44,55 @@ rule check_fit:
         mem_mb=2000,
         runtime=10,
     params:
+        family=lambda wildcards: family_name(wildcards.model),
         summary=config["summary"],
         thresholds=config["diagnostics"]["thresholds"],
         on_failure=config["diagnostics"]["on_failure"],
     script:
         "../scripts/check_fit.py"
+
+
+rule prior_sensitivity:
+    input:
+        fit="results/fits/{model}/{dataset}.nc",
+    output:
+        sensitivity="results/sensitivity/{model}/{dataset}.csv",
+    log:
+        "logs/prior_sensitivity/{model}/{dataset}.log",
+    conda:
+        "../envs/il6fit.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        family=lambda wildcards: family_name(wildcards.model),
+        threshold=config["diagnostics"]["sensitivity_threshold"],
+    script:
+        "../scripts/prior_sensitivity.py"
+
+
+rule compare_models:
+    input:
+        fits=comparison_fits,
+    output:
+        comparison="results/comparisons/{comparison}.csv",
+    log:
+        "logs/compare_models/{comparison}.log",
+    conda:
+        "../envs/il6fit.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=10,
+    params:
+        models=lambda wildcards: config["comparisons"][wildcards.comparison]["models"],
+        observed=lambda wildcards: config["comparisons"][wildcards.comparison].get(
+            "observed"
+        ),
+        good_k=config["diagnostics"]["thresholds"]["pareto_k_max"],
+    script:
+        "../scripts/compare_models.py"
 
 
 rule compute_estimands:
@@ -65,6 +111,7 @@ rule compute_estimands:
         mem_mb=4000,
         runtime=10,
     params:
+        family=lambda wildcards: family_name(wildcards.model),
         options=lambda wildcards: model_options(wildcards.model),
         summary=config["summary"],
         seed=lambda wildcards: job_seed(

@@ -22,7 +22,31 @@ rule plot_figure:
         mem_mb=2000,
         runtime=10,
     params:
+        family=lambda wildcards: family_name(wildcards.model),
         options=lambda wildcards: model_options(wildcards.model),
         ci_prob=config["summary"]["ci_prob"],
     script:
         "../scripts/plot_figure.py"
+
+
+rule plot_comparison:
+    input:
+        comparison="results/comparisons/{comparison}.csv",
+    output:
+        png=report(
+            "results/comparisons/{comparison}.png",
+            caption="../report/comparison.rst",
+            category="Model comparison",
+            labels={"comparison": "{comparison}"},
+        ),
+        svg="results/comparisons/{comparison}.svg",
+    log:
+        "logs/plot_comparison/{comparison}.log",
+    conda:
+        "../envs/il6fit.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    script:
+        "../scripts/plot_comparison.py"

@@ -7,6 +7,10 @@ rule build_report:
             "results/estimands/{model}/{dataset}.csv", with_estimands=True
         ),
         figures=figure_targets("png"),
+        sensitivity=fit_targets("results/sensitivity/{model}/{dataset}.csv"),
+        comparisons=comparison_targets("results/comparisons/{comparison}.csv"),
+        comparison_figures=comparison_targets("results/comparisons/{comparison}.png"),
+        calibration=calibration_results(),
         subjects=expand(
             "results/prepared/{dataset}/subjects.csv", dataset=config["datasets"]
         ),
@@ -17,11 +21,12 @@ rule build_report:
             "results/prepared/{dataset}/ledger.csv", dataset=config["datasets"]
         ),
     output:
-        report(
+        html=report(
             "results/report.html",
             caption="../report/report.rst",
             category="Report",
         ),
+        record="results/report.json",
     log:
         "logs/build_report.log",
     conda:
@@ -34,6 +39,11 @@ rule build_report:
         title=config["title"],
         pairs=fit_pairs(),
         datasets={d: dataset_source(d) for d in config["datasets"]},
+        families={model: family_name(model) for model, _ in fit_pairs()},
+        comparisons=config["comparisons"],
         config=config,
+        # the record of the last report, kept outside the outputs (Snakemake removes those
+        # before a job runs), so the next report can say what changed
+        history="results/history/last-report.json",
     script:
         "../scripts/build_report.py"

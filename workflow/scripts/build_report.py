@@ -1,3 +1,5 @@
+import json
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -7,7 +9,14 @@ from il6fit.inference import fit_metadata, load, rows_used
 from il6fit.logs import log_to
 from il6fit.models import get_model, resolve_priors
 from il6fit.provenance import package_versions
-from il6fit.report import DatasetSection, FitSection, build_report
+from il6fit.report import (
+    CalibrationSection,
+    ComparisonSection,
+    DatasetSection,
+    FitSection,
+    build_report,
+    record,
+)
 
 log_to(snakemake.log[0])
 
@@ -29,12 +38,13 @@ for name, subjects_path, measurements_path, ledger_path in zip(
     )
 
 fits = []
-for (model, dataset), fit, summary, checks in zip(
-    params.pairs, inputs.fits, inputs.summaries, inputs.checks, strict=True
+for (model, dataset), fit, summary, checks, sensitivity in zip(
+    params.pairs, inputs.fits, inputs.summaries, inputs.checks, inputs.sensitivity, strict=True
 ):
-    family = get_model(model)
-    options = params.config["model_options"].get(model, {})
+    family = get_model(params.families[model])
     tree = load(fit)
+    metadata = fit_metadata(tree)
+    options = metadata["config"]["model_options"]
     folder = Path("results/figures", model, dataset)
     estimand_path = f"results/estimands/{model}/{dataset}.csv"
     figures = {
@@ -50,24 +60,62 @@ for (model, dataset), fit, summary, checks in zip(
             priors={
                 k: repr(v)
                 for k, v in resolve_priors(
-                    family.default_priors, options.get("priors"), model
+                    family.default_priors, options.get("priors"), family.name
                 ).items()
                 if k in tree["posterior"].data_vars
             },
             summary=pd.read_csv(summary),
             checks=pd.read_csv(checks),
-            metadata=fit_metadata(tree),
+            metadata=metadata,
             rows_used=rows_used(tree, family),
             figures=figures,
             estimands=pd.read_csv(estimand_path) if estimand_path in inputs.estimands else None,
+            sensitivity=pd.read_csv(sensitivity),
         )
     )
 
+comparisons = [
+    ComparisonSection(
+        name=name,
+        dataset=params.comparisons[name]["dataset"],
+        table=pd.read_csv(table),
+        figure=Path(figure).read_bytes(),
+    )
+    for name, table, figure in zip(
+        params.comparisons, inputs.comparisons, inputs.comparison_figures, strict=True
+    )
+]
+
+
+def calibration_name(path):
+    """E.g. results/calibration/il6_crp/coverage.csv -> il6_crp: coverage."""
+    relative = Path(path).relative_to("results/calibration").with_suffix("")
+    return ": ".join(relative.parts)
+
+
+calibration = CalibrationSection(
+    tables={calibration_name(p): pd.read_csv(p) for p in inputs.calibration if p.endswith(".csv")},
+    figures={
+        calibration_name(p): Path(p).read_bytes() for p in inputs.calibration if p.endswith(".png")
+    },
+)
+
+history = Path(params.history)
+previous = json.loads(history.read_text()) if history.exists() else None
+versions = package_versions()
 html = build_report(
     title=params.title,
     datasets=datasets,
     fits=fits,
     config=params.config,
-    versions=package_versions(),
+    versions=versions,
+    comparisons=comparisons,
+    calibration=calibration,
+    previous=previous,
 )
-Path(snakemake.output[0]).write_text(html, encoding="utf-8")
+Path(snakemake.output.html).write_text(html, encoding="utf-8")
+Path(snakemake.output.record).write_text(
+    json.dumps(record(fits=fits, config=params.config, versions=versions), indent=1)
+)
+history.parent.mkdir(parents=True, exist_ok=True)
+shutil.copyfile(snakemake.output.record, history)

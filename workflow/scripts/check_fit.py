@@ -7,7 +7,7 @@ log_to(snakemake.log[0])
 
 summary, checks = gate(
     load(snakemake.input.fit),
-    get_model(snakemake.wildcards.model),
+    get_model(snakemake.params.family),
     fit_name=f"{snakemake.wildcards.model} on {snakemake.wildcards.dataset}",
     thresholds=Thresholds(**snakemake.params.thresholds),
     on_failure=snakemake.params.on_failure,

@@ -6,7 +6,7 @@ from il6fit.models import get_model
 
 log_to(snakemake.log[0])
 
-family = get_model(snakemake.wildcards.model)
+family = get_model(snakemake.params.family)
 subjects, measurements = read_prepared(snakemake.input.subjects, snakemake.input.measurements)
 options = snakemake.params.options
 summary = summarise_estimands(

@@ -3,8 +3,11 @@ import os
 # One compile cache per job, set before PyTensor is imported: parallel fits never share a cache.
 os.environ["PYTENSOR_FLAGS"] = f"base_compiledir={os.path.abspath(snakemake.params.compile_cache)}"
 
+from functools import partial
+
 from il6fit.data import read_prepared
-from il6fit.inference import SamplerSettings, StorePolicy, annotate, fit_model, save
+from il6fit.diagnostics import Thresholds, sampler_failures
+from il6fit.inference import Escalation, SamplerSettings, StorePolicy, annotate, fit_model, save
 from il6fit.logs import log_to
 from il6fit.models import get_model
 from il6fit.provenance import input_hashes
@@ -13,13 +16,22 @@ log_to(snakemake.log[0])
 
 subjects, measurements = read_prepared(snakemake.input.subjects, snakemake.input.measurements)
 settings = SamplerSettings(**snakemake.params.sampler, cores=snakemake.threads)
+family = get_model(snakemake.params.family)
+escalate = dict(snakemake.params.escalation or {})  # empty unless `on_failure: escalate`
+judge = escalation = None
+if escalate:
+    thresholds = Thresholds(**escalate.pop("thresholds"))
+    judge = partial(sampler_failures, family=family, thresholds=thresholds)
+    escalation = Escalation(**escalate)
 tree, _ = fit_model(
-    get_model(snakemake.wildcards.model),
+    family,
     subjects,
     measurements,
     options=snakemake.params.options,
     settings=settings,
     seed=snakemake.params.seed,
+    judge=judge,
+    escalation=escalation,
 )
 annotate(
     tree,

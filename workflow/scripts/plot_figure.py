@@ -9,7 +9,7 @@ from il6fit.plots import draw, save_figure
 log_to(snakemake.log[0])
 
 subjects, measurements = read_prepared(snakemake.input.subjects, snakemake.input.measurements)
-family = get_model(snakemake.wildcards.model)
+family = get_model(snakemake.params.family)
 table = family.table(subjects, measurements, snakemake.params.options)
 figure = draw(
     snakemake.wildcards.figure,
@@ -18,5 +18,6 @@ figure = draw(
     table=table,
     ci_prob=snakemake.params.ci_prob,
     family=family,
+    options=snakemake.params.options,
 )
 save_figure(figure, snakemake.output.png.removesuffix(".png"))

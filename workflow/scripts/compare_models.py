@@ -1,0 +1,15 @@
+from il6fit.comparison import compare_fits
+from il6fit.inference import load
+from il6fit.logs import log_to
+
+log_to(snakemake.log[0])
+
+table = compare_fits(
+    {
+        model: load(path)
+        for model, path in zip(snakemake.params.models, snakemake.input.fits, strict=True)
+    },
+    var_name=snakemake.params.observed,
+    good_k=snakemake.params.good_k,
+)
+table.to_csv(snakemake.output.comparison, index=False)

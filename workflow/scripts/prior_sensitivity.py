@@ -1,0 +1,13 @@
+from il6fit.diagnostics import prior_sensitivity
+from il6fit.inference import load
+from il6fit.logs import log_to
+from il6fit.models import get_model
+
+log_to(snakemake.log[0])
+
+table = prior_sensitivity(
+    load(snakemake.input.fit),
+    get_model(snakemake.params.family),
+    threshold=snakemake.params.threshold,
+)
+table.to_csv(snakemake.output.sensitivity, index=False)
