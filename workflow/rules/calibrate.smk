@@ -27,7 +27,12 @@ rule sbc_batch:
         design=lambda wildcards: config["calibration"]["designs"][wildcards.model],
         design_seed=lambda wildcards: job_seed("sbc_design", model=wildcards.model),
         sampler=config["calibration"]["sampler"],
-        thresholds=config["diagnostics"]["thresholds"],
+        # replicate fits keep no log-likelihood: the sampler checks only
+        thresholds={
+            k: v
+            for k, v in config["diagnostics"]["thresholds"].items()
+            if k != "pareto_k_max"
+        },
     script:
         "../scripts/sbc_batch.py"
 
