@@ -10,8 +10,7 @@ rule fit_model:
         "../envs/il6fit.yaml"
     threads: config["sampler"]["chains"]
     resources:
-        mem_mb=4000,
-        runtime=60,
+        **config["resources"]["fit_model"],
     params:
         seed=lambda wildcards: job_seed(
             "fit_model", model=wildcards.model, dataset=wildcards.dataset
@@ -39,8 +38,7 @@ rule check_fit:
         "../envs/il6fit.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
+        **config["resources"]["check_fit"],
     params:
         summary=config["summary"],
         thresholds=config["diagnostics"]["thresholds"],
@@ -62,8 +60,7 @@ rule compute_estimands:
         "../envs/il6fit.yaml"
     threads: 1
     resources:
-        mem_mb=4000,
-        runtime=10,
+        **config["resources"]["compute_estimands"],
     params:
         options=lambda wildcards: model_options(wildcards.model),
         summary=config["summary"],

@@ -19,8 +19,7 @@ rule plot_figure:
         "../envs/il6fit.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
+        **config["resources"]["plot_figure"],
     params:
         options=lambda wildcards: model_options(wildcards.model),
         ci_prob=config["summary"]["ci_prob"],
