@@ -7,7 +7,11 @@ CORES ?= all
 CONFIG ?=
 RUN_CONFIG := $(if $(CONFIG),--configfile $(CONFIG) --replace-workflow-config,)
 
-.PHONY: run test test-slow report lock setup calibrate-simulator recovery calibrate
+# `make test-cluster`: the config and targets run through SLURM and locally, then compared.
+CLUSTER_CONFIG ?= tests/cluster/config.yaml
+CLUSTER_TARGETS ?= results/summaries/il6_crp/trial.csv results/summaries/il6_crp/controls.csv
+
+.PHONY: run test test-slow test-cluster report lock setup calibrate-simulator recovery calibrate
 
 setup: $(STAMP)
 
@@ -29,6 +33,11 @@ test: $(STAMP)
 ## Long checks: parameter recovery and calibration.
 test-slow: $(STAMP)
 	$(BIN)/pytest -m slow
+
+## The workflow through a real one-node SLURM (started and stopped here; root, installs Debian's
+## slurm-wlm, munge, MariaDB if missing) against a local run of the same config.
+test-cluster: $(STAMP)
+	bash tests/cluster/run.sh $(CLUSTER_CONFIG) $(CLUSTER_TARGETS)
 
 ## Snakemake's own interactive report of the last run.
 report: $(STAMP)

@@ -58,6 +58,6 @@ pip_install() {
         2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
 }
 pip_install --upgrade pip
-pip_install -c requirements.lock -e ".[workflow,dev]"
+pip_install -c requirements.lock -e ".[workflow,cluster,dev]"
 echo "$want" >"$stamp"
 echo "setup: done ($("$venv/bin/python" --version))"

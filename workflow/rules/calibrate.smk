@@ -16,8 +16,7 @@ rule sbc_batch:
         "../envs/il6fit.yaml"
     threads: 1
     resources:
-        mem_mb=3000,
-        runtime=30,
+        **config["resources"]["sbc_batch"],
     params:
         replicates=batch_replicates,
         seeds=lambda wildcards: [
@@ -62,8 +61,7 @@ rule sbc_summary:
         "../envs/il6fit.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
+        **config["resources"]["sbc_summary"],
     params:
         band_prob=config["calibration"]["band_prob"],
     script:

@@ -10,8 +10,7 @@ rule fit_model:
         "../envs/il6fit.yaml"
     threads: config["sampler"]["chains"]
     resources:
-        mem_mb=4000,
-        runtime=60,
+        **config["resources"]["fit_model"],
     params:
         seed=lambda wildcards: job_seed(
             "fit_model", model=wildcards.model, dataset=wildcards.dataset
@@ -41,8 +40,7 @@ rule check_fit:
         "../envs/il6fit.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
+        **config["resources"]["check_fit"],
     params:
         family=lambda wildcards: family_name(wildcards.model),
         summary=config["summary"],
@@ -63,8 +61,7 @@ rule prior_sensitivity:
         "../envs/il6fit.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
+        **config["resources"]["prior_sensitivity"],
     params:
         family=lambda wildcards: family_name(wildcards.model),
         threshold=config["diagnostics"]["sensitivity_threshold"],
@@ -83,8 +80,7 @@ rule compare_models:
         "../envs/il6fit.yaml"
     threads: 1
     resources:
-        mem_mb=4000,
-        runtime=10,
+        **config["resources"]["compare_models"],
     params:
         models=lambda wildcards: config["comparisons"][wildcards.comparison]["models"],
         observed=lambda wildcards: config["comparisons"][wildcards.comparison].get(
@@ -108,8 +104,7 @@ rule compute_estimands:
         "../envs/il6fit.yaml"
     threads: 1
     resources:
-        mem_mb=4000,
-        runtime=10,
+        **config["resources"]["compute_estimands"],
     params:
         family=lambda wildcards: family_name(wildcards.model),
         options=lambda wildcards: model_options(wildcards.model),

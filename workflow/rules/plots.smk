@@ -19,8 +19,7 @@ rule plot_figure:
         "../envs/il6fit.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
+        **config["resources"]["plot_figure"],
     params:
         family=lambda wildcards: family_name(wildcards.model),
         options=lambda wildcards: model_options(wildcards.model),
@@ -46,7 +45,6 @@ rule plot_comparison:
         "../envs/il6fit.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=5,
+        **config["resources"]["plot_comparison"],
     script:
         "../scripts/plot_comparison.py"

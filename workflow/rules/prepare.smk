@@ -12,8 +12,7 @@ rule prepare_data:
         "../envs/il6fit.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
+        **config["resources"]["prepare_data"],
     params:
         options=config["prepare"],
     script:
@@ -33,7 +32,6 @@ rule import_tongji:
         "../envs/il6fit.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
+        **config["resources"]["import_tongji"],
     script:
         "../scripts/import_tongji.py"

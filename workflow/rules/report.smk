@@ -33,8 +33,7 @@ rule build_report:
         "../envs/il6fit.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
+        **config["resources"]["build_report"],
     params:
         title=config["title"],
         pairs=fit_pairs(),

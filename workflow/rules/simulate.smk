@@ -9,8 +9,7 @@ rule simulate_cohort:
         "../envs/il6fit.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
+        **config["resources"]["simulate_cohort"],
     params:
         spec=lambda wildcards: config["datasets"][wildcards.dataset]["simulate"],
         seed=lambda wildcards: job_seed("simulate_cohort", dataset=wildcards.dataset),
