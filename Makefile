@@ -9,7 +9,7 @@ RUN_CONFIG := $(if $(CONFIG),--configfile $(CONFIG) --replace-workflow-config,)
 
 # `make test-cluster`: the config and targets run through SLURM and locally, then compared.
 CLUSTER_CONFIG ?= tests/cluster/config.yaml
-CLUSTER_TARGETS ?= results/summaries/il6_crp/trial.csv results/summaries/il6_crp/controls.csv
+CLUSTER_TARGETS ?= calibrate results/summaries/il6_crp/trial.csv results/summaries/il6_crp/controls.csv
 
 .PHONY: run test test-slow test-cluster report lock setup calibrate-simulator recovery calibrate
 
