@@ -23,3 +23,13 @@ rule all:
         "results/report.html",
         fit_targets("results/summaries/{model}/{dataset}.csv"),
         fit_targets("results/estimands/{model}/{dataset}.csv", with_estimands=True),
+
+
+# `snakemake calibrate` (`make calibrate`): simulation-based calibration of every model.
+rule calibrate:
+    input:
+        expand(
+            "results/calibration/{model}/{output}",
+            model=config["calibration"]["models"],
+            output=["coverage.csv", "ecdf.png", "ranks.png"],
+        ),

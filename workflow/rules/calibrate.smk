@@ -1,12 +1,3 @@
-rule calibrate:
-    input:
-        expand(
-            "results/calibration/{model}/{output}",
-            model=config["calibration"]["models"],
-            output=["coverage.csv", "ecdf.png", "ranks.png"],
-        ),
-
-
 rule sbc_batch:
     output:
         "results/calibration/{model}/batches/{batch}.csv",
