@@ -1,7 +1,8 @@
-"""Parameter recovery of il6_crp at a moderate size (slow; `make test-slow`)."""
+"""Parameter recovery of every model at a moderate size (slow; `make test-slow`)."""
 
 import numpy as np
 import pytest
+from scipy.stats import binom
 
 from il6fit.data import as_read, prepare
 from il6fit.diagnostics import Thresholds, check, summarise
@@ -61,11 +62,17 @@ def test_il6_crp_recovers_the_generating_parameters(name):
 
 @pytest.mark.parametrize("name", list(RECOVERY_STUDIES))
 def test_models_recover_parameters_of_outcomes_drawn_from_them(name):
-    """Outcomes drawn from the model with known parameters on a 600-patient simulated trial."""
+    """Outcomes drawn from the model with known parameters on a 600-patient simulated trial.
+
+    A correct posterior misses the truth with its 90 % interval one time in ten, so with a dozen
+    parameters some miss: requiring every interval to cover would fail a correct model about
+    seven times in ten. The test allows as many misses as a correct posterior gives with
+    probability 99 % (binomial), and no mean further than 3 sd from the truth.
+    """
     summary, checks = recovery_study(
         name, settings=SamplerSettings(chains=2, draws=1000, tune=1000, cores=2)
     )
     assert checks["passed"].all(), checks.to_string()
-    for row in summary.itertuples():
-        assert row.covered, (name, row)
-        assert abs(row.z) <= 2, (name, row)
+    allowed = int(binom.ppf(0.99, len(summary), 0.1))
+    assert (~summary["covered"]).sum() <= allowed, summary.to_string()
+    assert (summary["z"].abs() <= 3).all(), summary.to_string()
