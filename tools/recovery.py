@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+from il6fit.diagnostics import PARETO_K_CHECK
 from il6fit.inference import SamplerSettings
 from il6fit.provenance import package_versions
 from il6fit.validation import RECOVERY_STUDIES, recovery_study
@@ -38,11 +39,13 @@ def main() -> None:
         start = time.perf_counter()
         summary, checks = recovery_study(name, settings=SETTINGS)
         seconds = time.perf_counter() - start
-        failed = checks.loc[~checks["passed"], "check"].tolist()
+        # the sampler's checks: Pareto k speaks of leave-one-out estimates, not of the posterior
+        sampler = checks[checks["check"] != PARETO_K_CHECK]
+        failed = sampler.loc[~sampler["passed"], "check"].tolist()
         lines += [
             f"## {name}",
             "",
-            f"{seconds:.0f} s (simulation, compilation and sampling); diagnostics gate: "
+            f"{seconds:.0f} s (simulation, compilation and sampling); sampler checks of the gate: "
             + ("passed" if not failed else "FAILED " + ", ".join(failed))
             + f"; {int(summary['covered'].sum())} of {len(summary)} intervals cover the truth.",
             "",

@@ -5,7 +5,7 @@ import pytest
 from scipy.stats import binom
 
 from il6fit.data import as_read, prepare
-from il6fit.diagnostics import Thresholds, check, summarise
+from il6fit.diagnostics import PARETO_K_CHECK, Thresholds, check, summarise
 from il6fit.inference import SamplerSettings, fit_model
 from il6fit.models import get_model
 from il6fit.simulate import scenario, simulate_cohort
@@ -32,7 +32,9 @@ def test_il6_crp_recovers_the_generating_parameters(name):
     )
     summary = summarise(tree, family.parameters, ci_kind="eti", ci_prob=0.9)
     checks = check(tree, summary, Thresholds())
-    assert checks["passed"].all(), checks.to_string()
+    # the sampler's checks: Pareto k speaks of leave-one-out estimates, not of the posterior
+    sampler = checks[checks["check"] != PARETO_K_CHECK]
+    assert sampler["passed"].all(), checks.to_string()
     summary = summary.set_index("parameter")
     truth = {
         "beta_il6": spec.crp_il6_slope,
@@ -72,7 +74,9 @@ def test_models_recover_parameters_of_outcomes_drawn_from_them(name):
     summary, checks = recovery_study(
         name, settings=SamplerSettings(chains=2, draws=1000, tune=1000, cores=2)
     )
-    assert checks["passed"].all(), checks.to_string()
+    # the sampler's checks: Pareto k speaks of leave-one-out estimates, not of the posterior
+    sampler = checks[checks["check"] != PARETO_K_CHECK]
+    assert sampler["passed"].all(), checks.to_string()
     allowed = int(binom.ppf(0.99, len(summary), 0.1))
     assert (~summary["covered"]).sum() <= allowed, summary.to_string()
     assert (summary["z"].abs() <= 3).all(), summary.to_string()
