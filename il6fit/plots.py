@@ -544,6 +544,16 @@ def eular_probabilities(draws: xr.Dataset, table: pd.DataFrame, *, ci_prob: floa
     return fig
 
 
+def _panel_grid(n: int, *, height: float) -> tuple[plt.Figure, np.ndarray]:
+    """Up to four panels a row for ``n`` quantities; panels beyond ``n`` are hidden."""
+    columns = min(4, n)
+    rows = -(-n // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, height * rows), squeeze=False)
+    for ax in axes.flat[n:]:
+        ax.set_visible(False)
+    return fig, axes
+
+
 def sbc_ecdf(replicates: pd.DataFrame, *, band_prob: float = 0.95) -> plt.Figure:
     """Calibration: PIT ECDF minus the uniform CDF per quantity, with its simultaneous band.
 
@@ -560,9 +570,7 @@ def sbc_ecdf(replicates: pd.DataFrame, *, band_prob: float = 0.95) -> plt.Figure
     """
     groups = list(replicates.groupby(["quantity", "kind"], sort=False))
     level = band_level(band_prob, len(groups))
-    columns = min(4, len(groups))
-    rows = -(-len(groups) // columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 2.5 * rows), squeeze=False)
+    fig, axes = _panel_grid(len(groups), height=2.5)
     for ax, ((quantity, kind), group) in zip(axes.flat, groups, strict=False):
         x, ecdf, lower, upper = ecdf_band(pit_values(group), level)
         outside = ((ecdf < lower) | (ecdf > upper)).any()
@@ -573,8 +581,6 @@ def sbc_ecdf(replicates: pd.DataFrame, *, band_prob: float = 0.95) -> plt.Figure
         ax.tick_params(labelsize=6)
         ax.set_xlabel("PIT value (0-1)", fontsize=6)
         ax.set_ylabel("ECDF - uniform (0-1)", fontsize=6)
-    for ax in axes.flat[len(groups) :]:
-        ax.set_visible(False)
     n = replicates["replicate"].nunique()
     fig.suptitle(
         f"Calibration of {replicates['model'].iloc[0]}: {n} replicates; grey, the band that all "
@@ -600,9 +606,7 @@ def sbc_rank_histograms(replicates: pd.DataFrame, *, bins: int = 10) -> plt.Figu
     matplotlib.figure.Figure
     """
     groups = list(replicates.groupby(["quantity", "kind"], sort=False))
-    columns = min(4, len(groups))
-    rows = -(-len(groups) // columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 2.3 * rows), squeeze=False)
+    fig, axes = _panel_grid(len(groups), height=2.3)
     for ax, ((quantity, _), group) in zip(axes.flat, groups, strict=False):
         n_ranks = int(group["n_ranks"].iloc[0])
         ax.hist(group["rank"], bins=np.linspace(0, n_ranks + 1, bins + 1), color="C0")
@@ -614,8 +618,6 @@ def sbc_rank_histograms(replicates: pd.DataFrame, *, bins: int = 10) -> plt.Figu
         ax.tick_params(labelsize=6)
         ax.set_xlabel(f"rank of the truth (0-{n_ranks})", fontsize=6)
         ax.set_ylabel("replicates (count)", fontsize=6)
-    for ax in axes.flat[len(groups) :]:
-        ax.set_visible(False)
     fig.suptitle(
         "Rank histograms; grey, the 99 % range of a bin's count when calibrated", fontsize=8
     )

@@ -43,12 +43,10 @@ import pandas as pd
 import pymc as pm
 
 from il6fit.errors import SpecError
-from il6fit.models.censored import latent_log_biomarker
+from il6fit.models.censored import IL6_REFERENCE, latent_log_biomarker
 from il6fit.models.family import ModelFamily, ObservedInfo, ParameterInfo
 from il6fit.models.priors import Prior
 
-#: IL-6 at which the intercept is read, pg/mL (RA trial median, domain-facts §1a).
-IL6_REFERENCE = 20.0
 BMI_REFERENCE, BMI_SCALE = 27.0, 5.0
 AGE_REFERENCE, AGE_SCALE = 50.0, 10.0
 #: Covariates by config name: (analysis-table column, reference, scale); the coefficient of
