@@ -67,6 +67,15 @@ def analysis_table(model: str, n_subjects: int, seed: int):
     return family, family.table(data.subjects, data.measurements, options)
 
 
+def pipeline_settings(model: str):
+    """The sampler settings the default config gives a model's fit job (as ``fit.smk``)."""
+    from il6fit.inference import SamplerSettings
+
+    sampler = dict(load_config()["sampler"])
+    overrides = sampler.pop("models", {}).get(model, {})
+    return SamplerSettings(**{**sampler, **overrides}, cores=sampler["chains"])
+
+
 def gate(family, tree) -> tuple[float, bool, str]:
     """Minimum bulk ESS over the key parameters, and the default config's gate verdict."""
     from il6fit.diagnostics import Thresholds, check, failed_checks, summarise
@@ -79,11 +88,10 @@ def gate(family, tree) -> tuple[float, bool, str]:
 
 
 def run_il6fit(model: str, n_subjects: int, seed: int) -> dict:
-    from il6fit.inference import SamplerSettings, sample_posterior
+    from il6fit.inference import sample_posterior
 
     family, table = analysis_table(model, n_subjects, seed)
-    sampler = load_config()["sampler"]
-    settings = SamplerSettings(**sampler, cores=sampler["chains"])
+    settings = pipeline_settings(model)
     tree = sample_posterior(family.build(table, family.default_priors), settings, seed=1)
     stats = tree["sample_stats"].attrs
     return {

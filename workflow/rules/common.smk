@@ -89,8 +89,14 @@ def fit_config(wildcards):
         },
         "prepare": config["prepare"],
         "model_options": model_options(wildcards.model),
-        "sampler": config["sampler"],
+        "sampler": sampler_settings(wildcards.model),
     }
+
+
+def sampler_settings(model):
+    """The sampler settings of one model's fits: the shared ones with its overrides applied."""
+    shared = {key: value for key, value in config["sampler"].items() if key != "models"}
+    return {**shared, **config["sampler"].get("models", {}).get(model, {})}
 
 
 def model_options(model):

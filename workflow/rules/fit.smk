@@ -17,7 +17,7 @@ rule fit_model:
             "fit_model", model=wildcards.model, dataset=wildcards.dataset
         ),
         options=lambda wildcards: model_options(wildcards.model),
-        sampler=config["sampler"],
+        sampler=lambda wildcards: sampler_settings(wildcards.model),
         store=config["store"],
         run_config=fit_config,
         compile_cache=lambda wildcards: (
