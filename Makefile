@@ -7,7 +7,7 @@ CORES ?= all
 CONFIG ?=
 RUN_CONFIG := $(if $(CONFIG),--configfile $(CONFIG) --replace-workflow-config,)
 
-.PHONY: run test test-slow report lock setup calibrate-simulator recovery
+.PHONY: run test test-slow report lock setup calibrate-simulator recovery calibrate
 
 setup: $(STAMP)
 
@@ -33,6 +33,10 @@ test-slow: $(STAMP)
 ## Snakemake's own interactive report of the last run.
 report: $(STAMP)
 	$(BIN)/snakemake --report report.zip $(RUN_CONFIG)
+
+## Simulation-based calibration of every model (results/calibration/; resumable).
+calibrate: $(STAMP)
+	$(BIN)/snakemake --cores $(CORES) $(RUN_CONFIG) calibrate
 
 ## Regenerate docs/model-recovery.md (each model refitted to outcomes drawn from it).
 recovery: $(STAMP)

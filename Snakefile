@@ -15,6 +15,7 @@ include: "workflow/rules/prepare.smk"
 include: "workflow/rules/fit.smk"
 include: "workflow/rules/plots.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/calibrate.smk"
 
 
 rule all:

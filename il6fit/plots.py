@@ -14,12 +14,13 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 from matplotlib import ticker
-from scipy.stats import rankdata
+from scipy.stats import binom, rankdata
 
 from il6fit.errors import SpecError
 from il6fit.models import ModelFamily
 from il6fit.models.family import ObservedInfo
 from il6fit.models.il6_crp import IL6_REFERENCE
+from il6fit.sbc import band_level, ecdf_band, pit_values
 
 #: Formats every figure is saved in.
 FORMATS = ("png", "svg")
@@ -348,6 +349,85 @@ def treatment_course(tree: xr.DataTree, table: pd.DataFrame, *, ci_prob: float) 
     ax.set(xlabel="week since randomisation (weeks)", ylabel="DAS28 (score, 0-10)")
     ax.set_title(f"DAS28 over time by arm, {ci_prob:.0%} credible bands")
     ax.legend(fontsize=7, ncol=2)
+    return fig
+
+
+def sbc_ecdf(replicates: pd.DataFrame, *, band_prob: float = 0.95) -> plt.Figure:
+    """Calibration: PIT ECDF minus the uniform CDF per quantity, with its simultaneous band.
+
+    Parameters
+    ----------
+    replicates : pandas.DataFrame
+        Replicate ranks of one model (:data:`il6fit.sbc.REPLICATE_COLUMNS`).
+    band_prob : float
+        Probability that all bands of a calibrated model hold together.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    groups = list(replicates.groupby(["quantity", "kind"], sort=False))
+    level = band_level(band_prob, len(groups))
+    columns = min(4, len(groups))
+    rows = -(-len(groups) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 2.5 * rows), squeeze=False)
+    for ax, ((quantity, kind), group) in zip(axes.flat, groups, strict=False):
+        x, ecdf, lower, upper = ecdf_band(pit_values(group), level)
+        outside = ((ecdf < lower) | (ecdf > upper)).any()
+        ax.fill_between(x, lower - x, upper - x, color="0.85", step="post")
+        ax.step(x, ecdf - x, where="post", color="C3" if outside else "C0")
+        ax.axhline(0, color="0.5", lw=0.6)
+        ax.set_title(quantity + (" (estimand)" if kind == "estimand" else ""), fontsize=7)
+        ax.tick_params(labelsize=6)
+        ax.set_xlabel("PIT value (0-1)", fontsize=6)
+        ax.set_ylabel("ECDF - uniform (0-1)", fontsize=6)
+    for ax in axes.flat[len(groups) :]:
+        ax.set_visible(False)
+    n = replicates["replicate"].nunique()
+    fig.suptitle(
+        f"Calibration of {replicates['model'].iloc[0]}: {n} replicates; grey, the band that all "
+        f"curves stay in together with probability {band_prob:.0%}; red, a curve outside it",
+        fontsize=8,
+    )
+    fig.tight_layout()
+    return fig
+
+
+def sbc_rank_histograms(replicates: pd.DataFrame, *, bins: int = 10) -> plt.Figure:
+    """Calibration: histogram of the true values' ranks per quantity (flat when calibrated).
+
+    Parameters
+    ----------
+    replicates : pandas.DataFrame
+        Replicate ranks of one model.
+    bins : int
+        Number of bins.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    groups = list(replicates.groupby(["quantity", "kind"], sort=False))
+    columns = min(4, len(groups))
+    rows = -(-len(groups) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 2.3 * rows), squeeze=False)
+    for ax, ((quantity, _), group) in zip(axes.flat, groups, strict=False):
+        n_ranks = int(group["n_ranks"].iloc[0])
+        ax.hist(group["rank"], bins=np.linspace(0, n_ranks + 1, bins + 1), color="C0")
+        expected = len(group) / bins
+        low, high = binom.ppf([0.005, 0.995], len(group), 1 / bins)
+        ax.axhspan(low, high, color="0.85", zorder=0)
+        ax.axhline(expected, color="0.4", lw=0.6)
+        ax.set_title(quantity, fontsize=7)
+        ax.tick_params(labelsize=6)
+        ax.set_xlabel(f"rank of the truth (0-{n_ranks})", fontsize=6)
+        ax.set_ylabel("replicates (count)", fontsize=6)
+    for ax in axes.flat[len(groups) :]:
+        ax.set_visible(False)
+    fig.suptitle(
+        "Rank histograms; grey, the 99 % range of a bin's count when calibrated", fontsize=8
+    )
+    fig.tight_layout()
     return fig
 
 

@@ -12,6 +12,7 @@ from il6fit.data import as_read, prepare
 from il6fit.diagnostics import Thresholds, check, summarise
 from il6fit.inference import SamplerSettings, sample
 from il6fit.models import ModelFamily, ParameterInfo, Prior, get_model
+from il6fit.models.censored import biomarker_estimates
 from il6fit.simulate import scenario, simulate_cohort
 
 #: Columns of a recovery table.
@@ -39,6 +40,7 @@ def recovery(
     priors: Mapping[str, Prior] | None = None,
     build_kwargs: Mapping | None = None,
     ci_prob: float = 0.9,
+    fixed: Mapping[str, object] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, xr.DataTree]:
     """Draw outcomes with known parameters, refit, and set the posterior beside the truth.
 
@@ -60,6 +62,9 @@ def recovery(
         Build options.
     ci_prob : float
         Probability of the equal-tailed intervals.
+    fixed : mapping of str to array_like, optional
+        Further parameter values used in the simulation but not assessed, such as the
+        population model of the biomarkers, whose data are the design's, not drawn.
 
     Returns
     -------
@@ -73,7 +78,9 @@ def recovery(
     """
     priors = dict(family.default_priors if priors is None else priors)
     build_kwargs = dict(build_kwargs or {})
-    simulated = family.simulate(table, priors, truth, seed=seed, build_kwargs=build_kwargs)
+    simulated = family.simulate(
+        table, priors, {**dict(fixed or {}), **truth}, seed=seed, build_kwargs=build_kwargs
+    )
     tree = sample(family.build(simulated, priors, **build_kwargs), settings, seed + 1)
     infos = {name: family.parameters.get(name, ParameterInfo(name, "-")) for name in truth}
     summary = summarise(tree, infos, ci_kind="eti", ci_prob=ci_prob)
@@ -151,5 +158,9 @@ def recovery_study(
     )  # fmt: skip
     family = get_model(name)
     table = family.table(data.subjects, data.measurements, study["options"])
-    summary, checks, _ = recovery(family, table, study["truth"], settings=settings, seed=seed + 1)
+    # the biomarkers are the design's data: their population model is fixed at its estimates
+    fixed = biomarker_estimates(table) if "IL6_cens" in table else {}
+    summary, checks, _ = recovery(
+        family, table, study["truth"], settings=settings, seed=seed + 1, fixed=fixed
+    )
     return summary, checks

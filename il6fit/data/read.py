@@ -45,7 +45,8 @@ def as_read(table: pd.DataFrame, first_row: int = 2) -> pd.DataFrame:
     >>> as_read(pd.DataFrame({"AVAL": [1.5, None]})).to_dict("list")
     {'AVAL': ['1.5', ''], '_row': [2, 3]}
     """
-    out = table.astype(str).replace("nan", "")
+    # pandas 3 keeps missing values missing through astype(str), so blank them first
+    out = table.astype(object).where(table.notna(), "").astype(str)
     out[ROW] = range(first_row, first_row + len(out))
     return out
 

@@ -62,8 +62,10 @@ def latent_log_biomarker(
     def at(rows):
         return mu[rows] if mu.ndim else mu
 
-    pm.Normal(name, at(measured), sigma, observed=log_values[measured], dims=f"{dim}_measured")
-    x = pt.as_tensor(log_values)
+    # measured values as data: a refit on new values with the same censoring reuses compiled code
+    values = pm.Data(f"{name}_observed", log_values[measured], dims=f"{dim}_measured")
+    pm.Normal(name, at(measured), sigma, observed=values, dims=f"{dim}_measured")
+    x = pt.set_subtensor(pt.zeros(log_values.size)[measured], values)
     if left.size:
         # TruncatedNormal keeps draws and the initial point inside the bound; the potential adds
         # back its normalising constant, so the joint density is the untruncated one.
@@ -196,3 +198,45 @@ def wide_results(
     for code in codes:
         out[f"{code}_cens"] = out[f"{code}_cens"].astype(int)
     return out.reset_index()
+
+
+def biomarker_estimates(table: pd.DataFrame) -> dict[str, float]:
+    """Plain estimates of the biomarker population model from a table's measured values.
+
+    Used to fix the population model when outcomes are drawn for a design (recovery and
+    calibration studies), so latent values below a limit are drawn like the measured ones.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Columns ``IL6``, ``IL6_cens`` and, optionally, ``CRP``, ``CRP_cens``.
+
+    Returns
+    -------
+    dict of str to float
+        ``mu_il6``, ``sigma_il6`` and, with CRP, ``crp_intercept``, ``crp_slope``,
+        ``crp_sigma`` (least squares of ln CRP on centred ln IL-6, measured pairs).
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"IL6": [10.0, 20, 40], "IL6_cens": 0, "CRP": [5.0, 10, 20],
+    ...                   "CRP_cens": 0})
+    >>> estimates = biomarker_estimates(t)
+    >>> [round(estimates[k], 3) for k in ("mu_il6", "sigma_il6", "crp_intercept", "crp_slope")]
+    [2.996, 0.693, 2.303, 1.0]
+    """
+    measured = table["IL6_cens"] == 0
+    x = np.log(table.loc[measured, "IL6"].to_numpy(float))
+    out = {"mu_il6": float(x.mean()), "sigma_il6": float(x.std(ddof=1))}
+    if "CRP" in table:
+        both = measured & (table["CRP_cens"] == 0)
+        x = np.log(table.loc[both, "IL6"].to_numpy(float)) - np.log(IL6_REFERENCE)
+        y = np.log(table.loc[both, "CRP"].to_numpy(float))
+        slope, intercept = np.polyfit(x, y, 1)
+        residual = y - intercept - slope * x
+        out |= {
+            "crp_intercept": float(intercept),
+            "crp_slope": float(slope),
+            "crp_sigma": float(residual.std(ddof=2)),
+        }
+    return out

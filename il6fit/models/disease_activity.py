@@ -201,7 +201,7 @@ def build(table: pd.DataFrame, priors: Mapping[str, Prior]) -> pm.Model:
                 "das28",
                 linear("das28"),
                 sigma,
-                observed=table["DAS28ESR"].to_numpy(float),
+                observed=pm.Data("das28_observed", table["DAS28ESR"].to_numpy(float), dims="obs"),
                 dims="obs",
             )
         else:
@@ -210,12 +210,14 @@ def build(table: pd.DataFrame, priors: Mapping[str, Prior]) -> pm.Model:
             counts = table[list(JOINTS.values())].to_numpy(int)
             pm.BetaBinomial(
                 "joints", n=N_JOINTS, alpha=share * phi, beta=(1 - share) * phi,
-                observed=counts, dims=("obs", "joint"),
+                observed=pm.Data("joints_observed", counts, dims=("obs", "joint")),
+                dims=("obs", "joint"),
             )  # fmt: skip
             sigma = priors["sigma_ptga"].create("sigma_ptga")
             pm.Censored(
                 "ptga", pm.Normal.dist(linear("ptga"), sigma), lower=0.0, upper=100.0,
-                observed=table["PTGA"].to_numpy(float), dims="obs",
+                observed=pm.Data("ptga_observed", table["PTGA"].to_numpy(float), dims="obs"),
+                dims="obs",
             )  # fmt: skip
     return model
 

@@ -192,7 +192,8 @@ def build(table: pd.DataFrame, priors: Mapping[str, Prior]) -> pm.Model:
         cutpoints = pm.math.stack([theta_none, theta_none + theta_gap])
         pm.OrderedLogistic(
             "response", eta=eta, cutpoints=cutpoints, compute_p=False,
-            observed=table["response"].to_numpy(int), dims="subject",
+            observed=pm.Data("response_observed", table["response"].to_numpy(int), dims="subject"),
+            dims="subject",
         )  # fmt: skip
     return model
 

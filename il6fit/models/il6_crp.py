@@ -226,17 +226,49 @@ def build(
             residual_dist = pm.StudentT.dist(nu=priors["nu"].create("nu"), mu=mu, sigma=sigma)
         else:
             residual_dist = pm.Normal.dist(mu, sigma)
-        lower = np.where(crp_cens == -1, log_crp, -np.inf)
-        upper = np.where(crp_cens == 1, log_crp, np.inf)
+        # outcome and limits as data: new values of the same design reuse compiled code
+        lower = pm.Data("log_crp_lower", np.where(crp_cens == -1, log_crp, -np.inf), dims="obs")
+        upper = pm.Data("log_crp_upper", np.where(crp_cens == 1, log_crp, np.inf), dims="obs")
         pm.Censored(
             "log_crp",
             residual_dist,
             lower=lower,
             upper=upper,
-            observed=log_crp,
+            observed=pm.Data("log_crp_observed", log_crp, dims="obs"),
             dims="obs",
         )
     return model
+
+
+def with_observed(table: pd.DataFrame, values: Mapping[str, np.ndarray]) -> pd.DataFrame:
+    """Return the table with IL-6 and CRP replaced by values drawn from the model, censored.
+
+    The draws come from a model built on a table without censoring (every IL-6 measured);
+    values beyond the limits in the table's ``il6_lloq``, ``il6_uloq``, ``crp_lloq`` and
+    ``crp_uloq`` columns (if present) are reported at the limit and flagged, as a laboratory
+    would report them.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        An analysis table, optionally with the limit columns.
+    values : mapping of str to numpy.ndarray
+        ``log_crp`` and, optionally, ``log_il6`` (every row; without it IL-6 is kept).
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
+    out = table.copy()
+    for marker in ("il6", "crp"):
+        if f"log_{marker}" not in values:
+            continue
+        value = np.exp(np.asarray(values[f"log_{marker}"], dtype=float))
+        lower = out[f"{marker}_lloq"].to_numpy(float) if f"{marker}_lloq" in out else 0.0
+        upper = out[f"{marker}_uloq"].to_numpy(float) if f"{marker}_uloq" in out else np.inf
+        out[f"{marker}_cens"] = np.where(value < lower, -1, np.where(value > upper, 1, 0))
+        out[marker] = np.clip(value, lower, upper)
+    return out
 
 
 FAMILY = ModelFamily(
@@ -254,4 +286,5 @@ FAMILY = ModelFamily(
         "log_crp": ObservedInfo("CRP (mg/L)", log=True),
         "log_il6": ObservedInfo("IL-6, measured values (pg/mL)", log=True),
     },
+    with_observed=with_observed,
 )

@@ -1,20 +1,14 @@
 """A tiny end-to-end run of the workflow in a temporary folder, as a user would run it."""
 
-import shutil
-import subprocess
-import sys
-from pathlib import Path
-
 import pandas as pd
 import pytest
 import yaml
+from helpers import snakemake, workflow_copy
 
 from il6fit.diagnostics import SUMMARY_COLUMNS
 
 pytestmark = pytest.mark.workflow
 
-ROOT = Path(__file__).resolve().parents[2]
-SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
 CONFIG = {
     "seed": 7,
     "title": "tiny run",
@@ -31,26 +25,9 @@ CONFIG = {
 }
 
 
-def snakemake(folder: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    result = subprocess.run(
-        [SNAKEMAKE, "--cores", "2", *args],
-        cwd=folder,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    if check and result.returncode != 0:
-        raise AssertionError(f"snakemake failed:\n{result.stdout}\n{result.stderr}")
-    return result
-
-
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("run")
-    shutil.copy(ROOT / "Snakefile", folder)
-    shutil.copytree(ROOT / "workflow", folder / "workflow")
-    (folder / "config").mkdir()
-    (folder / "config" / "config.yaml").write_text(yaml.safe_dump(CONFIG))
+    folder = workflow_copy(tmp_path_factory.mktemp("run"), CONFIG)
     snakemake(folder)
     return folder
 

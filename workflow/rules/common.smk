@@ -4,6 +4,13 @@ from il6fit.models import get_model
 from il6fit.provenance import derive_seed
 
 validate(config, "../schemas/config.schema.yaml", set_default=True)
+_undesigned = set(config["calibration"]["models"]) - set(config["calibration"]["designs"])
+if _undesigned:
+    raise ValueError(
+        "calibration.designs has no design for "
+        f"{', '.join(sorted(_undesigned))}: add one (scenario and n_subjects) or remove the "
+        "model from calibration.models."
+    )
 
 
 wildcard_constraints:
@@ -103,3 +110,16 @@ def model_options(model):
     """A model's options from the config (priors and analysis-table options)."""
     get_model(model)
     return config["model_options"].get(model, {})
+
+
+def calibration_batches(model):
+    """Batch numbers of a model's calibration: replicates 0..R-1 in batches of batch_size."""
+    spec = config["calibration"]
+    return range(-(-spec["replicates"] // spec["batch_size"]))
+
+
+def batch_replicates(wildcards):
+    """The replicate numbers of one batch (the last batch may be shorter)."""
+    spec = config["calibration"]
+    first = int(wildcards.batch) * spec["batch_size"]
+    return list(range(first, min(first + spec["batch_size"], spec["replicates"])))

@@ -1,0 +1,75 @@
+"""The calibration target as a user runs it: resumable, extendable, every replicate kept."""
+
+import pandas as pd
+import pytest
+import yaml
+from helpers import snakemake, workflow_copy
+
+pytestmark = pytest.mark.workflow
+
+CALIBRATION = {
+    "replicates": 4,
+    "batch_size": 2,
+    "models": ["eular_response"],
+    "sampler": {"draws": 200, "tune": 200, "n_ranks": 19},
+    "designs": {"eular_response": {"scenario": "ra_tcz_trial", "n_subjects": 40}},
+}
+CONFIG = {
+    "seed": 11,
+    "datasets": {"trial": {"simulate": {"scenario": "ra_tcz_trial", "n_subjects": 30}}},
+    "models": ["il6_crp"],
+    "calibration": CALIBRATION,
+}
+
+
+def planned(folder, config=None) -> dict[str, int]:
+    """Jobs a dry run of `calibrate` would run, by rule."""
+    args = ["-n", "calibrate", "--quiet", "rules"]
+    if config:
+        path = folder / "more.yaml"
+        path.write_text(yaml.safe_dump(config))
+        args += ["--configfile", str(path), "--replace-workflow-config"]
+    out = snakemake(folder, *args).stdout
+    jobs = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1].isdigit() and parts[0] != "total":
+            jobs[parts[0]] = int(parts[1])
+    return jobs
+
+
+@pytest.fixture(scope="module")
+def calibrated(tmp_path_factory):
+    folder = workflow_copy(tmp_path_factory.mktemp("calibrate"), CONFIG)
+    snakemake(folder, "calibrate")
+    return folder
+
+
+def test_every_replicate_is_ranked_and_counted(calibrated):
+    ranks = pd.read_csv(calibrated / "results/calibration/eular_response/ranks.csv")
+    assert sorted(ranks["replicate"].unique()) == [0, 1, 2, 3]
+    assert ranks["rank"].between(0, 19).all()
+    coverage = pd.read_csv(calibrated / "results/calibration/eular_response/coverage.csv")
+    assert {"coverage_90", "within_band", "replicates_failing_gate"} <= set(coverage.columns)
+    assert (coverage["replicates"] == 4).all()
+    assert (
+        coverage["replicates_failing_gate"].iloc[0]
+        == (~ranks.groupby("replicate")["gate_passed"].first()).sum()
+    )
+    for figure in ("ecdf", "ranks"):
+        assert (calibrated / f"results/calibration/eular_response/{figure}.png").exists()
+
+
+def test_an_interrupted_run_redoes_only_the_missing_batch(calibrated):
+    batch = calibrated / "results/calibration/eular_response/batches/1.csv"
+    kept = (calibrated / "results/calibration/eular_response/batches/0.csv").read_bytes()
+    batch.unlink()
+    assert planned(calibrated) == {"sbc_batch": 1, "sbc_summary": 1, "calibrate": 1}
+    snakemake(calibrated, "calibrate")
+    assert batch.exists()
+    assert (calibrated / "results/calibration/eular_response/batches/0.csv").read_bytes() == kept
+
+
+def test_more_replicates_reuse_the_batches_done(calibrated):
+    more = {**CONFIG, "calibration": {**CALIBRATION, "replicates": 6}}
+    assert planned(calibrated, more) == {"sbc_batch": 1, "sbc_summary": 1, "calibrate": 1}

@@ -1,0 +1,65 @@
+rule calibrate:
+    input:
+        expand(
+            "results/calibration/{model}/{output}",
+            model=config["calibration"]["models"],
+            output=["coverage.csv", "ecdf.png", "ranks.png"],
+        ),
+
+
+rule sbc_batch:
+    output:
+        "results/calibration/{model}/batches/{batch}.csv",
+    log:
+        "logs/sbc_batch/{model}/{batch}.log",
+    conda:
+        "../envs/il6fit.yaml"
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=30,
+    params:
+        replicates=batch_replicates,
+        seeds=lambda wildcards: [
+            job_seed("sbc_replicate", model=wildcards.model, replicate=r)
+            for r in batch_replicates(wildcards)
+        ],
+        design=lambda wildcards: config["calibration"]["designs"][wildcards.model],
+        design_seed=lambda wildcards: job_seed("sbc_design", model=wildcards.model),
+        sampler=config["calibration"]["sampler"],
+        thresholds=config["diagnostics"]["thresholds"],
+    script:
+        "../scripts/sbc_batch.py"
+
+
+rule sbc_summary:
+    input:
+        lambda wildcards: expand(
+            "results/calibration/{model}/batches/{batch}.csv",
+            model=wildcards.model,
+            batch=calibration_batches(wildcards.model),
+        ),
+    output:
+        ranks="results/calibration/{model}/ranks.csv",
+        coverage="results/calibration/{model}/coverage.csv",
+        ecdf=report(
+            "results/calibration/{model}/ecdf.png",
+            caption="../report/calibration.rst",
+            category="Calibration",
+            subcategory="{model}",
+        ),
+        ecdf_svg="results/calibration/{model}/ecdf.svg",
+        hist="results/calibration/{model}/ranks.png",
+        hist_svg="results/calibration/{model}/ranks.svg",
+    log:
+        "logs/sbc_summary/{model}.log",
+    conda:
+        "../envs/il6fit.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        band_prob=config["calibration"]["band_prob"],
+    script:
+        "../scripts/sbc_summary.py"
