@@ -4,7 +4,9 @@ from il6fit.models import get_model
 from il6fit.provenance import derive_seed
 
 validate(config, "../schemas/config.schema.yaml", set_default=True)
-_undesigned = set(config["calibration"]["models"]) - set(config["calibration"]["designs"])
+_undesigned = set(config["calibration"]["models"]) - set(
+    config["calibration"]["designs"]
+)
 if _undesigned:
     raise ValueError(
         "calibration.designs has no design for "
