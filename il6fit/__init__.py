@@ -1,8 +1,9 @@
 """il6fit: reproducible Bayesian inference for IL-6 biology in clinical data.
 
 Modules, imported in one direction only: ``data`` -> ``simulate`` -> ``models`` -> ``inference``
--> ``diagnostics`` -> ``plots`` -> ``report``. ``errors``, ``provenance`` and ``logs`` are leaves
-that any module may use. The package never imports snakemake and its models never read files.
+-> ``diagnostics`` -> ``plots`` -> ``report``. ``errors``, ``provenance``, ``logs`` and ``cache``
+are leaves that any module may use. The package never imports snakemake and its models never
+read files.
 """
 
 __version__ = "0.1.0"

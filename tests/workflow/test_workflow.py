@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import xarray as xr
 import yaml
 from helpers import snakemake, workflow_copy
 
@@ -27,7 +28,11 @@ CONFIG = {
         "controls": {"simulate": {"scenario": "healthy", "n_subjects": 40, "n_sites": 2}},
     },
     "models": ["il6_crp"],
-    "sampler": {"draws": 200, "tune": 200},
+    "sampler": {
+        "draws": 200,
+        "tune": 200,
+        "models": {"treatment_response": {"target_accept": 0.85}, "tr_no_eta": {"tune": 150}},
+    },
     "diagnostics": {"thresholds": {"ess_bulk_min": 50, "ess_tail_min": 50}},
     "variants": {
         "tr_no_eta": {"model": "treatment_response", "options": {"effect_modification": False}}
@@ -73,6 +78,19 @@ def test_run_writes_report_fits_summaries_figures_and_ledgers(run):
     assert "Clinical estimands" in html
     subjects = pd.read_csv(run / "results/simulated/trial/subjects.csv")
     assert not any(uid in html for uid in subjects["USUBJID"])
+
+
+def test_sampler_overrides_apply_per_model_and_to_a_variant_through_its_model(run):
+    def sampler(model):
+        tree = xr.open_datatree(run / f"results/fits/{model}/trial.nc")
+        return json.loads(tree.attrs["il6fit_sampler"])
+
+    assert (sampler("il6_crp")["target_accept"], sampler("il6_crp")["tune"]) == (0.95, 200)
+    assert (
+        sampler("treatment_response")["target_accept"],
+        sampler("treatment_response")["tune"],
+    ) == (0.85, 200)
+    assert (sampler("tr_no_eta")["target_accept"], sampler("tr_no_eta")["tune"]) == (0.85, 150)
 
 
 def test_each_parallel_fit_compiles_into_its_own_cache(run):

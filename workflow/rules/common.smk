@@ -191,8 +191,16 @@ def fit_config(wildcards):
         },
         "prepare": config["prepare"],
         "model_options": model_options(wildcards.model),
-        "sampler": config["sampler"],
+        "sampler": sampler_settings(wildcards.model),
     }
+
+
+def sampler_settings(model):
+    """The sampler settings of one model's or variant's fits: the shared ones, then the
+    overrides of its model family, then a variant's own."""
+    shared = {key: value for key, value in config["sampler"].items() if key != "models"}
+    overrides = config["sampler"].get("models", {})
+    return {**shared, **overrides.get(family_name(model), {}), **overrides.get(model, {})}
 
 
 def model_options(model):

@@ -17,7 +17,7 @@ rule fit_model:
         ),
         family=lambda wildcards: family_name(wildcards.model),
         options=lambda wildcards: model_options(wildcards.model),
-        sampler=config["sampler"],
+        sampler=lambda wildcards: sampler_settings(wildcards.model),
         escalation=escalation,
         store=config["store"],
         run_config=fit_config,

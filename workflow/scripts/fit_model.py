@@ -1,3 +1,4 @@
+import logging
 import os
 
 # One compile cache per job, set before PyTensor is imported: parallel fits never share a cache.
@@ -5,6 +6,7 @@ os.environ["PYTENSOR_FLAGS"] = f"base_compiledir={os.path.abspath(snakemake.para
 
 from functools import partial
 
+from il6fit.cache import seed_compile_cache
 from il6fit.data import read_prepared
 from il6fit.diagnostics import Thresholds, sampler_failures
 from il6fit.inference import Escalation, SamplerSettings, StorePolicy, annotate, fit_model, save
@@ -13,6 +15,10 @@ from il6fit.models import get_model
 from il6fit.provenance import input_hashes
 
 log_to(snakemake.log[0])
+# a new cache starts from the kernels the model's fits on other data compiled
+copied = seed_compile_cache(snakemake.params.compile_cache)
+if copied:
+    logging.getLogger(__name__).info("compile cache started from %d files of other fits", copied)
 
 subjects, measurements = read_prepared(snakemake.input.subjects, snakemake.input.measurements)
 settings = SamplerSettings(**snakemake.params.sampler, cores=snakemake.threads)

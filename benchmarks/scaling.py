@@ -1,0 +1,79 @@
+"""Scaling curve: il6fit's fit of ``treatment_response`` against the number of patients.
+
+    .venv/bin/python benchmarks/scaling.py            # 100, 300, 1,000, 3,000, 10,000 patients
+
+Each size is simulated from ``ra_tcz_trial`` (8 visits) and fitted as ``benchmarks/samplers.py``
+fits it (the pipeline's backend and settings, own process), all sizes sharing one compile cache
+that starts empty, as a user refitting new data would. Writes ``benchmarks/results/scaling.csv``
+and ``benchmarks/results/scaling.png`` (sampling and wall time, and ESS per second, against
+patients, log-log, with a line of slope 1 for linear cost).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+
+import samplers
+
+HERE = Path(__file__).resolve().parent
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", nargs="+", type=int, default=[100, 300, 1000, 3000, 10000])
+    parser.add_argument("--model", default="treatment_response", choices=samplers.MODELS)
+    parser.add_argument("--out", type=Path, default=HERE / "results" / "scaling.csv")
+    args = parser.parse_args()
+    import pandas as pd
+
+    rows = []
+    options = argparse.Namespace(subjects=0, refit_subjects=0, seed=2026, draws=1000, tune=1000)
+    print(f"machine: {samplers.machine()}", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in args.sizes:
+            options.subjects = n
+            row = samplers.launch(args.model, "il6fit", options, Path(tmp))
+            row["patients"] = n
+            print(json.dumps(row), flush=True)
+            rows.append(row)
+    table = pd.DataFrame(rows)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(args.out, index=False)
+    plot(table, args.out.with_suffix(".png"))
+    cols = ["patients", "rows", "compile_s", "sampling_s", "min_ess_bulk", "ess_per_s_sampling",
+            "ess_per_s_wall", "gate_passed", "load_before"]  # fmt: skip
+    print(samplers.markdown(table[[c for c in cols if c in table]]))
+
+
+def plot(table, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = table["patients"].to_numpy(float)
+    wall = (table["compile_s"] + table["sampling_s"]).to_numpy()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    left.loglog(n, table["sampling_s"], "o-", label="sampling (tuning included)")
+    left.loglog(n, wall, "s-", label="wall (compile + sampling)")
+    left.loglog(n, table["sampling_s"].iloc[0] * n / n[0], "k:", label="linear in patients")
+    left.set(xlabel="patients", ylabel="seconds", title="time per fit (2 chains x 1,000 draws)")
+    left.legend()
+    right.loglog(n, table["ess_per_s_sampling"], "o-", label="per second of sampling")
+    right.loglog(n, table["ess_per_s_wall"], "s-", label="per second of wall time")
+    right.loglog(n, table["ess_per_s_sampling"].iloc[0] * n[0] / n, "k:", label="1 / patients")
+    right.set(xlabel="patients", ylabel="min bulk ESS per second", title="efficiency")
+    right.legend()
+    for axis in (left, right):
+        axis.set_xticks(n, [f"{int(v):,}" for v in n])
+        axis.minorticks_off()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    main()

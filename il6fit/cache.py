@@ -1,0 +1,56 @@
+"""Compile caches of fit jobs: one per job, started from what earlier jobs of the model compiled.
+
+Each fit job compiles into its own folder (parallel jobs never write to one numba cache, which
+has no lock). A job whose folder is new starts from a copy of the compiled kernels of the other
+jobs of the same model, so a model fitted before on other data, of another size, reloads every
+kernel that does not depend on the data instead of compiling it again. This module must not
+import PyTensor; the copy has to be made before the fit compiles anything.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+
+def seed_compile_cache(path: str | Path) -> int:
+    """Fill a new job's compile cache with copies of its sibling caches' numba kernels.
+
+    Parameters
+    ----------
+    path : str or Path
+        The job's cache folder, ``<cache>/<model>/<dataset>``; its siblings are the other
+        datasets' caches of the same model. Nothing happens if it holds kernels already.
+
+    Returns
+    -------
+    int
+        Number of files copied.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> root = Path(tempfile.mkdtemp())
+    >>> (root / "m" / "a" / "numba").mkdir(parents=True)
+    >>> _ = (root / "m" / "a" / "numba" / "k.nbi").write_text("index")
+    >>> seed_compile_cache(root / "m" / "b")
+    1
+    >>> seed_compile_cache(root / "m" / "b")
+    0
+    """
+    path = Path(path)
+    target = path / "numba"
+    if target.is_dir() and any(target.iterdir()):
+        return 0
+    target.mkdir(parents=True, exist_ok=True)
+    copied = 0
+    siblings = sorted(p for p in path.parent.iterdir() if p != path and (p / "numba").is_dir())
+    for sibling in siblings:
+        # index files (.nbi) last: an index copied without its data is a miss, never an error
+        files = sorted((sibling / "numba").iterdir(), key=lambda f: f.suffix == ".nbi")
+        for source in files:
+            destination = target / source.name
+            if source.is_file() and not destination.exists():
+                shutil.copy2(source, destination)
+                copied += 1
+    return copied
