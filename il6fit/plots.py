@@ -25,9 +25,6 @@ from il6fit.sbc import band_level, ecdf_band, pit_values
 #: Formats every figure is saved in.
 FORMATS = ("png", "svg")
 
-#: Figures drawn for every fit, whatever its model, besides the model's own.
-COMMON_FIGURES = ("trace",)
-
 #: What each figure shows, for the report's list of figures.
 CAPTIONS = {
     "relation": "CRP against IL-6 with the posterior relation; censored points marked",

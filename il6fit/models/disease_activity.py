@@ -45,6 +45,7 @@ import numpy as np
 import pandas as pd
 import pymc as pm
 
+from il6fit.catalogue import MODEL_FIGURES
 from il6fit.errors import SpecError
 from il6fit.models.censored import (
     BIOMARKER_PARAMETERS,
@@ -256,7 +257,7 @@ FAMILY = ModelFamily(
     analysis_table=analysis_table,
     build=build,
     equations=__doc__,
-    figures=("forest", "ranks", "prior_ppc", "ppc"),
+    figures=MODEL_FIGURES["disease_activity"],
     observed={
         "joints": ObservedInfo("joints (count of 28)", kind="discrete"),
         "ptga": ObservedInfo("patient global (mm, 0-100)"),

@@ -35,6 +35,7 @@ import pymc as pm
 import xarray as xr
 from scipy.special import expit
 
+from il6fit.catalogue import MODEL_FIGURES
 from il6fit.data.scores import eular_response
 from il6fit.errors import SpecError
 from il6fit.models.censored import (
@@ -317,7 +318,7 @@ FAMILY = ModelFamily(
     equations=__doc__,
     estimands=estimands,
     estimand_parameters=ESTIMANDS,
-    figures=("eular", "forest", "ranks", "prior_ppc", "ppc"),
+    figures=MODEL_FIGURES["eular_response"],
     observed={
         "response": ObservedInfo(
             "EULAR response at the landmark week", kind="discrete", categories=CATEGORIES

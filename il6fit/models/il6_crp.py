@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 import pymc as pm
 
+from il6fit.catalogue import MODEL_FIGURES
 from il6fit.errors import SpecError
 from il6fit.models.censored import IL6_REFERENCE, latent_log_biomarker
 from il6fit.models.family import ModelFamily, ObservedInfo, ParameterInfo
@@ -278,7 +279,7 @@ FAMILY = ModelFamily(
     analysis_table=analysis_table,
     build=build,
     equations=__doc__,
-    figures=("relation", "forest", "ranks", "prior_ppc", "ppc"),
+    figures=MODEL_FIGURES["il6_crp"],
     build_options=("residual",),
     observed={
         "log_crp": ObservedInfo("CRP (mg/L)", log=True),

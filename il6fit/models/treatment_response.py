@@ -35,6 +35,7 @@ import pandas as pd
 import pymc as pm
 import xarray as xr
 
+from il6fit.catalogue import MODEL_FIGURES
 from il6fit.data.scores import DAS28_REMISSION, eular_response
 from il6fit.errors import SpecError
 from il6fit.models.family import ModelFamily, ObservedInfo, ParameterInfo
@@ -311,7 +312,7 @@ FAMILY = ModelFamily(
     equations=__doc__,
     estimands=estimands,
     estimand_parameters=ESTIMANDS,
-    figures=("course", "effect", "forest", "ranks", "prior_ppc", "ppc"),
+    figures=MODEL_FIGURES["treatment_response"],
     build_options=("effect_modification",),
     observed={"y": ObservedInfo("DAS28 at every visit (score)")},
     with_observed=lambda table, values: table.assign(y=np.asarray(values["y"], dtype=float)),

@@ -1,4 +1,7 @@
 import inspect
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -7,6 +10,7 @@ import pymc as pm
 import pytest
 import yaml
 
+from il6fit.catalogue import MODEL_FIGURES, MODEL_NAMES, WITH_ESTIMANDS, check_model_name
 from il6fit.errors import SpecError
 from il6fit.models import MODELS, get_model, missing_parameters, resolve_priors
 from il6fit.models.il6_crp import DEFAULT_PRIORS
@@ -234,3 +238,28 @@ def test_the_config_schema_knows_every_model_and_its_options():
             family.build_options
         )
         assert set(options) - {"priors"} <= accepted, name
+
+
+def test_the_workflow_catalogue_matches_the_model_families():
+    assert MODEL_NAMES == tuple(MODELS)
+    assert {name for name, family in MODELS.items() if family.estimands} == WITH_ESTIMANDS
+    for name, family in MODELS.items():
+        assert family.figures == MODEL_FIGURES[name]
+    with pytest.raises(SpecError, match="unknown model 'il6_esr'; choose one of il6_crp"):
+        check_model_name("il6_esr")
+
+
+def test_the_workflow_starts_without_importing_pymc():
+    # what the workflow's rule files import from il6fit must stay light: every run pays for it
+    rules = Path(__file__).resolve().parents[2] / "workflow" / "rules"
+    imports = [
+        statement
+        for path in sorted(rules.glob("*.smk"))
+        for statement in re.findall(r"^from il6fit[^(\n]*(?:\([^)]*\))?", path.read_text(), re.M)
+    ]
+    assert imports
+    code = "\n".join(
+        [*imports, "import sys", "print(sorted({'pymc', 'matplotlib'} & set(sys.modules)))"]
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.stdout.strip() == "[]", result.stderr

@@ -4,8 +4,13 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from il6fit.models import MODELS, get_model
-from il6fit.plots import COMMON_FIGURES
+from il6fit.catalogue import (
+    COMMON_FIGURES,
+    MODEL_FIGURES,
+    MODEL_NAMES,
+    WITH_ESTIMANDS,
+    check_model_name,
+)
 from il6fit.provenance import derive_seed
 
 validate(config, "../schemas/config.schema.yaml", set_default=True)
@@ -29,7 +34,7 @@ wildcard_constraints:
 def check_variants_and_comparisons():
     """Stop with a clear message on a variant or comparison the schema cannot judge."""
     for name, variant in config["variants"].items():
-        if name in MODELS:
+        if name in MODEL_NAMES:
             raise WorkflowError(
                 f"variants.{name}: the name of a model family; give the variant its own name."
             )
@@ -47,10 +52,10 @@ def check_variants_and_comparisons():
                 f"datasets are {', '.join(config['datasets'])}."
             )
         for model in comparison["models"]:
-            if model not in MODELS and model not in config["variants"]:
+            if model not in MODEL_NAMES and model not in config["variants"]:
                 raise WorkflowError(
                     f"comparisons.{name}.models: '{model}' is neither a model "
-                    f"({', '.join(MODELS)}) nor a variant under `variants`."
+                    f"({', '.join(MODEL_NAMES)}) nor a variant under `variants`."
                 )
         families = {family_name(model) for model in comparison["models"]}
         if len(families) > 1 and "observed" not in comparison:
@@ -64,8 +69,7 @@ def family_name(model):
     """The model family of a model or variant name."""
     if model in config["variants"]:
         return config["variants"][model]["model"]
-    get_model(model)
-    return model
+    return check_model_name(model)
 
 
 def fit_pairs():
@@ -89,7 +93,7 @@ def fit_targets(pattern, *, with_estimands=False):
     return [
         pattern.format(model=model, dataset=dataset)
         for model, dataset in fit_pairs()
-        if not with_estimands or get_model(family_name(model)).estimands is not None
+        if not with_estimands or family_name(model) in WITH_ESTIMANDS
     ]
 
 
@@ -98,7 +102,7 @@ def figure_targets(ext):
     return [
         f"results/figures/{model}/{dataset}/{figure}.{ext}"
         for model, dataset in fit_pairs()
-        for figure in (*get_model(family_name(model)).figures, *COMMON_FIGURES)
+        for figure in (*MODEL_FIGURES[family_name(model)], *COMMON_FIGURES)
     ]
 
 
