@@ -98,6 +98,8 @@ def run_il6fit(model: str, n_subjects: int, seed: int) -> dict:
         "compile_s": stats["compile_time"],
         "sampling_s": stats["sampling_time"],
         "rows": len(table),
+        "steps_per_draw": float(tree["sample_stats"]["n_steps"].mean()),
+        "iterations": settings.tune + settings.draws,
         **_verdict(family, tree),
     }
 
@@ -126,6 +128,8 @@ def run_pymc(model: str, n_subjects: int, seed: int, draws: int, tune: int) -> d
         "compile_s": wall - sampling,
         "sampling_s": sampling,
         "rows": len(table),
+        "steps_per_draw": float(tree["sample_stats"]["n_steps"].mean()),
+        "iterations": tune + draws,
         **_verdict(family, tree),
     }
 
@@ -211,6 +215,8 @@ def run_stan(model: str, n_subjects: int, seed: int, draws: int, tune: int) -> d
         "compile_s": built - start,
         "sampling_s": sampled - built,
         "rows": len(table),
+        "steps_per_draw": float(var("n_leapfrog__").mean()),
+        "iterations": tune + draws,
         **_verdict(family, tree),
     }
 
@@ -269,6 +275,10 @@ def launch(model: str, runner: str, args, cache: Path) -> dict:
     result = json.loads(lines[-1].removeprefix("RESULT "))
     result["ess_per_s_sampling"] = result["min_ess_bulk"] / result["sampling_s"]
     result["ess_per_s_wall"] = result["min_ess_bulk"] / (result["compile_s"] + result["sampling_s"])
+    # chains run in parallel, so one chain's gradient evaluations fill the sampling time (tuning
+    # iterations counted at the kept draws' steps per draw: an approximation)
+    evaluations = result["steps_per_draw"] * result["iterations"]
+    result["ms_per_gradient"] = 1000 * result["sampling_s"] / evaluations
     return {"model": model, "runner": runner, **result, "process_s": wall, "load_before": load}
 
 
@@ -323,6 +333,8 @@ def main() -> None:
         "min_ess_bulk",
         "ess_per_s_sampling",
         "ess_per_s_wall",
+        "steps_per_draw",
+        "ms_per_gradient",
         "gate_passed",
         "load_before",
     ]

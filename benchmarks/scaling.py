@@ -44,7 +44,8 @@ def main() -> None:
     table.to_csv(args.out, index=False)
     plot(table, args.out.with_suffix(".png"))
     cols = ["patients", "rows", "compile_s", "sampling_s", "min_ess_bulk", "ess_per_s_sampling",
-            "ess_per_s_wall", "gate_passed", "load_before"]  # fmt: skip
+            "ess_per_s_wall", "steps_per_draw", "ms_per_gradient", "gate_passed",
+            "load_before"]  # fmt: skip
     print(samplers.markdown(table[[c for c in cols if c in table]]))
 
 
