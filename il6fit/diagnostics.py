@@ -13,6 +13,7 @@ import pandas as pd
 import xarray as xr
 
 from il6fit.errors import FitFailedError, SpecError
+from il6fit.inference import is_preview
 from il6fit.models.family import ModelFamily, ParameterInfo
 
 log = logging.getLogger(__name__)
@@ -130,8 +131,23 @@ def check(tree: xr.DataTree, summary: pd.DataFrame, thresholds: Thresholds) -> p
     -------
     pandas.DataFrame
         One row per check: ``check``, ``value``, ``threshold``, ``rule`` (``<=`` or ``>=``),
-        ``passed`` and ``worst`` (the parameter or chain responsible).
+        ``passed`` and ``worst`` (the parameter or chain responsible). An approximate preview
+        (:func:`il6fit.inference.is_preview`) gets one failed row saying so instead: sampler
+        checks do not apply to it and it is never reported as sound.
     """
+    if is_preview(tree):
+        return pd.DataFrame(
+            [
+                {
+                    "check": f"approximate preview ({tree.attrs['il6fit_method'].upper()})",
+                    "value": np.nan,
+                    "threshold": np.nan,
+                    "rule": "",
+                    "passed": False,
+                    "worst": "not for inference: refit with sampler.method nuts",
+                }
+            ]
+        )
     stats = tree["sample_stats"]
     draws = stats.sizes["chain"] * stats.sizes["draw"]
     saturated = _treedepth_saturated(stats)
@@ -186,7 +202,9 @@ def failed_checks(checks: pd.DataFrame) -> list[str]:
         Empty when every check passed.
     """
     return [
-        f"{r.check} {r.value:.4g} (limit {r.rule} {r.threshold:g}"
+        f"{r.check}: {r.worst}"
+        if not r.rule  # a check without a limit: an approximate preview
+        else f"{r.check} {r.value:.4g} (limit {r.rule} {r.threshold:g}"
         + (f"; {r.worst})" if r.worst else ")")
         for r in checks.itertuples()
         if not r.passed
@@ -302,7 +320,8 @@ def gate(
     on_failure : {"mark", "stop", "escalate"}
         ``mark``: return the tables with the failures marked; ``stop``: raise; ``escalate``:
         the fit was already refitted with more tuning (see :func:`il6fit.inference.fit_model`),
-        so a fit that still fails is marked like ``mark``.
+        so a fit that still fails is marked like ``mark``. An approximate preview is marked,
+        whatever the policy: it was asked for.
     ci_kind, ci_prob
         Credible interval kind and probability.
 
@@ -329,6 +348,8 @@ def gate(
     failures = failed_checks(checks)
     if not failures:
         log.info("%s passed every check", fit_name)
+    elif is_preview(tree):
+        log.warning("fit %s is an approximate preview, marked as not passed", fit_name)
     elif on_failure == "stop":
         raise FitFailedError(f"fit {fit_name} failed the diagnostics gate: {'; '.join(failures)}.")
     else:

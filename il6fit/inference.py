@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+import numpy as np
 import nutpie
 import pandas as pd
 import pymc as pm
@@ -30,13 +31,25 @@ log = logging.getLogger(__name__)
 
 BACKENDS = ("nutpie", "pymc")
 
+#: Ways of fitting: ``nuts`` (the default; exact up to Monte Carlo error) or ``advi`` (PyMC's
+#: mean-field ADVI, an approximate preview for large data; never passes the diagnostics gate).
+METHODS = ("nuts", "advi")
+
 
 @dataclass(frozen=True)
 class SamplerSettings:
-    """How to run NUTS.
+    """How to run NUTS (or the approximate preview).
 
     Attributes
     ----------
+    method : {"nuts", "advi"}
+        ``nuts``, or ``advi`` for a fast approximate preview: mean-field ADVI
+        (``advi_iterations`` steps), then ``chains * draws`` draws from the approximation in
+        one chain. A preview's means can be off by several posterior SDs
+        (``benchmarks/RESULTS.md``); it is marked as such and never passes the diagnostics
+        gate.
+    advi_iterations : int
+        Optimisation steps of the preview.
     backend : {"nutpie", "pymc"}
         ``nutpie`` (compiled with numba; the default and fastest here) or PyMC's own sampler.
     chains, draws, tune : int
@@ -52,6 +65,8 @@ class SamplerSettings:
         Chains sampled in parallel (set to the job's threads).
     """
 
+    method: str = "nuts"
+    advi_iterations: int = 30000
     backend: str = "nutpie"
     chains: int = 2
     draws: int = 1000
@@ -62,6 +77,10 @@ class SamplerSettings:
     cores: int = 1
 
     def __post_init__(self):
+        if self.method not in METHODS:
+            raise SpecError(
+                f"unknown sampler method '{self.method}'; choose one of {', '.join(METHODS)}."
+            )
         if self.backend not in BACKENDS:
             raise SpecError(
                 f"unknown sampler backend '{self.backend}'; choose one of {', '.join(BACKENDS)}."
@@ -155,16 +174,22 @@ def sample(model: pm.Model, settings: SamplerSettings, seed: int) -> xr.DataTree
         ``settings.prior_draws`` is 0, ``prior`` and ``prior_predictive``. Predictive draws of a
         censored variable are censored at the same limits as the data.
     """
-    total = settings.chains * (settings.tune + settings.draws)
-    log.info(
-        "sampling with %s: %d chains x (%d tuning + %d draws) = %d iterations, %d in parallel",
-        settings.backend,
-        settings.chains,
-        settings.tune,
-        settings.draws,
-        total,
-        settings.cores,
-    )
+    if settings.method == "advi":
+        log.info(
+            "APPROXIMATE PREVIEW: mean-field ADVI, %d steps, then %d draws; not for inference",
+            settings.advi_iterations,
+            settings.chains * settings.draws,
+        )
+    else:
+        log.info(
+            "sampling with %s: %d chains x (%d tuning + %d draws) = %d iterations, %d in parallel",
+            settings.backend,
+            settings.chains,
+            settings.tune,
+            settings.draws,
+            settings.chains * (settings.tune + settings.draws),
+            settings.cores,
+        )
     with model:
         tree = sample_posterior(model, settings, seed)
         sampled = time.perf_counter()
@@ -218,10 +243,14 @@ def sample_posterior(model: pm.Model, settings: SamplerSettings, seed: int) -> x
     xarray.DataTree
         Groups ``posterior``, ``sample_stats``, ``observed_data`` and ``constant_data``;
         ``sample_stats`` attributes ``compile_time`` and ``sampling_time`` (seconds, tuning
-        included in sampling).
+        included in sampling). A preview (``settings.method == "advi"``) has the root
+        attribute ``il6fit_method`` set to ``"advi"`` (see :func:`is_preview`) and
+        ``sample_stats`` holding only the loss (negative ELBO) per optimisation step.
     """
     start = time.perf_counter()
     with model:
+        if settings.method == "advi":
+            return _fit_advi(model, settings, seed)
         if settings.backend == "nutpie":
             return _sample_nutpie(model, settings, seed)
         tree = pm.sample(
@@ -240,6 +269,39 @@ def sample_posterior(model: pm.Model, settings: SamplerSettings, seed: int) -> x
         )
         stats = tree["sample_stats"]
         stats.attrs["compile_time"] = time.perf_counter() - start - stats.attrs["sampling_time"]
+    return tree
+
+
+def is_preview(tree: xr.DataTree) -> bool:
+    """Whether a fit is an approximate preview (ADVI) rather than NUTS draws."""
+    return tree.attrs.get("il6fit_method", "nuts") != "nuts"
+
+
+def _fit_advi(model: pm.Model, settings: SamplerSettings, seed: int) -> xr.DataTree:
+    """Mean-field ADVI and draws from its approximation, logging progress every tenth."""
+    every = max(settings.advi_iterations // 10, 1)
+
+    def progress(_approx, losses, i):
+        if i % every == 0:
+            log.info("ADVI step %d of %d: loss %.1f", i, settings.advi_iterations, losses[-1])
+
+    start = time.perf_counter()
+    approx = pm.fit(
+        n=settings.advi_iterations,
+        method="advi",
+        random_seed=seed,
+        progressbar=False,
+        callbacks=[progress],
+    )
+    fitted = time.perf_counter()
+    tree = approx.sample(settings.chains * settings.draws, random_seed=seed + 3)
+    tree["sample_stats"] = xr.DataTree(
+        xr.Dataset({"loss": ("step", np.asarray(approx.hist, dtype=float))})
+    )
+    tree["sample_stats"].attrs["compile_time"] = 0.0  # not separable from the optimisation
+    tree["sample_stats"].attrs["sampling_time"] = time.perf_counter() - start
+    tree["sample_stats"].attrs["optimisation_time"] = fitted - start
+    tree.attrs["il6fit_method"] = "advi"
     return tree
 
 
@@ -305,7 +367,8 @@ def fit_model(
         The job's seed.
     warm_up : bool
         Fill the compile cache in a separate process first (see :func:`warm_compile_cache`);
-        needed for bit-identical reruns.
+        needed for bit-identical reruns. NUTS only, like escalation: a preview
+        (``settings.method == "advi"``) is fitted once.
     judge : callable, optional
         ``tree -> list of failed checks`` (empty when it passes), e.g.
         :func:`il6fit.diagnostics.sampler_failures` bound to a family and thresholds.
@@ -334,10 +397,10 @@ def fit_model(
     table = family.table(subjects, measurements, options)
     log.info("%s: %d rows in the analysis table", family.name, len(table))
     build_kwargs = family.build_kwargs(options)
-    if warm_up:
+    if warm_up and settings.method == "nuts":
         warm_compile_cache(family, table, priors, settings, build_kwargs)
     model = family.build(table, priors, **build_kwargs)
-    if judge is None or escalation is None:
+    if judge is None or escalation is None or settings.method != "nuts":
         return sample(model, settings, seed), table
     tree, attempts = sample_until_sound(model, settings, seed, judge=judge, escalation=escalation)
     tree.attrs["il6fit_attempts"] = canonical_json(attempts)
