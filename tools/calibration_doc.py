@@ -5,6 +5,7 @@ Usage: ``.venv/bin/python tools/calibration_doc.py "<run time>"``.
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -55,7 +56,7 @@ def main() -> None:
             + ("**passed**" if inside == len(coverage) else "**FAILED**")
             + f", {inside} of {len(coverage)} ECDFs within their bands; "
             f"{failing} of {int(coverage['replicates'].max())} replicate fits failed the "
-            "diagnostics gate (kept and counted).",
+            "diagnostics gate (kept and counted)" + _failure_tally(model) + ".",
             "",
             "| quantity | kind | 50 % | 80 % | 90 % | 95 % | within band |",
             "| --- | --- | --- | --- | --- | --- | --- |",
@@ -68,6 +69,29 @@ def main() -> None:
             )
         lines.append("")
     (ROOT / "docs" / "calibration.md").write_text("\n".join(lines))
+
+
+#: One failed check as il6fit.diagnostics.failed_checks writes it, e.g.
+#: "min bulk ESS 376.3 (limit >= 400; tau_site)".
+FAILED_CHECK = re.compile(
+    r"([A-Za-z][A-Za-z -]*?) [-0-9.e+na]+ \(limit [<>=]+ [^;)]+(?:; ([^)]+))?\)"
+)
+
+
+def _failure_tally(model: str) -> str:
+    """Tally the checks failing replicate fits failed, by the parameter responsible."""
+    fits = pd.read_csv(ROOT / "results" / "calibration" / model / "ranks.csv")
+    fits = fits.drop_duplicates("replicate")
+    named = pd.Series(
+        [
+            check + (f" of `{worst}`" if worst else "")
+            for text in fits["failed_checks"].dropna()
+            for check, worst in FAILED_CHECK.findall(text)
+        ],
+        dtype=str,
+    )
+    tally = ", ".join(f"{check} ({n} fits)" for check, n in named.value_counts().head(4).items())
+    return f"; most frequent failed checks: {tally}" if tally else ""
 
 
 if __name__ == "__main__":
