@@ -76,3 +76,11 @@ def test_an_interrupted_run_redoes_only_the_missing_batch(calibrated):
 def test_more_replicates_reuse_the_batches_done(calibrated):
     more = {**CONFIG, "calibration": {**CALIBRATION, "replicates": 6}}
     assert planned(calibrated, more) == {"sbc_batch": 1, "sbc_summary": 1, "calibrate": 1}
+
+
+def test_one_model_can_have_more_replicates_than_the_others(calibrated):
+    both = {**CALIBRATION, "models": ["eular_response", "il6_crp"]}
+    both["designs"] = {**CALIBRATION["designs"], "il6_crp": {"scenario": "healthy"}}
+    more = {**CONFIG, "calibration": {**both, "model_replicates": {"eular_response": 8}}}
+    # eular_response: batches 0-1 done, 2-3 to run; il6_crp: its 2 batches of 4 replicates
+    assert planned(calibrated, more) == {"sbc_batch": 4, "sbc_summary": 2, "calibrate": 1}

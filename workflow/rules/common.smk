@@ -204,7 +204,11 @@ def sampler_settings(model):
     overrides of its model family, then a variant's own."""
     shared = {key: value for key, value in config["sampler"].items() if key != "models"}
     overrides = config["sampler"].get("models", {})
-    return {**shared, **overrides.get(family_name(model), {}), **overrides.get(model, {})}
+    return {
+        **shared,
+        **overrides.get(family_name(model), {}),
+        **overrides.get(model, {}),
+    }
 
 
 def model_options(model):
@@ -222,14 +226,23 @@ def model_options(model):
 check_variants_and_comparisons()
 
 
+def calibration_replicates(model):
+    """A model's number of calibration replicates: its own, else the shared one."""
+    spec = config["calibration"]
+    return spec["model_replicates"].get(model, spec["replicates"])
+
+
 def calibration_batches(model):
     """Batch numbers of a model's calibration: replicates 0..R-1 in batches of batch_size."""
-    spec = config["calibration"]
-    return range(-(-spec["replicates"] // spec["batch_size"]))
+    return range(
+        -(-calibration_replicates(model) // config["calibration"]["batch_size"])
+    )
 
 
 def batch_replicates(wildcards):
     """The replicate numbers of one batch (the last batch may be shorter)."""
-    spec = config["calibration"]
-    first = int(wildcards.batch) * spec["batch_size"]
-    return list(range(first, min(first + spec["batch_size"], spec["replicates"])))
+    size = config["calibration"]["batch_size"]
+    first = int(wildcards.batch) * size
+    return list(
+        range(first, min(first + size, calibration_replicates(wildcards.model)))
+    )
