@@ -28,7 +28,9 @@ def main() -> None:
         "Written by `tools/calibration_doc.py` from the results of `make calibrate`",
         "(`results/calibration/`); the method is in the docstring of `il6fit/sbc.py`.",
         "",
-        f"- Replicates per model: {config['replicates']} in jobs of {config['batch_size']}.",
+        f"- Replicates per model: {config['replicates']}"
+        + "".join(f", {model} {n}" for model, n in config.get("model_replicates", {}).items())
+        + f"; in jobs of {config['batch_size']}.",
         f"- Each replicate: parameters from the prior, outcomes from the model on a fixed "
         f"simulated design, a fit with nutpie ({sampler['chains']} chains x {sampler['draws']} "
         f"draws after {sampler['tune']} tuning steps), the truth ranked among "
@@ -90,7 +92,8 @@ def _failure_tally(model: str) -> str:
         ],
         dtype=str,
     )
-    tally = ", ".join(f"{check} ({n} fits)" for check, n in named.value_counts().head(4).items())
+    counts = named.value_counts().head(4).items()
+    tally = ", ".join(f"{check} ({n} fit{'s' * (n != 1)})" for check, n in counts)
     return f"; most frequent failed checks: {tally}" if tally else ""
 
 
