@@ -203,7 +203,7 @@ def failed_checks(checks: pd.DataFrame) -> list[str]:
     """
     return [
         f"{r.check}: {r.worst}"
-        if not r.rule  # a check without a limit: an approximate preview
+        if pd.isna(r.rule) or not r.rule  # no limit (read back from CSV: NaN): a preview
         else f"{r.check} {r.value:.4g} (limit {r.rule} {r.threshold:g}"
         + (f"; {r.worst})" if r.worst else ")")
         for r in checks.itertuples()

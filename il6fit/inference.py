@@ -193,11 +193,15 @@ def sample(model: pm.Model, settings: SamplerSettings, seed: int) -> xr.DataTree
     with model:
         tree = sample_posterior(model, settings, seed)
         sampled = time.perf_counter()
-        log.info(
-            "compiled in %.1f s, sampled in %.1f s",
-            tree["sample_stats"].attrs["compile_time"],
-            tree["sample_stats"].attrs["sampling_time"],
-        )
+        stats = tree["sample_stats"].attrs
+        if is_preview(tree):
+            log.info("preview compiled, optimised and drawn in %.1f s", stats["sampling_time"])
+        else:
+            log.info(
+                "compiled in %.1f s, sampled in %.1f s",
+                stats["compile_time"],
+                stats["sampling_time"],
+            )
         pm.compute_log_likelihood(tree, model=model, progressbar=False)
         pm.stats.compute_log_prior(tree, model=model, progressbar=False)
         with warnings.catch_warnings():

@@ -2,6 +2,7 @@
 as a preview, and never passing the diagnostics gate."""
 
 import numpy as np
+import pandas as pd
 import pymc as pm
 import pytest
 
@@ -32,7 +33,7 @@ def test_the_preview_finds_the_exact_posterior_where_mean_field_is_exact():
     assert tree["sample_stats"]["loss"].size == PREVIEW.advi_iterations
 
 
-def test_a_preview_fit_is_marked_and_never_passes_the_gate_whatever_the_policy():
+def test_a_preview_fit_is_marked_and_never_passes_the_gate_whatever_the_policy(tmp_path):
     spec = scenario("ra_tcz_trial", n_subjects=60)
     subjects, measurements, _ = simulate_cohort(spec, seed=5)
     data = prepare(
@@ -64,9 +65,12 @@ def test_a_preview_fit_is_marked_and_never_passes_the_gate_whatever_the_policy()
     )
     assert "beta_il6" in set(summary["parameter"])
     assert len(checks) == 1 and not checks["passed"].any()
-    assert failed_checks(checks) == [
-        "approximate preview (ADVI): not for inference: refit with sampler.method nuts"
-    ]
+    message = ["approximate preview (ADVI): not for inference: refit with sampler.method nuts"]
+    assert failed_checks(checks) == message
+    # as the report reads it back from results/diagnostics/*.csv
+    path = tmp_path / "checks.csv"
+    checks.to_csv(path, index=False)
+    assert failed_checks(pd.read_csv(path)) == message
 
 
 def test_an_unknown_method_is_rejected():
