@@ -216,7 +216,9 @@ def check(n_subjects: int, seed: int, form: str) -> dict:
     ours = float(marginal.compile_logp()(point))
     # the shipped model's own prior terms for the globals (Jacobians of the transforms included)
     shipped_globals = [shipped[name] for name in GLOBALS]
-    unused = {"base": np.zeros(n_subjects), "plateau": np.zeros(n_subjects)}  # not in the terms
+    # the shipped model's patient-level values are inputs of its compiled function, not of these
+    # terms: any value will do
+    unused = {v.name: np.zeros(n_subjects) for v in shipped.value_vars if v.name not in point}
     prior = float(shipped.compile_logp(vars=shipped_globals)({**point, **unused}))
     outputs = marginal.unobserved_value_vars  # value variables, constrained too, deterministics
     constrained = marginal.compile_fn(outputs, inputs=marginal.value_vars, point_fn=False)(**point)
@@ -258,17 +260,6 @@ def fit(model, family, settings) -> tuple[dict, object]:
     return row, tree
 
 
-def posterior_table(tree) -> pd.DataFrame:
-    post = tree["posterior"]
-    rows = {}
-    for name in GLOBALS:
-        draws = post[name].values.reshape(post.sizes["chain"] * post.sizes["draw"], -1)
-        labels = [name] if draws.shape[1] == 1 else [f"{name}[{a}]" for a in post["arm"].values]
-        for j, label in enumerate(labels):
-            rows[label] = (draws[:, j].mean(), draws[:, j].std(ddof=1))
-    return pd.DataFrame(rows, index=["mean", "sd"]).T
-
-
 def compare(n_subjects: int, seed: int, form: str) -> tuple[pd.DataFrame, list[dict]]:
     family, table = samplers.analysis_table(MODEL, n_subjects, seed)
     settings = samplers.pipeline_settings(MODEL)
@@ -282,16 +273,8 @@ def compare(n_subjects: int, seed: int, form: str) -> tuple[pd.DataFrame, list[d
         row, trees[name] = fit(model, family, settings)
         runs.append({"model": name, "patients": n_subjects, "rows": len(table), **row})
         print(f"{name} at {n_subjects}: {row}", flush=True)
-    shipped, marginal = posterior_table(trees["shipped"]), posterior_table(trees["marginal"])
-    side = pd.DataFrame(
-        {
-            "shipped_mean": shipped["mean"],
-            "marginal_mean": marginal["mean"],
-            "shipped_sd": shipped["sd"],
-            "marginal_sd": marginal["sd"],
-            "diff_in_sd": (marginal["mean"] - shipped["mean"]) / shipped["sd"],
-            "sd_ratio": marginal["sd"] / shipped["sd"],
-        }
+    side = samplers.compare_posteriors(
+        family, trees["shipped"], trees["marginal"], ("shipped", "marginal")
     )
     return side, runs
 

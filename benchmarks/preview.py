@@ -31,9 +31,7 @@ def main() -> None:
     args = parser.parse_args()
     args.out = args.out or HERE / "results" / f"preview-{args.model}-{args.subjects}.csv"
     warnings.simplefilter("ignore")
-    import pandas as pd
 
-    from il6fit.diagnostics import summarise
     from il6fit.inference import sample_posterior
 
     family, table = samplers.analysis_table(args.model, args.subjects, 2026)
@@ -45,18 +43,7 @@ def main() -> None:
     start = time.perf_counter()
     advi = sample_posterior(family.build(table, family.default_priors), preview, seed=1)
     advi_s = time.perf_counter() - start
-    ref = summarise(nuts, family.parameters, ci_kind="eti", ci_prob=0.9).set_index("parameter")
-    est = summarise(advi, family.parameters, ci_kind="eti", ci_prob=0.9).set_index("parameter")
-    out = pd.DataFrame(
-        {
-            "nuts_mean": ref["mean"],
-            "nuts_sd": ref["sd"],
-            "advi_mean": est["mean"],
-            "advi_sd": est["sd"],
-            "error_in_sd": (est["mean"] - ref["mean"]) / ref["sd"],
-            "sd_ratio": est["sd"] / ref["sd"],
-        }
-    )
+    out = samplers.compare_posteriors(family, nuts, advi, ("nuts", "advi"))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     out.to_csv(args.out)
     print(

@@ -221,6 +221,32 @@ def run_stan(model: str, n_subjects: int, seed: int, draws: int, tune: int) -> d
     }
 
 
+def compare_posteriors(family, reference, other, names: tuple[str, str]):
+    """Posterior mean and SD of the key parameters of two fits of one model, side by side.
+
+    Columns ``<name>_mean`` and ``<name>_sd`` for each of ``names`` (reference first), the
+    error of the other's mean in reference posterior SDs (``error_in_sd``) and its SD ratio.
+    """
+    import pandas as pd
+
+    from il6fit.diagnostics import summarise
+
+    ref, est = (
+        summarise(tree, family.parameters, ci_kind="eti", ci_prob=0.9).set_index("parameter")
+        for tree in (reference, other)
+    )
+    return pd.DataFrame(
+        {
+            f"{names[0]}_mean": ref["mean"],
+            f"{names[0]}_sd": ref["sd"],
+            f"{names[1]}_mean": est["mean"],
+            f"{names[1]}_sd": est["sd"],
+            "error_in_sd": (est["mean"] - ref["mean"]) / ref["sd"],
+            "sd_ratio": est["sd"] / ref["sd"],
+        }
+    )
+
+
 def _verdict(family, tree) -> dict:
     ess, passed, failed = gate(family, tree)
     return {"min_ess_bulk": ess, "gate_passed": passed, "gate_failures": failed}

@@ -5,7 +5,7 @@ Use :func:`get_model` to look a family up by the name used in the config.
 
 from __future__ import annotations
 
-from il6fit.errors import SpecError
+from il6fit.catalogue import check_model_name
 from il6fit.models import disease_activity, eular_response, il6_crp, treatment_response
 from il6fit.models.family import ModelFamily, ParameterInfo, missing_parameters
 from il6fit.models.priors import Prior, resolve_priors
@@ -39,10 +39,7 @@ def get_model(name: str) -> ModelFamily:
     SpecError
         If there is no such model; the message lists the valid names.
     """
-    try:
-        return MODELS[name]
-    except KeyError:
-        raise SpecError(f"unknown model '{name}'; choose one of {', '.join(MODELS)}.") from None
+    return MODELS[check_model_name(name)]
 
 
 __all__ = [
