@@ -20,7 +20,7 @@ from il6fit.errors import SpecError
 from il6fit.models import ModelFamily
 from il6fit.models.family import ObservedInfo
 from il6fit.models.il6_crp import IL6_REFERENCE
-from il6fit.sbc import band_level, ecdf_band, pit_values
+from il6fit.sbc import band_level, rank_ecdf
 
 #: Formats every figure is saved in.
 FORMATS = ("png", "svg")
@@ -552,7 +552,7 @@ def _panel_grid(n: int, *, height: float) -> tuple[plt.Figure, np.ndarray]:
 
 
 def sbc_ecdf(replicates: pd.DataFrame, *, band_prob: float = 0.95) -> plt.Figure:
-    """Calibration: PIT ECDF minus the uniform CDF per quantity, with its simultaneous band.
+    """Calibration: rank ECDF minus the uniform CDF per quantity, with its simultaneous band.
 
     Parameters
     ----------
@@ -569,14 +569,14 @@ def sbc_ecdf(replicates: pd.DataFrame, *, band_prob: float = 0.95) -> plt.Figure
     level = band_level(band_prob, len(groups))
     fig, axes = _panel_grid(len(groups), height=2.5)
     for ax, ((quantity, kind), group) in zip(axes.flat, groups, strict=False):
-        x, ecdf, lower, upper = ecdf_band(pit_values(group), level)
+        x, ecdf, lower, upper = rank_ecdf(group, level)
         outside = ((ecdf < lower) | (ecdf > upper)).any()
-        ax.fill_between(x, lower - x, upper - x, color="0.85", step="post")
-        ax.step(x, ecdf - x, where="post", color="C3" if outside else "C0")
+        ax.fill_between(x, lower - x, upper - x, color="0.85")
+        ax.plot(x, ecdf - x, color="C3" if outside else "C0", lw=0.9)
         ax.axhline(0, color="0.5", lw=0.6)
         ax.set_title(quantity + (" (estimand)" if kind == "estimand" else ""), fontsize=7)
         ax.tick_params(labelsize=6)
-        ax.set_xlabel("PIT value (0-1)", fontsize=6)
+        ax.set_xlabel("rank / (draws + 1) (0-1)", fontsize=6)
         ax.set_ylabel("ECDF - uniform (0-1)", fontsize=6)
     n = replicates["replicate"].nunique()
     fig.suptitle(
