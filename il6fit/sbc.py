@@ -418,13 +418,9 @@ def rank_ecdf(group: pd.DataFrame, level: float, seed: int = 0):
     lower, upper = _rank_band(len(ranks), n_ranks, level, seed)
     grid = np.arange(1, n_ranks + 1)
     ecdf = np.searchsorted(ranks, grid, side="left") / len(ranks)
-    x = np.concatenate(([0.0], grid / (n_ranks + 1), [1.0]))
-    pad = [0.0], [1.0]
-    return (
-        x,
-        np.concatenate((pad[0], ecdf, pad[1])),
-        np.concatenate((pad[0], lower, pad[1])),
-        np.concatenate((pad[0], upper, pad[1])),
+    return tuple(
+        np.concatenate(([0.0], values, [1.0]))
+        for values in (grid / (n_ranks + 1), ecdf, lower, upper)
     )
 
 

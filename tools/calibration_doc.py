@@ -53,6 +53,7 @@ def main() -> None:
             lines += [f"## {model}", "", "Not run.", ""]
             continue
         coverage = pd.read_csv(path)
+        ranks = pd.read_csv(path.with_name("ranks.csv"))
         design = config["designs"][model]
         failing = int(coverage["replicates_failing_gate"].iloc[0])
         inside = int(coverage["within_band"].sum())
@@ -63,9 +64,9 @@ def main() -> None:
             + ("**passed**" if inside == len(coverage) else "**FAILED**")
             + f", {inside} of {len(coverage)} ECDFs within their bands; "
             f"{failing} of {int(coverage['replicates'].max())} replicate fits failed the "
-            "diagnostics gate (kept and counted)" + _failure_tally(model) + ".",
+            "diagnostics gate (kept and counted)" + _failure_tally(ranks) + ".",
             "",
-            _looks(model, config["band_prob"]),
+            _looks(ranks, config["band_prob"]),
             "",
             "| quantity | kind | 50 % | 80 % | 90 % | 95 % | z | within band |",
             "| --- | --- | --- | --- | --- | --- | --- | --- |",
@@ -80,9 +81,8 @@ def main() -> None:
     (ROOT / "docs" / "calibration.md").write_text("\n".join(lines))
 
 
-def _looks(model: str, band_prob: float) -> str:
+def _looks(ranks: pd.DataFrame, band_prob: float) -> str:
     """Give the verdict on the first 100, 200, 400, ... replicates and on all of them."""
-    ranks = pd.read_csv(ROOT / "results" / "calibration" / model / "ranks.csv")
     total = int(ranks["replicate"].max()) + 1
     looks = [n for n in (100 * 2**k for k in range(8)) if n < total] + [total]
     parts = []
@@ -103,10 +103,9 @@ FAILED_CHECK = re.compile(
 )
 
 
-def _failure_tally(model: str) -> str:
+def _failure_tally(ranks: pd.DataFrame) -> str:
     """Tally the checks failing replicate fits failed, by the parameter responsible."""
-    fits = pd.read_csv(ROOT / "results" / "calibration" / model / "ranks.csv")
-    fits = fits.drop_duplicates("replicate")
+    fits = ranks.drop_duplicates("replicate")
     named = pd.Series(
         [
             check + (f" of `{worst}`" if worst else "")
