@@ -164,3 +164,64 @@ def recovery_study(
         family, table, study["truth"], settings=settings, seed=seed + 1, fixed=fixed
     )
     return summary, checks
+
+
+def repeated_recovery_summary(
+    rows: pd.DataFrame, *, ci_prob: float = 0.9, level: float = 0.95
+) -> pd.DataFrame:
+    """Summarise a recovery study repeated at the same truth over many simulated trials.
+
+    At a fixed truth a correct posterior's ``ci_prob`` intervals cover it in about that share
+    of trials (exactly, as the data outweigh the prior), and z = (mean - truth) / sd averages
+    about 0 with a spread about 1.
+
+    Parameters
+    ----------
+    rows : pandas.DataFrame
+        Recovery tables (:data:`RECOVERY_COLUMNS`) of several trials, with a ``seed`` column
+        telling them apart.
+    ci_prob : float
+        Probability of the intervals in ``rows``.
+    level : float
+        Probability of the binomial range given for the number of trials that cover.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per parameter, in the order of ``rows``: ``truth``, ``trials``, ``covered``
+        (trials whose interval covers), ``coverage`` (their share), ``covered_low`` and
+        ``covered_high`` (the central ``level`` range of ``covered`` for intervals of exactly
+        ``ci_prob``), ``in_range``, ``mean_z``, ``se_mean_z`` (sd of z over root trials),
+        ``sd_z``, ``within_2sd`` (share of trials with abs(z) <= 2) and ``max_abs_z``.
+
+    Examples
+    --------
+    >>> rows = pd.DataFrame({"seed": [1, 2, 3, 4], "parameter": ["b"] * 4, "truth": 0.5,
+    ...                      "covered": [True, True, True, False], "z": [0.5, -1.0, 1.5, 2.5]})
+    >>> summary = repeated_recovery_summary(rows)
+    >>> summary.loc[0, ["covered", "coverage", "mean_z", "within_2sd"]].tolist()
+    [3.0, 0.75, 0.875, 0.75]
+    """
+    from scipy.stats import binom
+
+    grouped = rows.groupby("parameter", sort=False)
+    out = pd.DataFrame(
+        {
+            "truth": grouped["truth"].first(),
+            "trials": grouped["seed"].nunique(),
+            "covered": grouped["covered"].sum().astype(int),
+            "mean_z": grouped["z"].mean(),
+            "sd_z": grouped["z"].std(ddof=1),
+            "within_2sd": grouped["z"].agg(lambda z: float((z.abs() <= 2).mean())),
+            "max_abs_z": grouped["z"].agg(lambda z: float(z.abs().max())),
+        }
+    )
+    out["coverage"] = out["covered"] / out["trials"]
+    tail = (1 - level) / 2
+    out["covered_low"] = binom.ppf(tail, out["trials"], ci_prob).astype(int)
+    out["covered_high"] = binom.isf(tail, out["trials"], ci_prob).astype(int)
+    out["in_range"] = out["covered"].between(out["covered_low"], out["covered_high"])
+    out["se_mean_z"] = out["sd_z"] / np.sqrt(out["trials"])
+    columns = ["truth", "trials", "covered", "coverage", "covered_low", "covered_high",
+               "in_range", "mean_z", "se_mean_z", "sd_z", "within_2sd", "max_abs_z"]  # fmt: skip
+    return out[columns].reset_index()
