@@ -53,9 +53,12 @@ recovery: $(STAMP)
 	$(BIN)/python tools/recovery.py
 
 ## Repeat the recovery studies at their truth on 50 trials each (about 1.5 hours on 2 cores;
-## resumable: results/recovery/), then rewrite docs/model-recovery-repeated.md.
+## resumable: results/recovery/), then rewrite docs/model-recovery-repeated.md. More trials of
+## one model: `make recovery-repeat MODELS=disease_activity SEEDS=1050:1100`.
+MODELS ?=
+SEEDS ?= 1000:1050
 recovery-repeat: $(STAMP)
-	$(BIN)/python tools/recovery_repeat.py --seeds 1000:1050
+	$(BIN)/python tools/recovery_repeat.py $(MODELS) --seeds $(SEEDS)
 
 ## Regenerate docs/simulator-calibration.md (simulated vs published values).
 calibrate-simulator: $(STAMP)
