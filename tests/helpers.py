@@ -33,9 +33,13 @@ def workflow_copy(folder: Path, config: dict) -> Path:
 
 
 def snakemake(folder: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    """Run snakemake in ``folder`` on two cores; fail the test with its output if it fails."""
+    """Run snakemake in ``folder`` on two cores; fail the test with its output if it fails.
+
+    Each fit gets one thread, so two fits run at once: a fit of the tests' few draws spends
+    nearly all its time compiling, which uses one core, not sampling its chains in parallel.
+    """
     result = subprocess.run(
-        [SNAKEMAKE, "--cores", "2", *args],
+        [SNAKEMAKE, "--cores", "2", *args, "--set-threads", "fit_model=1"],
         cwd=folder,
         capture_output=True,
         text=True,
