@@ -7,6 +7,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 import xarray as xr
+from scipy.stats import binom
 
 from il6fit.data import as_read, prepare
 from il6fit.diagnostics import Thresholds, check, summarise
@@ -172,8 +173,8 @@ def repeated_recovery_summary(
     """Summarise a recovery study repeated at the same truth over many simulated trials.
 
     At a fixed truth a correct posterior's ``ci_prob`` intervals cover it in about that share
-    of trials (exactly, as the data outweigh the prior), and z = (mean - truth) / sd averages
-    about 0 with a spread about 1.
+    of trials (the closer, the more the data outweigh the prior), and z = (mean - truth) / sd
+    averages about 0 with a spread about 1.
 
     Parameters
     ----------
@@ -202,8 +203,6 @@ def repeated_recovery_summary(
     >>> summary.loc[0, ["covered", "coverage", "mean_z", "within_2sd"]].tolist()
     [3.0, 0.75, 0.875, 0.75]
     """
-    from scipy.stats import binom
-
     grouped = rows.groupby("parameter", sort=False)
     out = pd.DataFrame(
         {

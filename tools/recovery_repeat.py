@@ -126,7 +126,11 @@ def write_doc() -> None:
             "| expected | " + " | ".join(f"{expected[k]:.1f}" for k in shown) + " |",
             "",
             f"Every interval covers in {counts[0]} of {n_trials} trials "
-            f"({counts[0] / n_trials:.0%}; {0.9**n_params:.0%} expected).",
+            f"({counts[0] / n_trials:.0%}; {0.9**n_params:.0%} expected). All parameters: "
+            f"{n_params * n_trials - misses.sum()} of {n_params * n_trials} intervals cover "
+            f"({1 - misses.mean() / n_params:.1%}; standard error "
+            f"{100 * misses.std(ddof=1) / np.sqrt(n_trials) / n_params:.1f} points, from the "
+            "spread of misses per trial, since the parameters of one trial miss together).",
             "",
         ]
     DOC.write_text("\n".join(lines))
