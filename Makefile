@@ -52,7 +52,7 @@ calibrate: $(STAMP)
 recovery: $(STAMP)
 	$(BIN)/python tools/recovery.py
 
-## Repeat the recovery studies at their truth on 50 trials each (about 1.5 hours on 2 cores;
+## Repeat the recovery studies at their truth on 50 trials each (about 2 hours on 2 cores;
 ## resumable: results/recovery/), then rewrite docs/model-recovery-repeated.md. More trials of
 ## one model: `make recovery-repeat MODELS=disease_activity SEEDS=1050:1100`.
 MODELS ?=
