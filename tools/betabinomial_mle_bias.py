@@ -4,7 +4,7 @@ Draws the joint counts of the `disease_activity` recovery study (its truth, on t
 the simulated 600-patient trial of seed 1000) 1,000 times and fits each by maximum likelihood,
 to tell a shift of ``phi_joint`` in docs/model-recovery-repeated.md that belongs to the
 likelihood itself from one the model would add. Usage: ``python tools/betabinomial_mle_bias.py``
-(about 3 minutes).
+(about 30 s on this machine).
 """
 
 from __future__ import annotations
