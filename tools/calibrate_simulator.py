@@ -13,7 +13,7 @@ import numpy as np
 
 from il6fit.provenance import package_versions
 from il6fit.simulate import scenario, simulate_cohort
-from il6fit.simulate.calibration import calibration_table
+from il6fit.simulate.published import calibration_table
 
 parser = argparse.ArgumentParser(description=__doc__)
 parser.add_argument("--subjects", type=int, default=20000)

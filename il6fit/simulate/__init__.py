@@ -5,7 +5,7 @@ and tocilizumab 4 and 8 mg/kg), ``ra_cohort`` (an observational RA cohort), ``he
 (controls) and ``covid`` (hospitalised COVID-19 with in-hospital death). The model is written out
 in :mod:`il6fit.simulate.cohort` and :mod:`il6fit.simulate.pkpd`; sources of every default in
 :mod:`il6fit.simulate.scenarios`; the check against published values in
-:mod:`il6fit.simulate.calibration` and ``docs/simulator.md``.
+:mod:`il6fit.simulate.published` and ``docs/simulator.md``.
 """
 
 from il6fit.simulate.cohort import simulate_cohort

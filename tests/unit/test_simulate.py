@@ -6,8 +6,8 @@ from il6fit.data import as_read, prepare
 from il6fit.data.contract import MEASUREMENT_COLUMNS, SUBJECT_COLUMNS
 from il6fit.errors import SpecError
 from il6fit.simulate import scenario, simulate_cohort
-from il6fit.simulate.calibration import calibration_table, wide_table
 from il6fit.simulate.pkpd import simulate_course
+from il6fit.simulate.published import calibration_table, wide_table
 
 
 @pytest.fixture(scope="module")
