@@ -64,7 +64,7 @@ Steps:
    the same data) and print posterior mean and sd of the globals side by side.
 3. *Cost*: fit the marginal model at each size on the data ``benchmarks/scaling.py`` fits
    (``ra_tcz_trial``, seed 2026, ``samplers.analysis_table``), with
-   ``il6fit.inference.sample_posterior`` and ``samplers.pipeline_settings``, recording compile
+   ``il6fit.sampling.sample_posterior`` and ``samplers.pipeline_settings``, recording compile
    and sampling time, min bulk ESS of the globals, leapfrog steps per draw, ms per gradient and
    the default config's gate verdict (``samplers.gate``; no Pareto-k: no pointwise
    log-likelihood). Writes ``benchmarks/results/marginal.csv`` and prints a Markdown table
@@ -105,8 +105,8 @@ def build_marginal(table: pd.DataFrame, priors, form: str = "sums"):
     """
     import pymc as pm
 
+    from il6fit.models.arms import arm_order
     from il6fit.models.il6_crp import IL6_REFERENCE
-    from il6fit.models.treatment_response import arm_order
 
     subjects, subject_idx = np.unique(table["USUBJID"], return_inverse=True)
     weeks, week_idx = np.unique(table["week"].to_numpy(float), return_inverse=True)
@@ -183,8 +183,8 @@ def brute_force_marginal(table: pd.DataFrame, point: dict) -> float:
     """Sum over patients of the exact multivariate normal density of their visits."""
     from scipy.stats import multivariate_normal
 
+    from il6fit.models.arms import arm_order
     from il6fit.models.il6_crp import IL6_REFERENCE
-    from il6fit.models.treatment_response import arm_order
 
     arms = arm_order(table)
     k = np.exp(point["log_k"])
@@ -237,7 +237,7 @@ def check(n_subjects: int, seed: int, form: str) -> dict:
 
 
 def fit(model, family, settings) -> tuple[dict, object]:
-    from il6fit.inference import sample_posterior
+    from il6fit.sampling import sample_posterior
 
     load = os.getloadavg()[0]
     tree = sample_posterior(model, settings, seed=1)

@@ -32,7 +32,7 @@ def main() -> None:
     args.out = args.out or HERE / "results" / f"preview-{args.model}-{args.subjects}.csv"
     warnings.simplefilter("ignore")
 
-    from il6fit.inference import sample_posterior
+    from il6fit.sampling import sample_posterior
 
     family, table = samplers.analysis_table(args.model, args.subjects, 2026)
     settings = samplers.pipeline_settings(args.model)

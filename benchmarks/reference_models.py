@@ -11,8 +11,9 @@ import numpy as np
 import pandas as pd
 import pymc as pm
 
+from il6fit.models.arms import arm_order
+from il6fit.models.censored import IL6_REFERENCE
 from il6fit.models.priors import Prior
-from il6fit.models.treatment_response import IL6_REFERENCE, arm_order
 
 
 def treatment_response(table: pd.DataFrame, priors: Mapping[str, Prior]) -> pm.Model:

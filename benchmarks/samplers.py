@@ -7,7 +7,7 @@ Fits ``treatment_response`` and ``il6_crp`` (censoring on both biomarkers) to th
 simulated trial (``ra_tcz_trial``, 600 patients, 8 visits) with
 
 * ``il6fit``: the pipeline's backend and sampler settings of ``config/config.yaml``, through
-  ``il6fit.inference.sample_posterior`` (the fit job's own code), with a cold compile cache;
+  ``il6fit.sampling.sample_posterior`` (the fit job's own code), with a cold compile cache;
 * ``il6fit refit``: the same, again in a new process on another dataset of another size (450
   patients) with the compile cache the first fit left: what a refit pays;
 * ``pymc``: PyMC's own NUTS (``nuts_sampler="pymc"``, its defaults) on a straightforward PyMC
@@ -69,7 +69,7 @@ def analysis_table(model: str, n_subjects: int, seed: int):
 
 def pipeline_settings(model: str):
     """The sampler settings the default config gives a model's fit job (as ``fit.smk``)."""
-    from il6fit.inference import SamplerSettings
+    from il6fit.sampling import SamplerSettings
 
     sampler = dict(load_config()["sampler"])
     overrides = sampler.pop("models", {}).get(model, {})
@@ -88,7 +88,7 @@ def gate(family, tree) -> tuple[float, bool, str]:
 
 
 def run_il6fit(model: str, n_subjects: int, seed: int) -> dict:
-    from il6fit.inference import sample_posterior
+    from il6fit.sampling import sample_posterior
 
     family, table = analysis_table(model, n_subjects, seed)
     settings = pipeline_settings(model)
@@ -137,11 +137,13 @@ def run_pymc(model: str, n_subjects: int, seed: int, draws: int, tune: int) -> d
 def stan_data(model: str, table) -> dict:
     import numpy as np
 
-    from il6fit.models import il6_crp, treatment_response
+    from il6fit.models import il6_crp
+    from il6fit.models.arms import arm_order
+    from il6fit.models.censored import IL6_REFERENCE
 
     if model == "treatment_response":
         subjects, subject_idx = np.unique(table["USUBJID"], return_inverse=True)
-        arms = treatment_response.arm_order(table)
+        arms = arm_order(table)
         per = table.groupby("USUBJID").first().loc[subjects]
         return {
             "N": len(table),
@@ -150,7 +152,7 @@ def stan_data(model: str, table) -> dict:
             "week": table["week"].to_numpy(float),
             "subject": subject_idx + 1,
             "y": table["y"].to_numpy(float),
-            "x": per["log_il6"].to_numpy(float) - np.log(treatment_response.IL6_REFERENCE),
+            "x": per["log_il6"].to_numpy(float) - np.log(IL6_REFERENCE),
             "active": (per["dose"].to_numpy(float) > 0).astype(float),
             "arm": per["arm"].map({a: i + 1 for i, a in enumerate(arms)}).to_numpy(),
         }

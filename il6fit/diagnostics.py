@@ -13,8 +13,8 @@ import pandas as pd
 import xarray as xr
 
 from il6fit.errors import FitFailedError, SpecError
-from il6fit.inference import is_preview
 from il6fit.models.family import ModelFamily, ParameterInfo
+from il6fit.sampling import is_preview
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +132,7 @@ def check(tree: xr.DataTree, summary: pd.DataFrame, thresholds: Thresholds) -> p
     pandas.DataFrame
         One row per check: ``check``, ``value``, ``threshold``, ``rule`` (``<=`` or ``>=``),
         ``passed`` and ``worst`` (the parameter or chain responsible). An approximate preview
-        (:func:`il6fit.inference.is_preview`) gets one failed row saying so instead: sampler
+        (:func:`il6fit.sampling.is_preview`) gets one failed row saying so instead: sampler
         checks do not apply to it and it is never reported as sound.
     """
     if is_preview(tree):
@@ -265,6 +265,42 @@ def _treedepth_saturated(stats: xr.Dataset) -> int:
     return 0
 
 
+def judge(
+    tree: xr.DataTree,
+    parameters: Mapping[str, ParameterInfo],
+    thresholds: Thresholds,
+    *,
+    ci_kind: str = "eti",
+    ci_prob: float = 0.9,
+) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """Summarise a fit and judge it: the one summary and verdict fits, calibration and recovery use.
+
+    Parameters
+    ----------
+    tree : xarray.DataTree
+        A fit.
+    parameters : mapping of str to ParameterInfo
+        The parameters summarised and checked (a family's ``parameters``).
+    thresholds : Thresholds
+        The limits.
+    ci_kind, ci_prob
+        Credible interval kind and probability of the summary (the checks read only R-hat
+        and ESS from it).
+
+    Returns
+    -------
+    summary : pandas.DataFrame
+        From :func:`summarise`.
+    checks : pandas.DataFrame
+        From :func:`check`.
+    failures : list of str
+        From :func:`failed_checks`; empty when the fit passed.
+    """
+    summary = summarise(tree, parameters, ci_kind=ci_kind, ci_prob=ci_prob)
+    checks = check(tree, summary, thresholds)
+    return summary, checks, failed_checks(checks)
+
+
 def sampler_failures(tree: xr.DataTree, family: ModelFamily, thresholds: Thresholds) -> list[str]:
     """List the failed checks that more tuning could fix: every check but Pareto k.
 
@@ -285,9 +321,7 @@ def sampler_failures(tree: xr.DataTree, family: ModelFamily, thresholds: Thresho
     list of str
         As :func:`failed_checks`; empty when the sampler did its job.
     """
-    # interval settings do not matter here: only R-hat and ESS are read from the summary
-    summary = summarise(tree, family.parameters, ci_kind="eti", ci_prob=0.9)
-    checks = check(tree, summary, thresholds)
+    _, checks, _ = judge(tree, family.parameters, thresholds)
     return failed_checks(checks[checks["check"] != PARETO_K_CHECK])
 
 
@@ -343,9 +377,9 @@ def gate(
         raise SpecError(
             f"unknown diagnostics policy '{on_failure}'; choose one of {', '.join(POLICIES)}."
         )
-    summary = summarise(tree, family.parameters, ci_kind=ci_kind, ci_prob=ci_prob)
-    checks = check(tree, summary, thresholds)
-    failures = failed_checks(checks)
+    summary, checks, failures = judge(
+        tree, family.parameters, thresholds, ci_kind=ci_kind, ci_prob=ci_prob
+    )
     if not failures:
         log.info("%s passed every check", fit_name)
     elif is_preview(tree):
@@ -361,7 +395,7 @@ def summarise_estimands(
     tree: xr.DataTree,
     family: ModelFamily,
     table: pd.DataFrame,
-    options: Mapping,
+    options: object,
     *,
     ci_kind: str,
     ci_prob: float,
@@ -377,8 +411,8 @@ def summarise_estimands(
         Its model family; must define ``estimands``.
     table : pandas.DataFrame
         The analysis table it was fitted to.
-    options : mapping
-        The model's config options (landmark week and the like are read from here).
+    options : mapping or options object
+        The family's options (landmark week and the like are read from here).
     ci_kind, ci_prob
         Credible interval kind and probability.
     seed : int
@@ -390,7 +424,7 @@ def summarise_estimands(
         Columns :data:`SUMMARY_COLUMNS`; for a probability-of-effect row, ``mean`` is the
         posterior probability.
     """
-    draws = family.estimands(tree, table, seed=seed, **dict(options))
+    draws = family.estimand_draws(tree, table, options, seed=seed)
     with warnings.catch_warnings():
         # indicators and proportions can be constant across draws (a probability of 1), where
         # R-hat and ESS are undefined and numpy says so; they are reported as missing

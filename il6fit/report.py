@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import html
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -16,7 +15,8 @@ import pandas as pd
 import yaml
 
 from il6fit.diagnostics import PARETO_K_CHECK, failed_checks
-from il6fit.plots import CAPTIONS
+from il6fit.history import changes_since, record
+from il6fit.plots import COMPARISON_CAPTION
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,7 @@ class FitSection:
     metadata: Mapping
     rows_used: int
     figures: Mapping[str, bytes] = field(default_factory=dict)
+    captions: Mapping[str, str] = field(default_factory=dict)
     estimands: pd.DataFrame | None = None
     sensitivity: pd.DataFrame | None = None
 
@@ -120,7 +121,8 @@ def build_report(
     calibration : CalibrationSection, optional
         Calibration results; the section is left out without them.
     previous : mapping, optional
-        The :func:`record` of the previous run; with it, the report says what changed since.
+        The :func:`il6fit.history.record` of the previous run; with it, the report says what
+        changed since.
 
     Returns
     -------
@@ -276,7 +278,7 @@ def _fit_html(f: FitSection) -> str:
         columns={"ci_lower": f"{interval} lower", "ci_upper": f"{interval} upper"}
     ).drop(columns=["ci_kind", "ci_prob", "description"])
     figures = "".join(
-        f"<h4>{html.escape(name)}: {html.escape(CAPTIONS.get(name, name))}</h4>" + _img(name, png)
+        f"<h4>{html.escape(name)}: {html.escape(f.captions.get(name, name))}</h4>" + _img(name, png)
         for name, png in f.figures.items()
     )
     sampler = f.metadata.get("sampler", {})
@@ -442,147 +444,16 @@ def _text_columns(frame: pd.DataFrame) -> tuple[str, ...]:
     return tuple(c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c]))
 
 
-def record(*, fits: Sequence[FitSection], config: Mapping, versions: Mapping[str, str]) -> dict:
-    """Record what a report rests on, for the next run's report to compare itself with.
-
-    Parameters
-    ----------
-    fits : sequence of FitSection
-        The fits reported.
-    config : mapping
-        The run config.
-    versions : mapping of str to str
-        Package versions.
-
-    Returns
-    -------
-    dict
-        JSON-serialisable: ``config``, ``versions``, ``inputs`` (fit name -> input file ->
-        SHA-256), ``verdicts`` (fit name -> passed) and ``estimates`` (fit name -> parameter or
-        estimand -> ``mean``, ``sd``, ``ci_lower``, ``ci_upper``, ``unit``).
-    """
-
-    def number(value):
-        return None if value is None or value != value else float(value)
-
-    estimates = {}
-    for f in fits:
-        rows = pd.concat([f.summary, f.estimands]) if f.estimands is not None else f.summary
-        estimates[f.name] = {
-            r.parameter: {
-                "mean": number(r.mean),
-                "sd": number(r.sd),
-                "ci_lower": number(r.ci_lower),
-                "ci_upper": number(r.ci_upper),
-                "unit": r.unit,
-            }
-            for r in rows.itertuples()
-        }
-    return json.loads(
-        json.dumps(
-            {
-                "config": dict(config),
-                "versions": dict(versions),
-                "inputs": {f.name: dict(f.metadata.get("input_hashes", {})) for f in fits},
-                "verdicts": {f.name: f.passed for f in fits},
-                "estimates": estimates,
-            },
-            default=str,
-        )
-    )
-
-
-def _flatten(value, prefix: str = "") -> dict[str, str]:
-    if isinstance(value, Mapping):
-        out = {}
-        for key, item in value.items():
-            out.update(_flatten(item, f"{prefix}.{key}" if prefix else str(key)))
-        return out
-    return {prefix: json.dumps(value)}
-
-
-def _differences(before: Mapping, after: Mapping, what: str) -> pd.DataFrame:
-    old, new = _flatten(before), _flatten(after)
-    rows = [
-        {what: key, "before": old.get(key, "(absent)"), "now": new.get(key, "(absent)")}
-        for key in sorted(old.keys() | new.keys())
-        if old.get(key) != new.get(key)
-    ]
-    return pd.DataFrame(rows, columns=[what, "before", "now"])
-
-
-def estimate_shifts(previous: Mapping, current: Mapping) -> pd.DataFrame:
-    """How the estimates of fits in both runs moved, largest moves first.
-
-    Parameters
-    ----------
-    previous, current : mapping
-        Two :func:`record` results.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Columns ``fit``, ``parameter``, ``unit``, ``mean before``, ``mean now``, ``change``
-        and ``change in sd before`` (the change over the previous posterior sd).
-    """
-    rows = []
-    for fit, estimates in current["estimates"].items():
-        before = previous.get("estimates", {}).get(fit, {})
-        for parameter, now in estimates.items():
-            if parameter not in before or now["mean"] is None or before[parameter]["mean"] is None:
-                continue
-            old = before[parameter]
-            change = now["mean"] - old["mean"]
-            sd = old["sd"]
-            rows.append(
-                {
-                    "fit": fit,
-                    "parameter": parameter,
-                    "unit": now["unit"],
-                    "mean before": old["mean"],
-                    "mean now": now["mean"],
-                    "change": change,
-                    "change in sd before": change / sd if sd else np.nan,
-                }
-            )
-    table = pd.DataFrame(
-        rows,
-        columns=["fit", "parameter", "unit", "mean before", "mean now", "change",
-                 "change in sd before"],
-    )  # fmt: skip
-    order = table["change in sd before"].abs().fillna(0).sort_values(ascending=False).index
-    return table.loc[order].reset_index(drop=True)
-
-
 def _changes_html(previous: Mapping | None, current: Mapping) -> str:
     head = "<h2>Changes since the previous run</h2>"
     if previous is None:
         return head + '<p class="note">No previous run recorded: this is the first report.</p>'
-    inputs = pd.DataFrame(
-        [
-            {"fit": fit, "input": path, "before": old.get(path, "(absent)")[:12],
-             "now": new.get(path, "(absent)")[:12]}
-            for fit, new in current["inputs"].items()
-            for old in [previous.get("inputs", {}).get(fit, {})]
-            for path in sorted(new.keys() | old.keys())
-            if old.get(path) != new.get(path)
-        ],
-        columns=["fit", "input", "before", "now"],
-    )  # fmt: skip
-    config = _differences(previous.get("config", {}), current["config"], "config key")
-    versions = _differences(previous.get("versions", {}), current["versions"], "package")
-    verdicts = pd.DataFrame(
-        [
-            {"fit": fit, "before": "passed" if previous["verdicts"][fit] else "FAILED",
-             "now": "passed" if passed else "FAILED"}
-            for fit, passed in current["verdicts"].items()
-            if fit in previous.get("verdicts", {}) and previous["verdicts"][fit] != passed
-        ],
-        columns=["fit", "before", "now"],
-    )  # fmt: skip
-    new_fits = sorted(current["verdicts"].keys() - previous.get("verdicts", {}).keys())
-    gone = sorted(previous.get("verdicts", {}).keys() - current["verdicts"].keys())
-    shifts = estimate_shifts(previous, current)
+    changes = changes_since(previous, current)
+    inputs = changes.inputs.assign(
+        before=changes.inputs["before"].str[:12], now=changes.inputs["now"].str[:12]
+    )
+    config, versions, verdicts = changes.config, changes.versions, changes.verdicts
+    new_fits, gone, shifts = changes.new_fits, changes.gone, changes.shifts
     moved = shifts[shifts["change in sd before"].abs() > 0]
     parts = [head]
     for title, table, cols in (
@@ -618,12 +489,12 @@ def _changes_html(previous: Mapping | None, current: Mapping) -> str:
 def _figure_list_html(fits: Sequence[FitSection], comparisons: Sequence[ComparisonSection]) -> str:
     items = [
         f"<li>{html.escape(f.name)}: <b>{html.escape(name)}</b> - "
-        f"{html.escape(CAPTIONS.get(name, name))}</li>"
+        f"{html.escape(f.captions.get(name, name))}</li>"
         for f in fits
         for name in f.figures
     ] + [
         f"<li>comparison {html.escape(c.name)}: <b>comparison</b> - "
-        f"{html.escape(CAPTIONS['comparison'])}</li>"
+        f"{html.escape(COMPARISON_CAPTION)}</li>"
         for c in comparisons
         if c.figure
     ]

@@ -10,10 +10,11 @@ import xarray as xr
 from scipy.stats import binom
 
 from il6fit.data import as_read, prepare
-from il6fit.diagnostics import Thresholds, check, summarise
-from il6fit.inference import SamplerSettings, sample
-from il6fit.models import ModelFamily, ParameterInfo, Prior, get_model
+from il6fit.diagnostics import Thresholds, judge, summarise
+from il6fit.errors import SpecError
+from il6fit.models import MODELS, ModelFamily, ParameterInfo, Prior, get_model
 from il6fit.models.censored import biomarker_estimates
+from il6fit.sampling import SamplerSettings, sample
 from il6fit.simulate import scenario, simulate_cohort
 
 #: Columns of a recovery table.
@@ -39,7 +40,7 @@ def recovery(
     settings: SamplerSettings,
     seed: int,
     priors: Mapping[str, Prior] | None = None,
-    build_kwargs: Mapping | None = None,
+    options: object = None,
     ci_prob: float = 0.9,
     fixed: Mapping[str, object] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, xr.DataTree]:
@@ -59,8 +60,8 @@ def recovery(
         Seed of the simulation; the fit uses ``seed + 1``.
     priors : mapping of str to Prior, optional
         Priors of the fit (the family's defaults if not given).
-    build_kwargs : mapping, optional
-        Build options.
+    options : mapping or options object, optional
+        The family's options.
     ci_prob : float
         Probability of the equal-tailed intervals.
     fixed : mapping of str to array_like, optional
@@ -78,15 +79,13 @@ def recovery(
         The refit.
     """
     priors = dict(family.default_priors if priors is None else priors)
-    build_kwargs = dict(build_kwargs or {})
     simulated = family.simulate(
-        table, priors, {**dict(fixed or {}), **truth}, seed=seed, build_kwargs=build_kwargs
+        table, priors, {**dict(fixed or {}), **truth}, seed=seed, options=options
     )
-    tree = sample(family.build(simulated, priors, **build_kwargs), settings, seed + 1)
+    tree = sample(family.build(simulated, priors, options), settings, seed + 1)
     infos = {name: family.parameters.get(name, ParameterInfo(name, "-")) for name in truth}
     summary = summarise(tree, infos, ci_kind="eti", ci_prob=ci_prob)
-    checks = check(tree, summarise(tree, family.parameters, ci_kind="eti", ci_prob=ci_prob),
-                   Thresholds())  # fmt: skip
+    _, checks, _ = judge(tree, family.parameters, Thresholds(), ci_prob=ci_prob)
     summary["truth"] = np.concatenate(
         [np.atleast_1d(np.asarray(value, dtype=float)) for value in truth.values()]
     )
@@ -97,48 +96,25 @@ def recovery(
     return summary[list(RECOVERY_COLUMNS)], checks, tree
 
 
-#: Recovery studies of the models whose outcomes are drawn from the model itself: the design
-#: (arms, visits, biomarkers, censoring) of a simulated trial of ``n_subjects``, outcomes drawn
-#: with ``truth`` (values of the size the trials report, domain-facts.md §4-§6).
-RECOVERY_STUDIES = {
-    "treatment_response": {
-        "n_subjects": 600,
-        "options": {},
-        "truth": {
-            "mu_base": 6.6, "gamma_base": 0.2, "sigma_base": 0.6,
-            "delta": [-1.0, -2.6, -3.4], "eta": -0.3, "tau_delta": 0.8,
-            "log_k": float(np.log(0.27)), "sigma": 0.6,
-        },
-    },
-    "disease_activity": {
-        "n_subjects": 600,
-        "options": {},
-        "truth": {
-            "a_joint": [0.3, -0.4], "b_joint_il6": [0.25, 0.15], "b_joint_crp": [0.1, 0.2],
-            "phi_joint": [3.0, 2.5], "a_ptga": 60.0, "b_ptga_il6": 4.0, "b_ptga_crp": 2.0,
-            "sigma_ptga": 20.0,
-        },
-    },
-    "eular_response": {
-        "n_subjects": 600,
-        "options": {},
-        "truth": {
-            "beta": [1.8, 3.0], "gamma_il6": -0.3, "gamma_crp": 0.3, "theta_none": 0.4,
-            "theta_gap": 2.8,
-        },
-    },
-}  # fmt: skip
+def studied_models() -> list[str]:
+    """Return the model families that declare a recovery study, in registry order.
+
+    Returns
+    -------
+    list of str
+    """
+    return [name for name, family in MODELS.items() if family.recovery is not None]
 
 
 def recovery_study(
     name: str, *, settings: SamplerSettings, seed: int = 2026
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Run one of :data:`RECOVERY_STUDIES`.
+    """Run a family's recovery study (:attr:`il6fit.models.ModelFamily.recovery`).
 
     Parameters
     ----------
     name : str
-        A key of :data:`RECOVERY_STUDIES` (a model name).
+        A model family with a recovery study.
     settings : SamplerSettings
         Sampler options of the refit.
     seed : int
@@ -149,21 +125,24 @@ def recovery_study(
     table, checks : pandas.DataFrame
         As :func:`recovery` returns them.
     """
-    study = RECOVERY_STUDIES[name]
+    family = get_model(name)
+    study = family.recovery
+    if study is None:
+        raise SpecError(f"model {name} declares no recovery study.")
     subjects, measurements, _ = simulate_cohort(
-        scenario("ra_tcz_trial", n_subjects=study["n_subjects"]), seed=seed
+        scenario(study.scenario, n_subjects=study.n_subjects), seed=seed
     )
     data = prepare(
         as_read(subjects), as_read(measurements),
         subjects_file="simulated", measurements_file="simulated",
     )  # fmt: skip
-    family = get_model(name)
-    table = family.table(data.subjects, data.measurements, study["options"])
+    table = family.table(data.subjects, data.measurements, study.options)
     # the biomarkers are the design's data: their population model is fixed at its estimates
     fixed = biomarker_estimates(table) if "IL6_cens" in table else {}
     summary, checks, _ = recovery(
-        family, table, study["truth"], settings=settings, seed=seed + 1, fixed=fixed
-    )
+        family, table, study.truth, settings=settings, seed=seed + 1, fixed=fixed,
+        options=study.options,
+    )  # fmt: skip
     return summary, checks
 
 

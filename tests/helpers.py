@@ -1,5 +1,6 @@
 """Helpers shared by tests (importable because pytest puts tests/ on the path)."""
 
+import os
 import shutil
 import subprocess
 import sys
@@ -23,12 +24,27 @@ ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
 
 
-def workflow_copy(folder: Path, config: dict) -> Path:
-    """Copy the workflow into ``folder`` with ``config`` as its config; return the folder."""
+def workflow_copy(folder: Path, config: dict, *, families: tuple[Path, ...] = ()) -> Path:
+    """Copy the workflow into ``folder`` with ``config`` as its config; return the folder.
+
+    With ``families`` (model family modules), the package is copied too, to ``folder/site``,
+    each module is put in its ``il6fit/models/`` and registered with one line in
+    ``FAMILY_MODULES``; :func:`snakemake` then runs on that copy.
+    """
     shutil.copy(ROOT / "Snakefile", folder)
     shutil.copytree(ROOT / "workflow", folder / "workflow")
+    shutil.copytree(ROOT / "profiles" / "default", folder / "profiles" / "default")
     (folder / "config").mkdir()
     (folder / "config" / "config.yaml").write_text(yaml.safe_dump(config))
+    if families:
+        package = folder / "site" / "il6fit"
+        shutil.copytree(ROOT / "il6fit", package, ignore=shutil.ignore_patterns("__pycache__"))
+        registry = package / "models" / "__init__.py"
+        text = registry.read_text()
+        for module in families:
+            shutil.copy(module, package / "models" / module.name)
+            text = text.replace("\n)\n", f'\n    "{module.stem}",\n)\n', 1)
+        registry.write_text(text)
     return folder
 
 
@@ -38,9 +54,12 @@ def snakemake(folder: Path, *args: str, check: bool = True) -> subprocess.Comple
     Each fit gets one thread, so two fits run at once: a fit of the tests' few draws spends
     nearly all its time compiling, which uses one core, not sampling its chains in parallel.
     """
+    site = folder / "site"
+    env = {**os.environ, "PYTHONPATH": str(site)} if site.exists() else None
     result = subprocess.run(
         [SNAKEMAKE, "--cores", "2", *args, "--set-threads", "fit_model=1"],
         cwd=folder,
+        env=env,
         capture_output=True,
         text=True,
         timeout=900,

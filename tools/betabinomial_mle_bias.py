@@ -17,16 +17,15 @@ from il6fit.data import as_read, prepare
 from il6fit.models import get_model
 from il6fit.models.disease_activity import N_JOINTS
 from il6fit.simulate import scenario, simulate_cohort
-from il6fit.validation import RECOVERY_STUDIES
 
 REPLICATES = 1000
 
 
 def main() -> None:
     """Print, per joint type, the mean and SD of the estimates and their bias in SDs."""
-    study = RECOVERY_STUDIES["disease_activity"]
+    study = get_model("disease_activity").recovery
     subjects, measurements, _ = simulate_cohort(
-        scenario("ra_tcz_trial", n_subjects=study["n_subjects"]), seed=1000
+        scenario(study.scenario, n_subjects=study.n_subjects), seed=1000
     )
     data = prepare(as_read(subjects), as_read(measurements), subjects_file="simulated",
                    measurements_file="simulated")  # fmt: skip
@@ -40,7 +39,7 @@ def main() -> None:
             np.log(table["CRP"].to_numpy(float)) - np.log(10),
         ]
     )
-    truth = study["truth"]
+    truth = study.truth
     rng = np.random.default_rng(0)
 
     def negative_loglik(theta, counts):

@@ -13,7 +13,7 @@ import pandas as pd
 import yaml
 
 from il6fit.provenance import package_versions
-from il6fit.sbc import summarise_ranks
+from il6fit.ranks import summarise_ranks
 
 ROOT = Path(__file__).resolve().parents[1]
 

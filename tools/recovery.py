@@ -10,9 +10,9 @@ import time
 from pathlib import Path
 
 from il6fit.diagnostics import PARETO_K_CHECK
-from il6fit.inference import SamplerSettings
 from il6fit.provenance import package_versions
-from il6fit.validation import RECOVERY_STUDIES, recovery_study
+from il6fit.sampling import SamplerSettings
+from il6fit.validation import recovery_study, studied_models
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "model-recovery.md"
 SETTINGS = SamplerSettings(chains=2, draws=1000, tune=1000, cores=2)
@@ -27,9 +27,9 @@ def main() -> None:
         "(tests/slow/test_recovery.py). Each study keeps the design of a simulated 600-patient",
         "trial (`ra_tcz_trial`: arms, visits, baseline IL-6 and CRP with their censoring) and",
         "draws the outcomes from the model with the parameters below",
-        "(`il6fit.validation.RECOVERY_STUDIES`); subject effects and latent censored values are",
-        "drawn too, the latent values from the biomarkers' population model fixed at the",
-        "design's own estimates. Fit: nutpie, 2 chains x 1,000 draws after 1,000 tuning steps.",
+        "(each family's `recovery` in `il6fit.models`); subject effects and latent censored",
+        "values are drawn too, the latent values from the biomarkers' population model fixed at",
+        "the design's own estimates. Fit: nutpie, 2 chains x 1,000 draws after 1,000 tuning steps.",
         "Interval: 90 % equal-tailed; z = (mean - truth) / sd. One trial per model: the same",
         "studies repeated on 50-100 trials each are in",
         "[model-recovery-repeated.md](model-recovery-repeated.md) (`make recovery-repeat`).",
@@ -37,7 +37,7 @@ def main() -> None:
         f"Versions: PyMC {package_versions()['pymc']}, nutpie {package_versions()['nutpie']}.",
         "",
     ]
-    for name in RECOVERY_STUDIES:
+    for name in studied_models():
         start = time.perf_counter()
         summary, checks = recovery_study(name, settings=SETTINGS)
         seconds = time.perf_counter() - start

@@ -24,9 +24,9 @@ import pandas as pd
 from scipy.stats import binom
 
 from il6fit.diagnostics import PARETO_K_CHECK
-from il6fit.inference import SamplerSettings
 from il6fit.provenance import package_versions
-from il6fit.validation import RECOVERY_STUDIES, recovery_study, repeated_recovery_summary
+from il6fit.sampling import SamplerSettings
+from il6fit.validation import recovery_study, repeated_recovery_summary, studied_models
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "results" / "recovery"
@@ -37,12 +37,12 @@ SETTINGS = SamplerSettings(chains=2, draws=1000, tune=1000, cores=2)
 def main() -> None:
     """Run the studies for every seed not yet recorded."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("models", nargs="*", choices=list(RECOVERY_STUDIES))
+    parser.add_argument("models", nargs="*", choices=studied_models())
     parser.add_argument("--seeds", default="1000:1050", help="start:stop (stop excluded)")
     args = parser.parse_args()
     start, stop = (int(part) for part in args.seeds.split(":"))
     OUT.mkdir(parents=True, exist_ok=True)
-    for name in args.models or list(RECOVERY_STUDIES):
+    for name in args.models or studied_models():
         path = OUT / f"repeat-{name}.csv"
         done = set(pd.read_csv(path)["seed"]) if path.exists() else set()
         for seed in range(start, stop):
@@ -83,7 +83,7 @@ def write_doc() -> None:
         f"Versions: PyMC {package_versions()['pymc']}, nutpie {package_versions()['nutpie']}.",
         "",
     ]
-    for name in RECOVERY_STUDIES:
+    for name in studied_models():
         path = OUT / f"repeat-{name}.csv"
         if not path.exists():
             continue

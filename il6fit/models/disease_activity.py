@@ -39,13 +39,14 @@ conditionally independent given the biomarkers.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 import pymc as pm
 
-from il6fit.catalogue import MODEL_FIGURES
 from il6fit.errors import SpecError
 from il6fit.models.censored import (
     BIOMARKER_PARAMETERS,
@@ -54,7 +55,14 @@ from il6fit.models.censored import (
     biomarker_predictors,
     wide_results,
 )
-from il6fit.models.family import ModelFamily, ObservedInfo, ParameterInfo
+from il6fit.models.family import (
+    Calibration,
+    ModelFamily,
+    ObservedInfo,
+    ParameterInfo,
+    RecoveryStudy,
+    option,
+)
 from il6fit.models.priors import Prior
 
 OUTCOMES = ("components", "das28esr")
@@ -105,13 +113,63 @@ DEFAULT_PRIORS = {
 }
 
 
+@dataclass(frozen=True)
+class Options:
+    """Options of the disease-activity model (``model_options.disease_activity``)."""
+
+    outcome: Literal["components", "das28esr"] = option(
+        "components",
+        "components - tender and swollen joints (beta-binomial out of 28) and patient global "
+        "(mm, censored at 0 and 100); das28esr - DAS28-ESR. DAS28-CRP is not offered: it "
+        "contains ln(CRP + 1).",
+    )
+    predictors: tuple[Literal["il6", "crp"], ...] = option(
+        ("il6", "crp"),
+        "Baseline biomarkers used as (censoring-aware) predictors.",
+        uniqueItems=True,
+        minItems=1,
+    )
+    visits: tuple[float, ...] = option(
+        (0,),
+        "Visits (AVISITN) used; with more than one per subject, each outcome gets a subject "
+        "random intercept.",
+        minItems=1,
+    )
+
+
+def outcome_codes(options: Options) -> list[str]:
+    """PARAMCD codes of the outcome(s) the options choose.
+
+    Parameters
+    ----------
+    options : Options
+        The model's options.
+
+    Returns
+    -------
+    list of str
+    """
+    return [*JOINTS.values(), "PTGA"] if options.outcome == "components" else ["DAS28ESR"]
+
+
+def requires(options: Options) -> tuple[str, ...]:
+    """PARAMCD codes a dataset needs: the outcome(s) and the biomarker predictors.
+
+    Parameters
+    ----------
+    options : Options
+        The model's options.
+
+    Returns
+    -------
+    tuple of str
+    """
+    predictors = [BIOMARKERS[p][0] for p in BIOMARKERS if p in options.predictors]
+    return (*predictors, *outcome_codes(options))
+
+
 def analysis_table(
-    subjects: pd.DataFrame,
-    measurements: pd.DataFrame,
-    *,
-    outcome: str = "components",
-    predictors: Sequence[str] = tuple(BIOMARKERS),
-    visits: Sequence[float] = (0,),
+    subjects: pd.DataFrame, measurements: pd.DataFrame, options: Options
 ) -> pd.DataFrame:
     """One row per subject-visit with the outcome(s) and the biomarkers.
 
@@ -119,13 +177,11 @@ def analysis_table(
     ----------
     subjects, measurements : pandas.DataFrame
         A prepared dataset.
-    outcome : {"components", "das28esr"}
-        Tender and swollen joint counts plus patient global, or DAS28-ESR.
-    predictors : sequence of {"il6", "crp"}
-        The biomarkers used as predictors.
-    visits : sequence of float
-        Visits (``AVISITN``) used. Baseline by default: on tocilizumab IL-6 rises while activity
-        falls, so on-treatment IL-6 describes the drug, not the disease.
+    options : Options
+        ``outcome``: tender and swollen joint counts plus patient global, or DAS28-ESR;
+        ``predictors``: the biomarkers used as predictors; ``visits`` (``AVISITN``) used,
+        baseline by default: on tocilizumab IL-6 rises while activity falls, so on-treatment
+        IL-6 describes the drug, not the disease.
 
     Returns
     -------
@@ -138,6 +194,7 @@ def analysis_table(
     SpecError
         For an unknown outcome or predictor, or when no row has every value needed.
     """
+    outcome, predictors, visits = options.outcome, options.predictors, options.visits
     if outcome not in OUTCOMES:
         raise SpecError(
             f"disease_activity: outcome must be one of {', '.join(OUTCOMES)}, not '{outcome}'."
@@ -148,7 +205,7 @@ def analysis_table(
             f"disease_activity: predictors must be a non-empty list of {', '.join(BIOMARKERS)}; "
             f"got {list(predictors)}."
         )
-    outcomes = [*JOINTS.values(), "PTGA"] if outcome == "components" else ["DAS28ESR"]
+    outcomes = outcome_codes(options)
     codes = outcomes + [BIOMARKERS[p][0] for p in BIOMARKERS if p in predictors]
     table = wide_results(measurements, codes, visits)
     if table.empty:
@@ -159,7 +216,7 @@ def analysis_table(
     return table.drop(columns=[f"{c}_cens" for c in outcomes])
 
 
-def build(table: pd.DataFrame, priors: Mapping[str, Prior]) -> pm.Model:
+def build(table: pd.DataFrame, priors: Mapping[str, Prior], options: Options) -> pm.Model:
     """Build the disease-activity model for an analysis table.
 
     Parameters
@@ -168,6 +225,8 @@ def build(table: pd.DataFrame, priors: Mapping[str, Prior]) -> pm.Model:
         From :func:`analysis_table`; its columns say which outcome and predictors are used.
     priors : mapping of str to Prior
         A prior for every key of :data:`DEFAULT_PRIORS` the model uses.
+    options : Options
+        Unused: the table's columns carry the choices.
 
     Returns
     -------
@@ -251,17 +310,31 @@ def with_observed(table: pd.DataFrame, values: Mapping[str, np.ndarray]) -> pd.D
 FAMILY = ModelFamily(
     name="disease_activity",
     title="Disease activity (DAS28 components or DAS28-ESR) on IL-6 and CRP, censoring-aware",
-    requires=("IL6", "CRP", "TJC28", "SJC28", "PTGA"),
+    equations=__doc__,
+    options=Options,
+    requires=requires,
     parameters=PARAMETERS,
     default_priors=DEFAULT_PRIORS,
     analysis_table=analysis_table,
-    build=build,
-    equations=__doc__,
-    figures=MODEL_FIGURES["disease_activity"],
+    builder=build,
     observed={
         "joints": ObservedInfo("joints (count of 28)", kind="discrete"),
         "ptga": ObservedInfo("patient global (mm, 0-100)"),
         "das28": ObservedInfo("DAS28-ESR (score)"),
     },
     with_observed=with_observed,
+    calibration=Calibration(design={"scenario": "ra_tcz_trial", "n_subjects": 100}),
+    # values of the size the trials report (domain-facts.md §4-§6)
+    recovery=RecoveryStudy(
+        truth={
+            "a_joint": [0.3, -0.4],
+            "b_joint_il6": [0.25, 0.15],
+            "b_joint_crp": [0.1, 0.2],
+            "phi_joint": [3.0, 2.5],
+            "a_ptga": 60.0,
+            "b_ptga_il6": 4.0,
+            "b_ptga_crp": 2.0,
+            "sigma_ptga": 20.0,
+        },
+    ),
 )

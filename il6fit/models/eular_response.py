@@ -27,17 +27,20 @@ P(none) by arm, and the difference in P(good) against control.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pymc as pm
 import xarray as xr
 from scipy.special import expit
 
-from il6fit.catalogue import MODEL_FIGURES
 from il6fit.data.scores import eular_response
 from il6fit.errors import SpecError
+from il6fit.models.arms import DEFAULT_ARMS, arm_order
 from il6fit.models.censored import (
     BIOMARKER_PARAMETERS,
     BIOMARKER_PRIORS,
@@ -45,9 +48,16 @@ from il6fit.models.censored import (
     biomarker_predictors,
     wide_results,
 )
-from il6fit.models.family import ModelFamily, ObservedInfo, ParameterInfo
+from il6fit.models.family import (
+    Calibration,
+    FigureSpec,
+    ModelFamily,
+    ObservedInfo,
+    ParameterInfo,
+    RecoveryStudy,
+    option,
+)
 from il6fit.models.priors import Prior
-from il6fit.models.treatment_response import DEFAULT_ARMS, arm_order
 
 #: Response categories, in order; the model's codes are their positions.
 CATEGORIES = ("none", "moderate", "good")
@@ -81,14 +91,48 @@ DEFAULT_PRIORS = {
 }
 
 
+@dataclass(frozen=True)
+class Options:
+    """Options of the EULAR response model (``model_options.eular_response``)."""
+
+    score: Literal["DAS28ESR", "DAS28CRP"] = option(
+        "DAS28ESR", "Score the EULAR response is computed from."
+    )
+    arms: Mapping[str, float] | None = option(
+        None,
+        "TRT01P label -> tocilizumab dose in mg/kg; exactly one arm with dose 0 (control). "
+        "Defaults to the simulated trial's arms. Subjects in other arms are left out.",
+        additionalProperties={"type": "number", "minimum": 0},
+    )
+    landmark_week: float = option(
+        24,
+        "Week of the response assessment; subjects without a score then are left out "
+        "(complete case).",
+    )
+    covariates: tuple[Literal["il6", "crp", "das28"], ...] = option(
+        ("il6", "crp"),
+        "Baseline adjustments (biomarkers censoring-aware; das28 is the score).",
+        uniqueItems=True,
+    )
+
+
+def requires(options: Options) -> tuple[str, ...]:
+    """PARAMCD codes a dataset needs: the score and the biomarkers adjusted for.
+
+    Parameters
+    ----------
+    options : Options
+        The model's options.
+
+    Returns
+    -------
+    tuple of str
+    """
+    return (*[BIOMARKERS[p][0] for p in BIOMARKERS if p in options.covariates], options.score)
+
+
 def analysis_table(
-    subjects: pd.DataFrame,
-    measurements: pd.DataFrame,
-    *,
-    score: str = "DAS28ESR",
-    arms: Mapping[str, float] | None = None,
-    landmark_week: float = 24,
-    covariates: Sequence[str] = tuple(BIOMARKERS),
+    subjects: pd.DataFrame, measurements: pd.DataFrame, options: Options
 ) -> pd.DataFrame:
     """One row per subject: arm, baseline biomarkers and EULAR response at the landmark week.
 
@@ -96,15 +140,10 @@ def analysis_table(
     ----------
     subjects, measurements : pandas.DataFrame
         A prepared dataset.
-    score : {"DAS28ESR", "DAS28CRP"}
-        The score the EULAR response is computed from.
-    arms : mapping of str to float, optional
-        ``TRT01P`` label to dose; exactly one arm with dose 0 (the control). Defaults to the
-        simulated trial's arms.
-    landmark_week : float
-        Week of the response assessment.
-    covariates : sequence of {"il6", "crp", "das28"}
-        Baseline adjustments; the default is the two biomarkers.
+    options : Options
+        ``score`` the EULAR response is computed from; ``arms`` (``TRT01P`` label to dose,
+        exactly one arm with dose 0, the simulated trial's arms if None); ``landmark_week`` of
+        the response assessment; ``covariates``, the baseline adjustments.
 
     Returns
     -------
@@ -118,7 +157,8 @@ def analysis_table(
     SpecError
         For bad arms or covariates, or when no subject has what the model needs.
     """
-    arms = dict(DEFAULT_ARMS if arms is None else arms)
+    score, landmark_week, covariates = options.score, options.landmark_week, options.covariates
+    arms = dict(DEFAULT_ARMS if options.arms is None else options.arms)
     if sum(dose == 0 for dose in arms.values()) != 1:
         raise SpecError(
             f"eular_response needs exactly one control arm (dose 0) in `arms`; got {arms}."
@@ -151,7 +191,7 @@ def analysis_table(
     return table.sort_values("USUBJID").reset_index(drop=True)
 
 
-def build(table: pd.DataFrame, priors: Mapping[str, Prior]) -> pm.Model:
+def build(table: pd.DataFrame, priors: Mapping[str, Prior], options: Options) -> pm.Model:
     """Build the EULAR response model for an analysis table.
 
     Parameters
@@ -225,7 +265,7 @@ def probabilities(eta: np.ndarray, theta_none: np.ndarray, theta_gap: np.ndarray
     return np.stack([first, second - first, 1 - second], axis=-1)
 
 
-def estimands(tree: xr.DataTree, table: pd.DataFrame, **_: object) -> xr.Dataset:
+def estimands(tree: xr.DataTree, table: pd.DataFrame, options: Options, seed: int) -> xr.Dataset:
     """Posterior draws of response probabilities by arm, standardised over the subjects.
 
     Parameters
@@ -234,6 +274,8 @@ def estimands(tree: xr.DataTree, table: pd.DataFrame, **_: object) -> xr.Dataset
         A fit of :func:`build`.
     table : pandas.DataFrame
         Its analysis table.
+    options, seed
+        Unused: the estimands are exact functions of the parameters.
 
     Returns
     -------
@@ -307,22 +349,85 @@ def with_observed(table: pd.DataFrame, values: Mapping[str, np.ndarray]) -> pd.D
     return table.assign(response=np.asarray(values["response"], dtype=int))
 
 
+def probabilities_by_arm(draws: xr.Dataset, table: pd.DataFrame, *, ci_prob: float) -> plt.Figure:
+    """EULAR response probabilities per arm: posterior means and intervals over observed shares.
+
+    Parameters
+    ----------
+    draws : xarray.Dataset
+        Estimand draws (``p_none``, ``p_moderate_or_good``, ``p_good``, dims chain, draw, arm).
+    table : pandas.DataFrame
+        The analysis table (``arm``, ``response`` codes 0 none, 1 moderate, 2 good).
+    ci_prob : float
+        Interval probability.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    arms = [str(a) for a in draws["arm"].values]
+    levels = {
+        "p_none": ("none", lambda r: (r == 0).mean()),
+        "p_moderate_or_good": ("moderate or good", lambda r: (r >= 1).mean()),
+        "p_good": ("good", lambda r: (r == 2).mean()),
+    }
+    tail = (1 - ci_prob) / 2
+    figure, ax = plt.subplots(figsize=(7, 4.5))
+    width = 0.8 / len(levels)
+    for k, (name, (label, share)) in enumerate(levels.items()):
+        at = np.arange(len(arms)) + (k - (len(levels) - 1) / 2) * width
+        values = draws[name].stack(sample=("chain", "draw")).transpose("arm", "sample").values
+        mean = values.mean(axis=1)
+        low, high = np.quantile(values, [tail, 1 - tail], axis=1)
+        ax.bar(at, mean, width, color=f"C{k}", alpha=0.6, label=f"{label} (model)")
+        ax.errorbar(at, mean, yerr=[mean - low, high - mean], fmt="none", color="k", lw=1)
+        observed = [share(table.loc[table["arm"] == a, "response"]) for a in arms]
+        ax.plot(at, observed, "kx", ms=6, label="observed share" if k == 0 else None)
+    ax.set_xticks(np.arange(len(arms)), arms, fontsize=8)
+    ax.set(ylim=(0, 1), xlabel="arm", ylabel="probability at the landmark week (0-1)")
+    ax.set_title(f"EULAR response by arm, posterior mean and {ci_prob:.0%} interval")
+    ax.legend(fontsize=7)
+    return figure
+
+
 FAMILY = ModelFamily(
     name="eular_response",
     title="EULAR response (none / moderate / good) at the landmark week, cumulative logit",
-    requires=("IL6", "CRP", "DAS28ESR"),
+    equations=__doc__,
+    options=Options,
+    requires=requires,
     parameters=PARAMETERS,
     default_priors=DEFAULT_PRIORS,
     analysis_table=analysis_table,
-    build=build,
-    equations=__doc__,
+    builder=build,
     estimands=estimands,
     estimand_parameters=ESTIMANDS,
-    figures=MODEL_FIGURES["eular_response"],
+    figures={
+        "eular": FigureSpec(
+            lambda f: probabilities_by_arm(
+                f.family.estimand_draws(f.tree, f.table, f.options), f.table, ci_prob=f.ci_prob
+            ),
+            "EULAR response probabilities by arm at the landmark week over observed shares",
+        )
+    },
     observed={
         "response": ObservedInfo(
             "EULAR response at the landmark week", kind="discrete", categories=CATEGORIES
         )
     },
     with_observed=with_observed,
+    calibration=Calibration(
+        design={"scenario": "ra_tcz_trial", "n_subjects": 150},
+        estimands=("p_good", "p_none", "p_good_difference"),
+    ),
+    # values of the size the trials report (domain-facts.md §4-§6)
+    recovery=RecoveryStudy(
+        truth={
+            "beta": [1.8, 3.0],
+            "gamma_il6": -0.3,
+            "gamma_crp": 0.3,
+            "theta_none": 0.4,
+            "theta_gap": 2.8,
+        },
+    ),
 )

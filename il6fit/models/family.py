@@ -1,18 +1,143 @@
-"""What every model family declares: its data needs, parameters with units, priors and builder."""
+"""What a model family declares, in its own module, and what everything else reads from it.
+
+A family module defines a frozen options dataclass (each field made with :func:`option`: its
+default and a one-line description), its parameters with units, default priors, the data it
+needs as a function of its options, the analysis table, the PyMC model, estimands, figures,
+what simulation-based calibration draws and its recovery study, and ends with one
+:class:`ModelFamily`. Registering it is one line in :data:`il6fit.models.FAMILY_MODULES`; the
+config schema, the workflow's targets, calibration, recovery, the report and the docs tables are
+all read from the registry.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import types
+import typing
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 import pymc as pm
 import xarray as xr
 
+from il6fit import plots
 from il6fit.errors import SpecError
-from il6fit.models.priors import Prior
+from il6fit.models.priors import Prior, resolve_priors
+
+
+def option(default: Any, doc: str, **schema: Any) -> Any:
+    """Declare one field of a family's options class: its default and its description.
+
+    Parameters
+    ----------
+    default : object
+        The default (immutable: a tuple for a list, None for "derived from the data").
+    doc : str
+        One line, shown in the config schema and ``config/README.md``.
+    **schema
+        Further JSON Schema keywords for the config, e.g. ``minItems=1`` or
+        ``exclusiveMinimum=0``.
+
+    Returns
+    -------
+    dataclasses.Field
+    """
+    return field(default=default, metadata={"doc": doc, "schema": schema})
+
+
+@dataclass(frozen=True)
+class NoOptions:
+    """Options of a family that has none."""
+
+
+def _type_schema(hint: Any) -> dict:
+    """Return the JSON Schema of one options field's type annotation."""
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        inner = [a for a in args if a is not type(None)]
+        return _type_schema(inner[0])
+    if origin is Literal:
+        kind = "number" if all(isinstance(a, int | float) for a in args) else "string"
+        return {"type": kind, "enum": list(args)}
+    if origin is tuple:
+        return {"type": "array", "items": _type_schema(args[0])}
+    if origin in (Mapping, dict, typing.Mapping) or hint in (dict, Mapping):
+        value = _type_schema(args[1]) if args else {}
+        return {"type": "object", "additionalProperties": value}
+    simple = {bool: "boolean", int: "integer", float: "number", str: "string"}
+    if hint in simple:
+        return {"type": simple[hint]}
+    raise TypeError(f"no config schema for option type {hint!r}")
+
+
+def _plain(value: Any) -> Any:
+    """Return an option value as JSON/YAML gives it (tuples as lists)."""
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def options_schema(options: type) -> dict:
+    """Return the JSON Schema of a family's ``model_options`` block, made from its options class.
+
+    Every field becomes a property with its type, its description and, unless it is None,
+    its default; ``priors`` (overrides by parameter) is added to every family.
+
+    Parameters
+    ----------
+    options : type
+        A frozen dataclass whose fields were made with :func:`option`.
+
+    Returns
+    -------
+    dict
+
+    Examples
+    --------
+    >>> @dataclass(frozen=True)
+    ... class Toy:
+    ...     visits: tuple[float, ...] = option((0,), "Visits used.", minItems=1)
+    >>> options_schema(Toy)["properties"]["visits"]
+    {'type': 'array', 'items': {'type': 'number'}, 'minItems': 1, 'default': [0], \
+'description': 'Visits used.'}
+    """
+    hints = typing.get_type_hints(options)
+    properties = {}
+    for f in dataclasses.fields(options):
+        spec = {**_type_schema(hints[f.name]), **f.metadata.get("schema", {})}
+        if f.default is not None:
+            spec["default"] = _plain(f.default)
+        spec["description"] = f.metadata.get("doc", "")
+        properties[f.name] = spec
+    properties["priors"] = {"$ref": "#/$defs/priors"}
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "default": {},
+        "properties": properties,
+    }
+
+
+def options_dict(options: Any) -> dict:
+    """Return an options object as plain config values (lists, dicts), e.g. for a fit's attributes.
+
+    Parameters
+    ----------
+    options : dataclass instance
+        A family's options.
+
+    Returns
+    -------
+    dict
+    """
+    return {f.name: _plain(getattr(options, f.name)) for f in dataclasses.fields(options)}
 
 
 @dataclass(frozen=True)
@@ -47,92 +172,372 @@ class ObservedInfo:
 
 
 @dataclass(frozen=True)
+class FigureInput:
+    """What a figure is drawn from: one fit and what it stores.
+
+    Attributes
+    ----------
+    tree : xarray.DataTree
+        The fit.
+    summary : pandas.DataFrame
+        Its summary table.
+    table : pandas.DataFrame
+        The analysis table it was fitted to (stored in the fit).
+    options : dataclass instance
+        The family's resolved options (stored in the fit).
+    ci_prob : float
+        Probability of credible bands.
+    family : ModelFamily
+        The fitted family.
+    """
+
+    tree: xr.DataTree
+    summary: pd.DataFrame
+    table: pd.DataFrame
+    options: Any
+    ci_prob: float
+    family: ModelFamily
+
+
+@dataclass(frozen=True)
+class FigureSpec:
+    """A report figure: how it is drawn and what it shows.
+
+    Attributes
+    ----------
+    draw : callable
+        ``(FigureInput) -> matplotlib.figure.Figure``, units on every axis.
+    caption : str
+        What the figure shows, for the report's list of figures and ``snakemake --report``;
+        ``{outcomes}`` is replaced by the family's observed variables.
+    """
+
+    draw: Callable[[FigureInput], Any]
+    caption: str
+
+
+def _scalars(fig: FigureInput) -> list[str]:
+    return [p for p in fig.summary["parameter"] if "[" not in p]
+
+
+#: Figures drawn for every fit of every family, after the family's own.
+COMMON_FIGURES: dict[str, FigureSpec] = {
+    "forest": FigureSpec(
+        lambda f: plots.forest(f.summary),
+        "posterior means and credible intervals of the parameters, with units",
+    ),
+    "ranks": FigureSpec(
+        lambda f: plots.rank_plot(f.tree, _scalars(f)),
+        "rank plots per chain (uniform when the chains mix)",
+    ),
+    "prior_ppc": FigureSpec(
+        lambda f: plots.predictive_check(
+            f.tree, f.family.observed, group="prior_predictive", ci_prob=f.ci_prob
+        ),
+        "prior predictive check of {outcomes}: what the priors alone expect, over the data",
+    ),
+    "ppc": FigureSpec(
+        lambda f: plots.predictive_check(f.tree, f.family.observed, ci_prob=f.ci_prob),
+        "censoring-aware posterior predictive check of {outcomes}",
+    ),
+    "trace": FigureSpec(
+        lambda f: plots.trace_plot(
+            f.tree, dict(zip(f.summary["parameter"], f.summary["unit"], strict=True))
+        ),
+        "trace plots per chain",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """What simulation-based calibration of a family draws and checks.
+
+    Attributes
+    ----------
+    design : mapping
+        The default design: ``scenario`` plus :class:`il6fit.simulate.Scenario` fields (such
+        as ``n_subjects``) of the simulated dataset whose arms, visits and covariates every
+        replicate keeps.
+    estimands : tuple of str
+        Estimands ranked besides the parameters (functions of the parameters alone).
+    design_data : tuple of str
+        Observed variables kept from the design rather than drawn (biomarker predictors).
+    not_assessed : tuple of str
+        Parameters left out of the check (the population model of design data).
+    prepare_design : callable, optional
+        ``(table, scenario) -> table``: adjust the design's analysis table, e.g. add the
+        scenario's assay limits for censoring the drawn outcomes.
+    """
+
+    design: Mapping[str, Any]
+    estimands: tuple[str, ...] = ()
+    design_data: tuple[str, ...] = ()
+    not_assessed: tuple[str, ...] = ()
+    prepare_design: Callable[[pd.DataFrame, Any], pd.DataFrame] | None = None
+
+
+@dataclass(frozen=True)
+class RecoveryStudy:
+    """A recovery study: the design of a simulated trial, outcomes drawn at a known truth.
+
+    Attributes
+    ----------
+    truth : mapping of str to array_like
+        Values of the free parameters assessed (of the size the trials report).
+    n_subjects : int
+        Subjects of the simulated trial.
+    scenario : str
+        Its scenario.
+    options : mapping
+        The family's options for the study.
+    """
+
+    truth: Mapping[str, Any]
+    n_subjects: int = 600
+    scenario: str = "ra_tcz_trial"
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class ModelFamily:
     """A model family.
 
     Attributes
     ----------
     name : str
-        Name used in the config and in output paths.
+        Name used in the config and in output paths (the module's name).
     title : str
         One-line description.
-    requires : tuple of str
-        PARAMCD codes the dataset must contain.
+    equations : str
+        The model written out in maths (the module docstring).
+    options : type
+        Frozen dataclass of the family's options, fields made with :func:`option`; the single
+        place of their defaults.
+    requires : callable
+        ``(options) -> tuple of str``: PARAMCD codes the dataset must contain.
     parameters : mapping of str to ParameterInfo
         Parameters reported in summaries, in order.
     default_priors : mapping of str to Prior
         Default prior of each free parameter (overridable from config).
     analysis_table : callable
-        ``(subjects, measurements, **options) -> DataFrame``: the rows the model uses.
-    build : callable
-        ``(table, priors, **build_options) -> pm.Model``.
-    equations : str
-        The model written out in maths (the module docstring).
+        ``(subjects, measurements, options) -> DataFrame``: the rows the model uses.
+    builder : callable
+        ``(table, priors, options) -> pm.Model``.
     estimands : callable, optional
-        ``(tree, table, **options) -> xarray.Dataset`` of clinical estimand draws.
+        ``(tree, table, options, seed) -> xarray.Dataset`` of clinical estimand draws.
     estimand_parameters : mapping of str to ParameterInfo
         The estimands reported, with units.
-    figures : tuple of str
-        Report figures drawn for every fit (names known to :func:`il6fit.plots.draw`).
-    build_options : tuple of str
-        Config options passed to ``build`` as keywords (all other options, but ``priors``, go to
-        ``analysis_table``).
+    figures : mapping of str to FigureSpec
+        The family's own report figures; :data:`COMMON_FIGURES` follow them.
     observed : mapping of str to ObservedInfo
         The outcome variables, shown in prior and posterior predictive checks.
     with_observed : callable, optional
         ``(table, {variable: values}) -> table``: the analysis table with its outcomes replaced
         by values drawn from the model (for recovery and calibration studies).
+    calibration : Calibration, optional
+        What simulation-based calibration draws; None if the family is not calibrated.
+    recovery : RecoveryStudy, optional
+        Its recovery study.
     """
 
     name: str
     title: str
-    requires: tuple[str, ...]
+    equations: str
+    options: type
+    requires: Callable[[Any], tuple[str, ...]]
     parameters: Mapping[str, ParameterInfo]
     default_priors: Mapping[str, Prior]
     analysis_table: Callable[..., pd.DataFrame]
-    build: Callable[..., pm.Model]
-    equations: str
+    builder: Callable[..., pm.Model]
     estimands: Callable[..., xr.Dataset] | None = None
     estimand_parameters: Mapping[str, ParameterInfo] = field(default_factory=dict)
-    figures: tuple[str, ...] = ("forest", "ranks")
-    build_options: tuple[str, ...] = ()
+    figures: Mapping[str, FigureSpec] = field(default_factory=dict)
     observed: Mapping[str, ObservedInfo] = field(default_factory=dict)
     with_observed: Callable[..., pd.DataFrame] | None = None
+    calibration: Calibration | None = None
+    recovery: RecoveryStudy | None = None
+
+    def make_options(self, options: Any = None) -> Any:
+        """Return typed options from config values (``priors`` ignored), defaults filled in.
+
+        Parameters
+        ----------
+        options : mapping or options object, optional
+            Config values of ``model_options.<family>``; an options object is returned as is.
+
+        Returns
+        -------
+        dataclass instance
+            Of :attr:`options`.
+
+        Raises
+        ------
+        SpecError
+            For an option the family does not have; the message lists those it has.
+        """
+        if isinstance(options, self.options):
+            return options
+        values = {k: v for k, v in dict(options or {}).items() if k != "priors"}
+        fields = {f.name: f for f in dataclasses.fields(self.options)}
+        unknown = sorted(set(values) - set(fields))
+        if unknown:
+            raise SpecError(
+                f"model {self.name} has no option {', '.join(unknown)}; its options are "
+                f"{', '.join(fields) or 'none'} and priors."
+            )
+        hints = typing.get_type_hints(self.options)
+        typed = {
+            name: tuple(value)
+            if typing.get_origin(hints[name]) is tuple and value is not None
+            else value
+            for name, value in values.items()
+        }
+        return self.options(**typed)
+
+    def priors(self, overrides: Mapping[str, Mapping] | None = None) -> dict[str, Prior]:
+        """Return the family's priors with config overrides (``{parameter: {dist: ..., ...}}``).
+
+        Parameters
+        ----------
+        overrides : mapping, optional
+            From ``model_options.<family>.priors``.
+
+        Returns
+        -------
+        dict of str to Prior
+        """
+        return resolve_priors(self.default_priors, overrides, self.name)
+
+    def required(self, options: Any = None) -> tuple[str, ...]:
+        """PARAMCD codes a dataset must contain for a fit with these options.
+
+        Parameters
+        ----------
+        options : mapping or options object, optional
+            The family's options.
+
+        Returns
+        -------
+        tuple of str
+        """
+        return tuple(self.requires(self.make_options(options)))
 
     def table(
-        self, subjects: pd.DataFrame, measurements: pd.DataFrame, options: Mapping
+        self, subjects: pd.DataFrame, measurements: pd.DataFrame, options: Any = None
     ) -> pd.DataFrame:
-        """Build the analysis table with the model's config options (``priors`` ignored).
+        """Build the analysis table.
 
         Parameters
         ----------
         subjects, measurements : pandas.DataFrame
             A prepared dataset.
-        options : mapping
-            The model's config options.
+        options : mapping or options object, optional
+            The family's options (config values are typed first).
 
         Returns
         -------
         pandas.DataFrame
         """
-        table_options = {
-            k: v for k, v in options.items() if k != "priors" and k not in self.build_options
-        }
-        return self.analysis_table(subjects, measurements, **table_options)
+        return self.analysis_table(subjects, measurements, self.make_options(options))
 
-    def build_kwargs(self, options: Mapping) -> dict:
-        """Pick the model's config options that ``build`` takes.
+    def build(
+        self,
+        table: pd.DataFrame,
+        priors: Mapping[str, Prior] | None = None,
+        options: Any = None,
+    ) -> pm.Model:
+        """Build the PyMC model for an analysis table.
 
         Parameters
         ----------
-        options : mapping
-            The model's config options.
+        table : pandas.DataFrame
+            From :meth:`table`.
+        priors : mapping of str to Prior, optional
+            A prior for every free parameter (the defaults if not given).
+        options : mapping or options object, optional
+            The family's options.
 
         Returns
         -------
-        dict
+        pymc.Model
         """
-        return {k: options[k] for k in self.build_options if k in options}
+        chosen = dict(self.default_priors if priors is None else priors)
+        return self.builder(table, chosen, self.make_options(options))
+
+    def estimand_draws(
+        self, tree: xr.DataTree, table: pd.DataFrame, options: Any = None, *, seed: int = 0
+    ) -> xr.Dataset:
+        """Clinical estimand draws of a fit.
+
+        Parameters
+        ----------
+        tree : xarray.DataTree
+            A fit of the family.
+        table : pandas.DataFrame
+            Its analysis table.
+        options : mapping or options object, optional
+            Its options.
+        seed : int
+            Seed of any simulation the estimands need.
+
+        Returns
+        -------
+        xarray.Dataset
+
+        Raises
+        ------
+        SpecError
+            If the family has no estimands.
+        """
+        if self.estimands is None:
+            raise SpecError(f"model {self.name} has no clinical estimands.")
+        return self.estimands(tree, table, self.make_options(options), seed)
+
+    @property
+    def all_figures(self) -> dict[str, FigureSpec]:
+        """The family's figures, then :data:`COMMON_FIGURES`, in report order."""
+        return {**self.figures, **COMMON_FIGURES}
+
+    def captions(self) -> dict[str, str]:
+        """Return what each of the family's figures shows, by figure name.
+
+        Returns
+        -------
+        dict of str to str
+        """
+        outcomes = " and ".join(info.label for info in self.observed.values()) or "the outcomes"
+        return {
+            name: spec.caption.replace("{outcomes}", outcomes)
+            for name, spec in self.all_figures.items()
+        }
+
+    def draw(self, figure: str, fig: FigureInput) -> Any:
+        """Draw one report figure by name.
+
+        Parameters
+        ----------
+        figure : str
+            A key of :attr:`all_figures`.
+        fig : FigureInput
+            The fit and what it stores.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+
+        Raises
+        ------
+        SpecError
+            For a figure the family does not draw.
+        """
+        figures = self.all_figures
+        if figure not in figures:
+            raise SpecError(
+                f"model {self.name} draws no figure '{figure}'; its figures are "
+                f"{', '.join(figures)}."
+            )
+        return figures[figure].draw(fig)
 
     def simulate(
         self,
@@ -140,7 +545,7 @@ class ModelFamily:
         priors: Mapping[str, Prior],
         truth: Mapping[str, object],
         seed: int,
-        build_kwargs: Mapping | None = None,
+        options: Any = None,
     ) -> pd.DataFrame:
         """Draw new outcomes from the model's generative process with the given parameters.
 
@@ -158,8 +563,8 @@ class ModelFamily:
             Values of free parameters, by name.
         seed : int
             Random seed.
-        build_kwargs : mapping, optional
-            Build options.
+        options : mapping or options object, optional
+            The family's options.
 
         Returns
         -------
@@ -173,7 +578,7 @@ class ModelFamily:
         """
         if self.with_observed is None:
             raise SpecError(f"model {self.name} cannot simulate its outcomes.")
-        model = self.build(table, priors, **dict(build_kwargs or {}))
+        model = self.build(table, priors, options)
         unknown = sorted(set(truth) - {v.name for v in model.free_RVs})
         if unknown:
             raise SpecError(f"{self.name}: no free parameter {', '.join(unknown)} to fix.")
@@ -188,8 +593,10 @@ class ModelFamily:
         return self.with_observed(table, dict(zip(names, values, strict=True)))
 
 
-def missing_parameters(family: ModelFamily, measurements: pd.DataFrame) -> list[str]:
-    """Return the PARAMCD codes a model needs that a prepared dataset lacks.
+def missing_parameters(
+    family: ModelFamily, measurements: pd.DataFrame, options: Any = None
+) -> list[str]:
+    """Return the PARAMCD codes a fit needs that a prepared dataset lacks.
 
     Parameters
     ----------
@@ -197,6 +604,8 @@ def missing_parameters(family: ModelFamily, measurements: pd.DataFrame) -> list[
         The model.
     measurements : pandas.DataFrame
         Prepared measurements.
+    options : mapping or options object, optional
+        The family's options (what a family needs can depend on them).
 
     Returns
     -------
@@ -204,4 +613,4 @@ def missing_parameters(family: ModelFamily, measurements: pd.DataFrame) -> list[
         Missing codes, empty when the model can be fitted.
     """
     present = set(measurements["PARAMCD"])
-    return [code for code in family.requires if code not in present]
+    return [code for code in family.required(options) if code not in present]

@@ -36,17 +36,28 @@ rise in CRP). Sites are keyed by ``STUDYID`` and ``SITEID`` together.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pymc as pm
 
-from il6fit.catalogue import MODEL_FIGURES
 from il6fit.errors import SpecError
 from il6fit.models.censored import IL6_REFERENCE, latent_log_biomarker
-from il6fit.models.family import ModelFamily, ObservedInfo, ParameterInfo
+from il6fit.models.family import (
+    Calibration,
+    FigureInput,
+    FigureSpec,
+    ModelFamily,
+    ObservedInfo,
+    ParameterInfo,
+    option,
+)
 from il6fit.models.priors import Prior
+from il6fit.plots import plain_log_ticks
 
 BMI_REFERENCE, BMI_SCALE = 27.0, 5.0
 AGE_REFERENCE, AGE_SCALE = 50.0, 10.0
@@ -59,6 +70,31 @@ COVARIATES = {
 }
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Options:
+    """Options of the IL-6 -> CRP model (``model_options.il6_crp``)."""
+
+    visits: tuple[float, ...] = option(
+        (0,),
+        "Visits (AVISITN) whose IL-6/CRP pairs are used. Baseline only by default: IL-6 rises "
+        "on tocilizumab, so on-treatment pairs do not follow the untreated relation.",
+        minItems=1,
+    )
+    residual: Literal["normal", "student_t"] = option(
+        "normal",
+        "Residual distribution of ln CRP: normal, or student_t (degrees of freedom nu "
+        "estimated, prior Gamma(2, 0.1)), robust to outlying CRP values.",
+    )
+    covariates: tuple[Literal["bmi", "male", "age"], ...] = option(
+        ("bmi", "male", "age"),
+        "Subject covariates of ln CRP. One the data lack altogether (BMI empty for every "
+        "subject) is dropped with a note in the fit's log; one missing for only some subjects "
+        "stops the fit (supply it or remove it here).",
+        uniqueItems=True,
+    )
+
 
 PARAMETERS = {
     "alpha": ParameterInfo("ln CRP at IL-6 20 pg/mL (reference subject)", "ln(mg/L)"),
@@ -93,11 +129,7 @@ DEFAULT_PRIORS = {
 
 
 def analysis_table(
-    subjects: pd.DataFrame,
-    measurements: pd.DataFrame,
-    *,
-    visits: Sequence[float] = (0,),
-    covariates: Sequence[str] = tuple(COVARIATES),
+    subjects: pd.DataFrame, measurements: pd.DataFrame, options: Options
 ) -> pd.DataFrame:
     """Pair IL-6 and CRP of the same subject and visit, with the subject's covariates.
 
@@ -105,11 +137,10 @@ def analysis_table(
     ----------
     subjects, measurements : pandas.DataFrame
         A prepared dataset (:class:`il6fit.data.Prepared`).
-    visits : sequence of float
-        Visits (``AVISITN``) to use. The default, baseline only, keeps IL-6 free of treatment:
-        on tocilizumab serum IL-6 rises while CRP falls.
-    covariates : sequence of str
-        Keys of :data:`COVARIATES` to adjust for; one the data lack for every row is dropped.
+    options : Options
+        ``visits`` (``AVISITN``) to use (baseline only by default keeps IL-6 free of
+        treatment: on tocilizumab serum IL-6 rises while CRP falls) and ``covariates``, keys of
+        :data:`COVARIATES` to adjust for (one the data lack for every row is dropped).
 
     Returns
     -------
@@ -123,6 +154,7 @@ def analysis_table(
     SpecError
         For an unknown covariate, or one missing for some rows but not all.
     """
+    visits, covariates = options.visits, options.covariates
     meas = measurements[
         measurements["PARAMCD"].isin(["IL6", "CRP"]) & measurements["AVISITN"].isin(visits)
     ]
@@ -162,9 +194,7 @@ def analysis_table(
     return table[columns].reset_index(drop=True)
 
 
-def build(
-    table: pd.DataFrame, priors: Mapping[str, Prior], *, residual: str = "normal"
-) -> pm.Model:
+def build(table: pd.DataFrame, priors: Mapping[str, Prior], options: Options) -> pm.Model:
     """Build the IL-6 -> CRP model for an analysis table.
 
     Parameters
@@ -173,9 +203,9 @@ def build(
         From :func:`analysis_table`.
     priors : mapping of str to Prior
         A prior for every key of :data:`DEFAULT_PRIORS`.
-    residual : {"normal", "student_t"}
-        Residual distribution of ln CRP; Student-t (with ``nu`` estimated) is robust to
-        outlying CRP values, such as an intercurrent infection.
+    options : Options
+        ``residual``: the distribution of ln CRP; Student-t (with ``nu`` estimated) is robust
+        to outlying CRP values, such as an intercurrent infection.
 
     Returns
     -------
@@ -187,6 +217,7 @@ def build(
     SpecError
         If the table has no rows.
     """
+    residual = options.residual
     if table.empty:
         raise SpecError("il6_crp: no subject-visit has both IL-6 and CRP at the chosen visits.")
     if residual not in ("normal", "student_t"):
@@ -270,20 +301,94 @@ def with_observed(table: pd.DataFrame, values: Mapping[str, np.ndarray]) -> pd.D
     return out
 
 
+def relation(fig: FigureInput) -> plt.Figure:
+    """Observed IL-6 and CRP with the posterior relation for the reference subject.
+
+    Parameters
+    ----------
+    fig : FigureInput
+        An ``il6_crp`` fit and its analysis table (``il6``, ``crp``, ``il6_cens``,
+        ``crp_cens``).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    table, ci_prob = fig.table, fig.ci_prob
+    figure, ax = plt.subplots(figsize=(6.5, 5))
+    exact = (table["il6_cens"] == 0) & (table["crp_cens"] == 0)
+    ax.scatter(table.loc[exact, "il6"], table.loc[exact, "crp"], s=12, alpha=0.5, label="measured")
+    censored = ~exact
+    if censored.any():
+        ax.scatter(
+            table.loc[censored, "il6"],
+            table.loc[censored, "crp"],
+            s=28,
+            marker="^",
+            facecolors="none",
+            edgecolors="C3",
+            label="at an assay limit (censored)",
+        )
+    post = fig.tree["posterior"]
+    grid = np.geomspace(table["il6"].min() * 0.8, table["il6"].max() * 1.2, 100)
+    alpha = post["alpha"].values.reshape(-1, 1)
+    beta = post["beta_il6"].values.reshape(-1, 1)
+    curves = np.exp(alpha + beta * (np.log(grid) - np.log(IL6_REFERENCE)))
+    tail = (1 - ci_prob) / 2
+    low, mid, high = np.quantile(curves, [tail, 0.5, 1 - tail], axis=0)
+    ax.plot(grid, mid, color="k", label="posterior median (reference subject)")
+    ax.fill_between(grid, low, high, color="k", alpha=0.15, label=f"{ci_prob:.0%} credible band")
+    ax.set(xscale="log", yscale="log", xlabel="IL-6 (pg/mL)", ylabel="CRP (mg/L)")
+    plain_log_ticks(ax.xaxis, ax.yaxis)
+    ax.set_title("CRP against IL-6")
+    ax.legend(fontsize=8, loc="upper left")
+    return figure
+
+
+def calibration_design(table: pd.DataFrame, scenario) -> pd.DataFrame:
+    """Add the scenario's assay limits: drawn CRP is censored there, IL-6 is not.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The design's analysis table.
+    scenario : il6fit.simulate.Scenario
+        Its scenario.
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
+    return table.assign(
+        il6_lloq=0.0, il6_uloq=np.inf, crp_lloq=scenario.crp_lloq, crp_uloq=scenario.crp_uloq
+    )
+
+
 FAMILY = ModelFamily(
     name="il6_crp",
     title="IL-6 -> CRP, log-log, hierarchical by site, censoring-aware",
-    requires=("IL6", "CRP"),
+    equations=__doc__,
+    options=Options,
+    requires=lambda options: ("IL6", "CRP"),
     parameters=PARAMETERS,
     default_priors=DEFAULT_PRIORS,
     analysis_table=analysis_table,
-    build=build,
-    equations=__doc__,
-    figures=MODEL_FIGURES["il6_crp"],
-    build_options=("residual",),
+    builder=build,
+    figures={
+        "relation": FigureSpec(
+            relation, "CRP against IL-6 with the posterior relation; censored points marked"
+        )
+    },
     observed={
         "log_crp": ObservedInfo("CRP (mg/L)", log=True),
         "log_il6": ObservedInfo("IL-6, measured values (pg/mL)", log=True),
     },
     with_observed=with_observed,
+    # IL-6 is the design's data: a drawn IL-6 would not be the one the drawn CRP came from
+    calibration=Calibration(
+        design={"scenario": "healthy", "n_subjects": 100, "n_sites": 4},
+        design_data=("log_il6",),
+        not_assessed=("mu_il6", "sigma_il6"),
+        prepare_design=calibration_design,
+    ),
 )

@@ -29,22 +29,64 @@ probability that the effect against control exceeds a clinically important diffe
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pymc as pm
 import xarray as xr
 
-from il6fit.catalogue import MODEL_FIGURES
 from il6fit.data.scores import DAS28_REMISSION, eular_response
 from il6fit.errors import SpecError
-from il6fit.models.family import ModelFamily, ObservedInfo, ParameterInfo
-from il6fit.models.il6_crp import IL6_REFERENCE
+from il6fit.models.arms import DEFAULT_ARMS, arm_order
+from il6fit.models.censored import IL6_REFERENCE
+from il6fit.models.family import (
+    Calibration,
+    FigureInput,
+    FigureSpec,
+    ModelFamily,
+    ObservedInfo,
+    ParameterInfo,
+    RecoveryStudy,
+    option,
+)
 from il6fit.models.priors import Prior
-from il6fit.simulate import SCENARIOS
+from il6fit.plots import plain_log_ticks
 
-#: Arm labels of the simulated trial and their tocilizumab doses, mg/kg IV q4w.
-DEFAULT_ARMS = {arm.label: arm.dose for arm in SCENARIOS["ra_tcz_trial"].arms}
+#: The ``arms`` option, shared with eular_response.
+ARMS_DOC = (
+    "TRT01P label -> tocilizumab dose in mg/kg; exactly one arm with dose 0 (control). "
+    "Defaults to the simulated trial's arms. Subjects in other arms are left out."
+)
+
+
+@dataclass(frozen=True)
+class Options:
+    """Options of the treatment-response model (``model_options.treatment_response``)."""
+
+    score: Literal["DAS28ESR", "DAS28CRP"] = option(
+        "DAS28ESR",
+        "Disease-activity score modelled (derived from its components). DAS28-CRP falls "
+        "mechanically with CRP on tocilizumab; DAS28-ESR is what the trials' remission figures "
+        "use.",
+    )
+    arms: Mapping[str, float] | None = option(
+        None, ARMS_DOC, additionalProperties={"type": "number", "minimum": 0}
+    )
+    landmark_week: float = option(24, "Week at which the clinical estimands are read.")
+    clinically_important_difference: float = option(
+        1.2,
+        "DAS28 units; P(effect against control larger than this) is reported.",
+        exclusiveMinimum=0,
+    )
+    effect_modification: bool = option(
+        True,
+        "Estimate eta, the change of the active-arm effect with baseline IL-6; false fixes it "
+        "at 0 (a variant to compare against).",
+    )
+
 
 PARAMETERS = {
     "mu_base": ParameterInfo("mean baseline DAS28 at IL-6 20 pg/mL", "score"),
@@ -72,13 +114,7 @@ DEFAULT_PRIORS = {
 
 
 def analysis_table(
-    subjects: pd.DataFrame,
-    measurements: pd.DataFrame,
-    *,
-    score: str = "DAS28ESR",
-    arms: Mapping[str, float] | None = None,
-    landmark_week: float = 24,
-    clinically_important_difference: float = 1.2,
+    subjects: pd.DataFrame, measurements: pd.DataFrame, options: Options
 ) -> pd.DataFrame:
     """One row per subject-visit with the score, the subject's arm and baseline IL-6.
 
@@ -86,14 +122,11 @@ def analysis_table(
     ----------
     subjects, measurements : pandas.DataFrame
         A prepared dataset.
-    score : {"DAS28ESR", "DAS28CRP"}
-        The disease-activity score modelled (derived from components during preparation).
-        DAS28-ESR by default, as in the trials' remission figures.
-    arms : mapping of str to float, optional
-        ``TRT01P`` label to tocilizumab dose (mg/kg); exactly one arm must have dose 0 (the
-        control). Defaults to :data:`DEFAULT_ARMS`. Subjects in other arms are left out.
-    landmark_week, clinically_important_difference : float
-        Used by :func:`estimands`; accepted here so all options live in one config block.
+    options : Options
+        ``score``: the disease-activity score modelled (derived from components during
+        preparation); ``arms``: ``TRT01P`` label to tocilizumab dose (mg/kg), exactly one arm
+        with dose 0 (the control), :data:`DEFAULT_ARMS` if None; subjects in other arms are
+        left out.
 
     Returns
     -------
@@ -105,7 +138,8 @@ def analysis_table(
     SpecError
         If the arms are not as described, or no subject has a baseline score and IL-6.
     """
-    arms = dict(DEFAULT_ARMS if arms is None else arms)
+    score = options.score
+    arms = dict(DEFAULT_ARMS if options.arms is None else options.arms)
     controls = [label for label, dose in arms.items() if dose == 0]
     if len(controls) != 1:
         raise SpecError(
@@ -136,15 +170,7 @@ def analysis_table(
     return table.sort_values(["USUBJID", "week"]).reset_index(drop=True)
 
 
-def arm_order(table: pd.DataFrame) -> list[str]:
-    """Arms ordered by dose, control first."""
-    doses = table.groupby("arm")["dose"].first().sort_values(kind="stable")
-    return list(doses.index)
-
-
-def build(
-    table: pd.DataFrame, priors: Mapping[str, Prior], *, effect_modification: bool = True
-) -> pm.Model:
+def build(table: pd.DataFrame, priors: Mapping[str, Prior], options: Options) -> pm.Model:
     r"""Build the treatment-response model for an analysis table.
 
     The subject effects are sampled in the non-centred form of the equations
@@ -163,9 +189,9 @@ def build(
         From :func:`analysis_table`.
     priors : mapping of str to Prior
         A prior for every key of :data:`DEFAULT_PRIORS`.
-    effect_modification : bool
-        Estimate ``eta``; ``False`` fixes it at 0 (the variable is left out), the model a
-        comparison without IL-6 effect modification needs.
+    options : Options
+        ``effect_modification``: estimate ``eta``; ``False`` fixes it at 0 (the variable is
+        left out), the model a comparison without IL-6 effect modification needs.
 
     Returns
     -------
@@ -196,7 +222,7 @@ def build(
             "base", mu_base + gamma_base * il6 + sigma_base * z_base, dims="subject"
         )
         delta = priors["delta"].create("delta", dims="arm")
-        eta = priors["eta"].create("eta") if effect_modification else 0.0
+        eta = priors["eta"].create("eta") if options.effect_modification else 0.0
         tau_delta = priors["tau_delta"].create("tau_delta")
         z_plateau = pm.Normal("z_plateau", 0.0, 1.0, dims="subject")
         plateau = pm.Deterministic(
@@ -211,15 +237,7 @@ def build(
     return model
 
 
-def estimands(
-    tree: xr.DataTree,
-    table: pd.DataFrame,
-    *,
-    landmark_week: float = 24,
-    clinically_important_difference: float = 1.2,
-    seed: int = 0,
-    **_: object,
-) -> xr.Dataset:
+def estimands(tree: xr.DataTree, table: pd.DataFrame, options: Options, seed: int) -> xr.Dataset:
     """Posterior draws of the clinical estimands at the landmark week.
 
     Standardised over the subjects in ``table``: every subject is put, counterfactually, in every
@@ -232,10 +250,10 @@ def estimands(
         A fit of :func:`build`.
     table : pandas.DataFrame
         Its analysis table.
-    landmark_week : float
-        Week at which the estimands are read.
-    clinically_important_difference : float
-        DAS28 units; the probability that the mean effect against control is larger.
+    options : Options
+        ``landmark_week``, the week at which the estimands are read, and
+        ``clinically_important_difference`` (DAS28 units): the probability that the mean
+        effect against control is larger is reported.
     seed : int
         Seed of the predictive draws.
 
@@ -247,6 +265,8 @@ def estimands(
         ``effect`` (change minus control's) and ``effect_exceeds_cid`` (1 where the effect is
         below minus the difference, so its mean is the posterior probability).
     """
+    landmark_week = options.landmark_week
+    clinically_important_difference = options.clinically_important_difference
     post = tree["posterior"]
     arms = [str(a) for a in post["arm"].values]
     chains, draws = post.sizes["chain"], post.sizes["draw"]
@@ -306,19 +326,148 @@ ESTIMANDS = {
 }
 
 
+def _eta_draws(post: xr.DataTree) -> np.ndarray:
+    """Draws of the effect modification, zero for a variant fitted without it."""
+    if "eta" in post:
+        return post["eta"].stack(sample=("chain", "draw")).values
+    return np.zeros(post.sizes["chain"] * post.sizes["draw"])
+
+
+def course(fig: FigureInput) -> plt.Figure:
+    """Observed mean DAS28 by arm and week with the fitted mean course and its credible band.
+
+    Parameters
+    ----------
+    fig : FigureInput
+        A ``treatment_response`` fit and its analysis table (``USUBJID``, ``week``, ``y``,
+        ``arm``, ``dose``).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    tree, table, ci_prob = fig.tree, fig.table, fig.ci_prob
+    post = tree["posterior"]
+    subjects = [str(s) for s in post["subject"].values]
+    x = tree["constant_data"]["log_il6_centred"].values
+    base = post["base"].stack(sample=("chain", "draw")).values  # (subject, S)
+    k = post["k"].stack(sample=("chain", "draw")).values
+    eta = _eta_draws(post)
+    arm_of = table.groupby("USUBJID")[["arm", "dose"]].first().loc[subjects]
+    weeks = np.linspace(0, table["week"].max(), 60)
+    tail = (1 - ci_prob) / 2
+    figure, ax = plt.subplots(figsize=(7, 4.8))
+    for colour, arm in enumerate(post["arm"].values):
+        members = (arm_of["arm"] == arm).to_numpy()
+        active = float(arm_of.loc[members, "dose"].iloc[0] > 0)
+        delta = post["delta"].sel(arm=arm).stack(sample=("chain", "draw")).values
+        plateau = delta + eta * active * x[members].mean()
+        curves = base[members].mean(axis=0) + plateau * (1 - np.exp(-np.outer(weeks, k)))
+        low, mid, high = np.quantile(curves, [tail, 0.5, 1 - tail], axis=1)
+        ax.plot(weeks, mid, color=f"C{colour}", label=f"{arm} (model)")
+        ax.fill_between(weeks, low, high, color=f"C{colour}", alpha=0.2)
+        observed = table[table["arm"] == arm].groupby("week")["y"].agg(["mean", "sem"])
+        ax.errorbar(
+            observed.index, observed["mean"], yerr=observed["sem"], fmt="o", ms=4,
+            color=f"C{colour}", label=f"{arm} (observed mean ± SE)",
+        )  # fmt: skip
+    ax.axhline(2.6, color="grey", ls=":", lw=0.8)
+    ax.text(0, 2.65, "remission (DAS28 < 2.6)", fontsize=7, color="grey")
+    ax.set(xlabel="week since randomisation (weeks)", ylabel="DAS28 (score, 0-10)")
+    ax.set_title(f"DAS28 over time by arm, {ci_prob:.0%} credible bands")
+    ax.legend(fontsize=7, ncol=2)
+    return figure
+
+
+def effect_by_il6(fig: FigureInput) -> plt.Figure:
+    r"""Effect of each active arm against control at the landmark week, by baseline IL-6.
+
+    The mean plateau change of an active arm minus control's, reached to the landmark week:
+    :math:`(\delta_a - \delta_0 + \eta (x - \ln 20))(1 - e^{-kL})`, with its credible band.
+    A flat band means no effect modification by baseline IL-6. The rug shows the subjects'
+    baseline IL-6 (values at the assay limit included at the limit); the clinically important
+    difference is drawn as a reference line.
+
+    Parameters
+    ----------
+    fig : FigureInput
+        A ``treatment_response`` fit, its analysis table (``USUBJID``, ``arm``, ``dose``,
+        ``log_il6``) and options (``landmark_week``, ``clinically_important_difference``).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    tree, table, ci_prob = fig.tree, fig.table, fig.ci_prob
+    landmark_week = fig.options.landmark_week
+    cid = fig.options.clinically_important_difference
+    post = tree["posterior"]
+    arms = [str(a) for a in post["arm"].values]
+    doses = table.groupby("arm")["dose"].first()
+    delta = post["delta"].stack(sample=("chain", "draw")).values  # (arm, S)
+    eta = _eta_draws(post)
+    reached = 1 - np.exp(-post["k"].stack(sample=("chain", "draw")).values * landmark_week)
+    baseline = table.groupby("USUBJID")["log_il6"].first()
+    grid = np.geomspace(np.exp(baseline.min()), np.exp(baseline.max()), 60)
+    x = np.log(grid) - np.log(IL6_REFERENCE)
+    tail = (1 - ci_prob) / 2
+    figure, ax = plt.subplots(figsize=(7, 4.8))
+    for j, arm in enumerate(arms):
+        if doses[arm] == 0:
+            continue
+        curves = (delta[j] - delta[0] + np.outer(x, eta)) * reached  # (grid, S)
+        low, mid, high = np.quantile(curves, [tail, 0.5, 1 - tail], axis=1)
+        ax.plot(grid, mid, color=f"C{j}", label=f"{arm} vs {arms[0]}")
+        ax.fill_between(grid, low, high, color=f"C{j}", alpha=0.2)
+    ax.axhline(0, color="grey", lw=0.8)
+    ax.axhline(-cid, color="grey", ls=":", lw=0.8)
+    ax.text(grid[0], -cid + 0.05, "clinically important difference", fontsize=7, color="grey")
+    ax.plot(np.exp(baseline), np.full(len(baseline), 0), "|", color="k", alpha=0.3, ms=8,
+            transform=ax.get_xaxis_transform(), label="subjects' baseline IL-6")  # fmt: skip
+    ax.set(xscale="log", xlabel="baseline IL-6 (pg/mL)",
+           ylabel=f"effect on DAS28 at week {landmark_week:g} (score)")  # fmt: skip
+    plain_log_ticks(ax.xaxis)
+    ax.set_title(f"Treatment effect against baseline IL-6, {ci_prob:.0%} credible bands")
+    ax.legend(fontsize=7)
+    return figure
+
+
 FAMILY = ModelFamily(
     name="treatment_response",
     title="Longitudinal DAS28 by arm with placebo response and baseline-IL-6 modification",
-    requires=("IL6", "DAS28ESR"),
+    equations=__doc__,
+    options=Options,
+    requires=lambda options: ("IL6", options.score),
     parameters=PARAMETERS,
     default_priors=DEFAULT_PRIORS,
     analysis_table=analysis_table,
-    build=build,
-    equations=__doc__,
+    builder=build,
     estimands=estimands,
     estimand_parameters=ESTIMANDS,
-    figures=MODEL_FIGURES["treatment_response"],
-    build_options=("effect_modification",),
+    figures={
+        "course": FigureSpec(
+            course, "DAS28 time course per arm: credible bands over observed means"
+        ),
+        "effect": FigureSpec(
+            effect_by_il6, "treatment effect against baseline IL-6 at the landmark week"
+        ),
+    },
     observed={"y": ObservedInfo("DAS28 at every visit (score)")},
     with_observed=lambda table, values: table.assign(y=np.asarray(values["y"], dtype=float)),
+    calibration=Calibration(
+        design={"scenario": "ra_tcz_trial", "n_subjects": 60}, estimands=("change", "effect")
+    ),
+    # values of the size the trials report (domain-facts.md §4-§6)
+    recovery=RecoveryStudy(
+        truth={
+            "mu_base": 6.6,
+            "gamma_base": 0.2,
+            "sigma_base": 0.6,
+            "delta": [-1.0, -2.6, -3.4],
+            "eta": -0.3,
+            "tau_delta": 0.8,
+            "log_k": float(np.log(0.27)),
+            "sigma": 0.6,
+        },
+    ),
 )

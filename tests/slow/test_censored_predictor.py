@@ -4,8 +4,9 @@ import pytest
 
 from il6fit.data import as_read, prepare
 from il6fit.diagnostics import summarise
-from il6fit.inference import SamplerSettings, fit_model
+from il6fit.inference import fit_model
 from il6fit.models import get_model
+from il6fit.sampling import SamplerSettings
 from il6fit.simulate import scenario, simulate_cohort
 
 pytestmark = pytest.mark.slow

@@ -6,10 +6,11 @@ from scipy.stats import binom
 
 from il6fit.data import as_read, prepare
 from il6fit.diagnostics import PARETO_K_CHECK, Thresholds, check, summarise
-from il6fit.inference import SamplerSettings, fit_model
+from il6fit.inference import fit_model
 from il6fit.models import get_model
+from il6fit.sampling import SamplerSettings
 from il6fit.simulate import scenario, simulate_cohort
-from il6fit.validation import RECOVERY_STUDIES, recovery_study
+from il6fit.validation import recovery_study, studied_models
 
 pytestmark = pytest.mark.slow
 
@@ -62,7 +63,7 @@ def test_il6_crp_recovers_the_generating_parameters(name):
         assert abs(row["mean"] - truth[parameter]) <= 3 * row["sd"], (parameter, row.to_dict())
 
 
-@pytest.mark.parametrize("name", list(RECOVERY_STUDIES))
+@pytest.mark.parametrize("name", studied_models())
 def test_models_recover_parameters_of_outcomes_drawn_from_them(name):
     """Outcomes drawn from the model with known parameters on a 600-patient simulated trial.
 

@@ -7,12 +7,16 @@ import pandas as pd
 import pymc as pm
 import pytest
 
-from il6fit import inference
+from il6fit import escalation
 from il6fit.diagnostics import Thresholds, gate, sampler_failures
 from il6fit.errors import FitFailedError
-from il6fit.inference import Escalation, SamplerSettings, fit_metadata, fit_model
+from il6fit.escalation import Escalation
+from il6fit.inference import fit_model
 from il6fit.models import ModelFamily, ParameterInfo, Prior
+from il6fit.models.family import NoOptions
 from il6fit.report import FitSection, build_report
+from il6fit.sampling import SamplerSettings
+from il6fit.storage import fit_metadata
 
 SCHOOLS = pd.DataFrame(
     {
@@ -24,7 +28,7 @@ SCHOOLS = pd.DataFrame(
 BAD = SamplerSettings(chains=2, draws=200, tune=20, target_accept=0.8, cores=2)
 
 
-def build_centred(table, priors):
+def build_centred(table, priors, options):
     """Eight schools, centred: the funnel between tau and theta defeats NUTS."""
     with pm.Model(coords={"school": np.arange(len(table)), "obs": np.arange(len(table))}) as m:
         mu = priors["mu"].create("mu")
@@ -38,7 +42,8 @@ def family(build=build_centred, priors=None) -> ModelFamily:
     return ModelFamily(
         name="eight_schools",
         title="eight schools",
-        requires=(),
+        options=NoOptions,
+        requires=lambda options: (),
         parameters={
             "mu": ParameterInfo("mean effect", "points"),
             "tau": ParameterInfo("between-school SD", "points"),
@@ -48,8 +53,8 @@ def family(build=build_centred, priors=None) -> ModelFamily:
             "mu": Prior("Normal", {"mu": 0.0, "sigma": 5.0}),
             "tau": Prior("HalfNormal", {"sigma": 5.0}),
         },
-        analysis_table=lambda subjects, measurements: SCHOOLS,
-        build=build,
+        analysis_table=lambda subjects, measurements, options: SCHOOLS,
+        builder=build,
         equations="y_j ~ N(theta_j, se_j); theta_j ~ N(mu, tau)",
     )
 
@@ -103,9 +108,9 @@ def test_escalation_ends_at_the_first_attempt_that_passes(bad_fit, monkeypatch):
         used.append((settings.tune, settings.target_accept))
         return bad_fit.copy()
 
-    monkeypatch.setattr(inference, "sample", sample)
+    monkeypatch.setattr(escalation, "sample", sample)
     verdicts = iter([["min bulk ESS 10 (limit >= 400; tau)"], []])
-    tree, attempts = inference.sample_until_sound(
+    tree, attempts = escalation.sample_until_sound(
         None, BAD, 3, judge=lambda tree: next(verdicts),
         escalation=Escalation(max_attempts=4, tune_factor=3, target_accept_max=0.85),
     )  # fmt: skip

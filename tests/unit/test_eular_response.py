@@ -7,7 +7,7 @@ from arviz_base import from_dict
 
 from il6fit.errors import SpecError
 from il6fit.models import get_model
-from il6fit.models.eular_response import estimands, probabilities
+from il6fit.models.eular_response import probabilities
 
 FAMILY = get_model("eular_response")
 ARMS = {"Placebo": 0.0, "TCZ 8": 8.0}
@@ -95,7 +95,7 @@ def test_estimands_standardise_over_subjects_in_each_arm():
         dims={"beta": ["active_arm"], "eta": ["subject"]},
         coords={"active_arm": ["TCZ 8"]},
     )  # fmt: skip
-    out = estimands(tree, table)
+    out = FAMILY.estimand_draws(tree, table)
     for draw, b in enumerate((1.0, 2.0)):
         for arm, shift in (("Placebo", 0.0), ("TCZ 8", b)):
             p = probabilities((covariate_part + shift)[None], np.zeros(1), np.ones(1))[0]

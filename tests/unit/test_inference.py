@@ -1,23 +1,17 @@
 """Real (small) fits: parameters recovered from simulated truth, reproducibility, saving."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from il6fit.data import as_read, prepare
 from il6fit.diagnostics import summarise
 from il6fit.errors import SpecError
-from il6fit.inference import (
-    SamplerSettings,
-    StorePolicy,
-    annotate,
-    fit_metadata,
-    fit_model,
-    load,
-    rows_used,
-    save,
-)
+from il6fit.inference import fit_model
 from il6fit.models import get_model
+from il6fit.sampling import SamplerSettings
 from il6fit.simulate import scenario, simulate_cohort
+from il6fit.storage import StorePolicy, annotate, fit_metadata, fitted_inputs, load, rows_used, save
 
 SETTINGS = SamplerSettings(chains=2, draws=300, tune=300, cores=2)
 OPTIONS = {"visits": [0], "priors": {}}
@@ -99,10 +93,11 @@ def test_same_seed_gives_identical_posterior_and_other_seed_differs(fitted, prep
 
 
 def test_save_and_load_keep_provenance_and_follow_the_store_policy(fitted, tmp_path):
-    tree, _ = fitted
+    tree, fitted_table = fitted
     annotate(
         tree,
         model="il6_crp",
+        family="il6_crp",
         dataset="trial",
         seed=1,
         settings=SETTINGS,
@@ -111,7 +106,7 @@ def test_save_and_load_keep_provenance_and_follow_the_store_policy(fitted, tmp_p
     )
     path = tmp_path / "fit.nc"
     save(tree, path, StorePolicy(posterior_predictive=False))
-    loaded = load(path)
+    loaded = load(path, model="il6_crp", dataset="trial")
     assert "posterior_predictive" not in loaded.children
     np.testing.assert_array_equal(loaded["posterior"]["beta_il6"], tree["posterior"]["beta_il6"])
     meta = fit_metadata(loaded)
@@ -120,6 +115,16 @@ def test_save_and_load_keep_provenance_and_follow_the_store_policy(fitted, tmp_p
     assert meta["input_hashes"] == {"a.csv": "00ff"}
     assert meta["sampler"]["backend"] == "nutpie"
     assert meta["versions"]["pymc"].startswith("6.")
+    assert meta["options"]["options"]["visits"] == [0]
+    family, options, table = fitted_inputs(loaded)
+    assert family.name == "il6_crp" and options.visits == (0,)
+    pd.testing.assert_frame_equal(table, fitted_table, check_dtype=False)
+    with pytest.raises(SpecError, match="a fit of model 'il6_crp', not 'eular_response'"):
+        load(path, model="eular_response")
+    del tree.attrs["il6fit_options"]
+    save(tree, path)
+    with pytest.raises(SpecError, match=r"not a fit of this il6fit version .*no il6fit_options"):
+        load(path)
 
 
 def test_a_dataset_without_il6_is_refused_with_the_missing_code(prepared):

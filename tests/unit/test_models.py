@@ -1,4 +1,5 @@
-import inspect
+import dataclasses
+import json
 import re
 import subprocess
 import sys
@@ -10,11 +11,15 @@ import pymc as pm
 import pytest
 import yaml
 
-from il6fit.catalogue import MODEL_FIGURES, MODEL_NAMES, WITH_ESTIMANDS, check_model_name
+from il6fit.catalogue import cached, config_schema, describe, options_table
+from il6fit.diagnostics import Thresholds
 from il6fit.errors import SpecError
+from il6fit.escalation import Escalation
 from il6fit.models import MODELS, get_model, missing_parameters, resolve_priors
 from il6fit.models.il6_crp import DEFAULT_PRIORS
 from il6fit.models.priors import Prior
+from il6fit.sampling import SamplerSettings
+from il6fit.storage import StorePolicy
 
 
 def table(il6_cens=(0, 0, -1, 1), crp_cens=(0, -1, 0, 1)):
@@ -196,17 +201,16 @@ def test_a_covariate_missing_for_some_rows_is_an_error():
 def test_student_t_residuals_add_degrees_of_freedom():
     family = get_model("il6_crp")
     normal = family.build(table(il6_cens=(0, 0, 0, 0)), DEFAULT_PRIORS)
-    robust = family.build(table(il6_cens=(0, 0, 0, 0)), DEFAULT_PRIORS, residual="student_t")
+    robust = family.build(table(il6_cens=(0, 0, 0, 0)), DEFAULT_PRIORS, {"residual": "student_t"})
     assert "nu" not in {v.name for v in normal.free_RVs}
     assert "nu" in {v.name for v in robust.free_RVs}
     point = robust.initial_point()
     # the Student-t model evaluates at its initial point
     assert np.isfinite(robust.compile_logp()(point))
-    assert family.build_kwargs({"residual": "student_t", "visits": [0]}) == {
-        "residual": "student_t"
-    }
     with pytest.raises(SpecError, match="residual must be 'normal' or 'student_t'"):
-        family.build(table(), DEFAULT_PRIORS, residual="cauchy")
+        family.build(table(), DEFAULT_PRIORS, {"residual": "cauchy"})
+    with pytest.raises(SpecError, match="il6_crp has no option resid; its options are visits"):
+        family.build(table(), DEFAULT_PRIORS, {"resid": "cauchy"})
 
 
 def test_build_options_do_not_reach_the_analysis_table():
@@ -222,31 +226,73 @@ def test_build_options_do_not_reach_the_analysis_table():
     assert len(out) == 1
 
 
-def test_the_config_schema_knows_every_model_and_its_options():
+def schema():
     root = Path(__file__).resolve().parents[2]
-    schema = yaml.safe_load((root / "workflow/schemas/config.schema.yaml").read_text())
-    props = schema["properties"]
-    assert props["models"]["items"]["enum"] == list(MODELS)
-    per_dataset = props["datasets"]["additionalProperties"]["properties"]["models"]
-    assert per_dataset["items"]["enum"] == list(MODELS)
-    assert set(props["model_options"]["properties"]) == set(MODELS)
-    for name, family in MODELS.items():
-        options = props["model_options"]["properties"][name]["properties"]
-        assert "priors" in options
-        # every option but priors is an analysis-table or build option of the model
-        accepted = set(inspect.signature(family.analysis_table).parameters) | set(
-            family.build_options
-        )
-        assert set(options) - {"priors"} <= accepted, name
+    base = yaml.safe_load((root / "workflow/schemas/config.schema.yaml").read_text())
+    return base, config_schema(base, describe())
 
 
-def test_the_workflow_catalogue_matches_the_model_families():
-    assert MODEL_NAMES == tuple(MODELS)
-    assert {name for name, family in MODELS.items() if family.estimands} == WITH_ESTIMANDS
+def test_the_config_schema_takes_every_model_and_its_options_from_the_registry():
+    base, full = schema()
+    # the schema file lists no family: names, options and designs come from the registry
+    assert "enum" not in base["$defs"]["model_name"]
+    assert base["properties"]["model_options"]["properties"] == {}
+    assert "default" not in base["properties"]["calibration"]["properties"]["designs"]
+    assert full["$defs"]["model_name"]["enum"] == list(MODELS)
+    options = full["properties"]["model_options"]["properties"]
+    assert list(options) == list(MODELS)
+    calibration = full["properties"]["calibration"]["properties"]
+    assert calibration["designs"]["default"] == {
+        name: dict(f.calibration.design) for name, f in MODELS.items() if f.calibration
+    }
     for name, family in MODELS.items():
-        assert family.figures == MODEL_FIGURES[name]
-    with pytest.raises(SpecError, match="unknown model 'il6_esr'; choose one of il6_crp"):
-        check_model_name("il6_esr")
+        fields = {f.name: f for f in dataclasses.fields(family.options)}
+        assert set(options[name]["properties"]) == {*fields, "priors"}
+        for key, field in fields.items():
+            spec = options[name]["properties"][key]
+            assert spec["description"], (name, key)
+            # every default exists once: in the options class, and the schema shows it
+            assert spec.get("default") == (
+                None if field.default is None else json.loads(json.dumps(field.default))
+            )
+
+
+def test_every_sampler_and_gate_default_in_the_schema_is_the_settings_class_default():
+    base, _ = schema()
+    props = base["properties"]
+    gate = props["diagnostics"]["properties"]
+    blocks = {
+        "sampler": (props["sampler"]["properties"], SamplerSettings),
+        "store": (props["store"]["properties"], StorePolicy),
+        "thresholds": (gate["thresholds"]["properties"], Thresholds),
+        "escalation": (gate["escalation"]["properties"], Escalation),
+    }
+    for name, (block, cls) in blocks.items():
+        defaults = {f.name: f.default for f in dataclasses.fields(cls)}
+        for key, spec in block.items():
+            if "default" in spec and key != "models":
+                assert key in defaults, (name, key)
+                assert spec["default"] == defaults[key], (name, key)
+    # calibration's sampler takes the shared defaults: none of its own but the rank count
+    calibration = props["calibration"]["properties"]["sampler"]["properties"]
+    assert [key for key, spec in calibration.items() if "default" in spec] == ["n_ranks"]
+
+
+def test_the_workflow_catalogue_describes_every_registered_family():
+    families = describe()["families"]
+    assert list(families) == list(MODELS)
+    for name, family in MODELS.items():
+        assert families[name]["figures"] == list(family.all_figures)
+        assert families[name]["estimands"] == (family.estimands is not None)
+        assert set(family.captions()) == set(family.all_figures)
+        assert "{outcomes}" not in "".join(family.captions().values())
+
+
+def test_what_a_family_needs_follows_its_options():
+    assert get_model("treatment_response").required({"score": "DAS28CRP"}) == ("IL6", "DAS28CRP")
+    assert get_model("eular_response").required({"covariates": ["il6"]}) == ("IL6", "DAS28ESR")
+    needs = get_model("disease_activity").required({"outcome": "das28esr", "predictors": ["crp"]})
+    assert needs == ("CRP", "DAS28ESR")
 
 
 def test_the_workflow_starts_without_importing_pymc():
@@ -263,3 +309,15 @@ def test_the_workflow_starts_without_importing_pymc():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stdout.strip() == "[]", result.stderr
+
+
+def test_the_config_readme_lists_every_family_option_as_the_registry_declares_it():
+    readme = (Path(__file__).resolve().parents[2] / "config" / "README.md").read_text()
+    block = readme.split("<!-- model options: generated by tools/options_doc.py -->\n")[1]
+    assert block.split("\n<!-- end of model options -->")[0] == options_table(describe())
+
+
+def test_the_cached_catalogue_is_the_fresh_one_in_the_same_order(tmp_path):
+    fresh = cached(tmp_path)
+    again = cached(tmp_path)
+    assert json.dumps(fresh) == json.dumps(again) == json.dumps(describe())

@@ -7,8 +7,9 @@ import xarray as xr
 from arviz_base import from_dict
 
 from il6fit.errors import SpecError
+from il6fit.models.eular_response import probabilities_by_arm
 from il6fit.models.family import ObservedInfo
-from il6fit.plots import eular_probabilities, predictive_check
+from il6fit.plots import predictive_check
 
 
 def tree():
@@ -66,7 +67,7 @@ def test_eular_figure_shows_posterior_means_and_observed_shares():
         coords={"arm": arms},
     )
     table = pd.DataFrame({"arm": ["Placebo", "Placebo", "TCZ 8"], "response": [0, 2, 2]})
-    fig = eular_probabilities(draws, table, ci_prob=0.9)
+    fig = probabilities_by_arm(draws, table, ci_prob=0.9)
     ax = fig.axes[0]
     heights = [p.get_height() for p in ax.patches]
     # bars in order none, moderate or good, good; each over the two arms

@@ -9,8 +9,10 @@ import pytest
 from il6fit.data import as_read, prepare
 from il6fit.diagnostics import Thresholds, failed_checks, gate
 from il6fit.errors import SpecError
-from il6fit.inference import Escalation, SamplerSettings, fit_model, is_preview, sample_posterior
+from il6fit.escalation import Escalation
+from il6fit.inference import fit_model
 from il6fit.models import get_model
+from il6fit.sampling import SamplerSettings, is_preview, sample_posterior
 from il6fit.simulate import scenario, simulate_cohort
 
 PREVIEW = SamplerSettings(method="advi", advi_iterations=20000, chains=2, draws=1000, prior_draws=0)

@@ -5,14 +5,13 @@ import re
 import pandas as pd
 import pytest
 
+from il6fit.history import estimate_shifts, record
 from il6fit.report import (
     CalibrationSection,
     ComparisonSection,
     DatasetSection,
     FitSection,
     build_report,
-    estimate_shifts,
-    record,
 )
 
 PNG = base64.b64decode(

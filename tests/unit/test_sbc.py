@@ -5,17 +5,11 @@ import pandas as pd
 import pytest
 
 from il6fit.models.priors import Prior
-from il6fit.sbc import (
-    Calibrator,
-    SBCSettings,
-    band_level,
-    design,
-    mean_rank_z,
-    rank_ecdf,
-    summarise_ranks,
-)
+from il6fit.ranks import band_level, mean_rank_z, rank_ecdf, summarise_ranks
+from il6fit.sampling import SamplerSettings
+from il6fit.sbc import Calibrator, design
 
-SETTINGS = SBCSettings(draws=300, tune=300, n_ranks=49)
+SETTINGS = SamplerSettings(draws=300, tune=300)
 
 
 def ranks_table(ranks, quantity="theta", n_ranks=49):
@@ -96,11 +90,12 @@ def run(calibrator, replicates):
 # 60 small fits and two compilations: part of `make test-slow`
 @pytest.mark.slow
 def test_a_prior_too_narrow_in_the_fit_fails_and_the_right_one_passes(small_design):
-    right = run(Calibrator("eular_response", small_design, SETTINGS), range(30))
+    right = run(Calibrator("eular_response", small_design, SETTINGS, n_ranks=49), range(30))
     # the data are drawn with beta ~ Normal(0, 2.5); this fit believes Normal(0, 0.1)
     wrong_prior = {"beta": Prior("Normal", {"mu": 0.0, "sigma": 0.1})}
     wrong = run(
-        Calibrator("eular_response", small_design, SETTINGS, fit_priors=wrong_prior), range(30)
+        Calibrator("eular_response", small_design, SETTINGS, fit_priors=wrong_prior, n_ranks=49),
+        range(30),
     )
     right_verdict = summarise_ranks(right).set_index("quantity")
     wrong_verdict = summarise_ranks(wrong).set_index("quantity")
@@ -116,8 +111,8 @@ def test_a_prior_too_narrow_in_the_fit_fails_and_the_right_one_passes(small_desi
 
 @pytest.mark.slow
 def test_a_replicate_gives_the_same_ranks_alone_or_in_a_batch(small_design):
-    batch = run(Calibrator("eular_response", small_design, SETTINGS), [0, 1, 2])
-    alone = run(Calibrator("eular_response", small_design, SETTINGS), [2])
+    batch = run(Calibrator("eular_response", small_design, SETTINGS, n_ranks=49), [0, 1, 2])
+    alone = run(Calibrator("eular_response", small_design, SETTINGS, n_ranks=49), [2])
     columns = ["quantity", "truth", "rank", "in_90"]
     pd.testing.assert_frame_equal(
         batch[batch["replicate"] == 2][columns].reset_index(drop=True),

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import xarray as xr
 import yaml
-from helpers import snakemake, workflow_copy
+from helpers import ROOT, snakemake, workflow_copy
 
 from il6fit.diagnostics import SUMMARY_COLUMNS
 
@@ -25,7 +25,10 @@ CONFIG = {
             "simulate": {"scenario": "ra_tcz_trial", "n_subjects": 60, "n_sites": 3},
             "models": ["il6_crp", "treatment_response", "eular_response"],
         },
-        "controls": {"simulate": {"scenario": "healthy", "n_subjects": 40, "n_sites": 2}},
+        "controls": {
+            "simulate": {"scenario": "healthy", "n_subjects": 40, "n_sites": 2},
+            "models": ["il6_crp", "toy_crp"],
+        },
     },
     "models": ["il6_crp"],
     "sampler": {
@@ -41,11 +44,24 @@ CONFIG = {
 }
 
 
+#: A family written in one module, registered with one line (helpers.workflow_copy).
+TOY = Path(__file__).with_name("toy_crp.py")
+
+
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    folder = workflow_copy(tmp_path_factory.mktemp("run"), CONFIG)
+    folder = workflow_copy(tmp_path_factory.mktemp("run"), CONFIG, families=(TOY,))
     snakemake(folder)
     return folder
+
+
+def planned_outputs(result: subprocess.CompletedProcess) -> set[str]:
+    """The output files of the jobs a dry run plans."""
+    return {
+        path
+        for line in re.findall(r"^\s+output: (.*)$", result.stdout, re.M)
+        for path in line.split(", ")
+    }
 
 
 def test_run_writes_report_fits_summaries_figures_and_ledgers(run):
@@ -102,6 +118,64 @@ def test_each_parallel_fit_compiles_into_its_own_cache(run):
 
 
 def test_a_second_run_does_nothing(run):
+    assert "Nothing to be done" in snakemake(run, "--dry-run").stdout
+
+
+def test_a_family_in_one_module_registered_with_one_line_is_fitted_drawn_and_reported(run):
+    package = run / "site" / "il6fit"
+    changed = subprocess.run(
+        ["diff", "-r", "-x", "__pycache__", str(ROOT / "il6fit"), str(package)],
+        capture_output=True, text=True,
+    ).stdout  # fmt: skip
+    # nothing else edited: the new module, and one line added to the registry
+    assert re.findall(r"^[<>] .*", changed, re.M) == ['>     "toy_crp",']
+    assert f"Only in {package / 'models'}: toy_crp.py" in changed
+    summary = pd.read_csv(run / "results/summaries/toy_crp/controls.csv")
+    assert list(summary["parameter"]) == ["a", "b", "s"]
+    estimands = pd.read_csv(run / "results/estimands/toy_crp/controls.csv")
+    assert estimands.loc[0, "unit"] == "mg/L"
+    for figure in ("scatter", "forest", "ranks", "prior_ppc", "ppc", "trace"):
+        assert (run / f"results/figures/toy_crp/controls/{figure}.png").exists()
+    page = (run / "results/report.html").read_text()
+    assert "toy_crp on controls" in page and "Toy: ln CRP on ln IL-6" in page
+    assert "toy scatter of CRP against IL-6" in page
+    calibration = planned_outputs(snakemake(run, "--dry-run", "calibrate"))
+    assert "results/calibration/toy_crp/batches/0.csv" in calibration
+    assert "results/calibration/toy_crp/ecdf.png" in calibration
+
+
+def test_an_edited_default_prior_reruns_that_familys_fits_and_what_follows_only(run):
+    module = run / "site/il6fit/models/treatment_response.py"
+    original = module.read_text()
+    edited = original.replace(
+        '"mu_base": Prior("Normal", {"mu": 6.5, "sigma": 1.0})',
+        '"mu_base": Prior("Normal", {"mu": 6.5, "sigma": 1.1})',
+    )
+    assert edited != original
+    module.write_text(edited)
+    try:
+        planned = planned_outputs(snakemake(run, "--dry-run"))
+    finally:
+        module.write_text(original)
+    fits = {p for p in planned if p.startswith("results/fits/")}
+    assert fits == {"results/fits/treatment_response/trial.nc", "results/fits/tr_no_eta/trial.nc"}
+    # downstream of those fits: their tables, figures, the comparison of the two, the report
+    assert "results/estimands/treatment_response/trial.csv" in planned
+    assert "results/figures/tr_no_eta/trial/course.png" in planned
+    assert "results/comparisons/eta.csv" in planned
+    assert "results/report.html" in planned
+    others = {
+        p
+        for p in planned
+        if not re.search(r"/(treatment_response|tr_no_eta)/|/eta\.|results/report", p)
+    }
+    assert others == set()
+    assert "Nothing to be done" in snakemake(run, "--dry-run").stdout
+
+
+def test_a_script_touched_but_unchanged_reruns_nothing(run):
+    (run / "workflow/scripts/fit_model.py").touch()
+    (run / "site/il6fit/models/il6_crp.py").touch()
     assert "Nothing to be done" in snakemake(run, "--dry-run").stdout
 
 

@@ -14,9 +14,10 @@ rule sbc_batch:
             job_seed("sbc_replicate", model=wildcards.model, replicate=r)
             for r in batch_replicates(wildcards)
         ],
-        design=lambda wildcards: config["calibration"]["designs"][wildcards.model],
+        design=lambda wildcards: calibration_design(wildcards.model),
         design_seed=lambda wildcards: job_seed("sbc_design", model=wildcards.model),
         sampler=config["calibration"]["sampler"],
+        code=lambda wildcards: code_version("sbc_batch.py", wildcards.model),
         # replicate fits keep no log-likelihood: the sampler checks only
         thresholds={
             k: v
@@ -55,5 +56,6 @@ rule sbc_summary:
         **config["resources"]["sbc_summary"],
     params:
         band_prob=config["calibration"]["band_prob"],
+        code=code_version("sbc_summary.py", figures=True),
     script:
         "../scripts/sbc_summary.py"

@@ -1,27 +1,44 @@
 import copy
+import functools
 from pathlib import Path
 
+import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from il6fit.catalogue import (
-    COMMON_FIGURES,
-    MODEL_FIGURES,
-    MODEL_NAMES,
-    WITH_ESTIMANDS,
-    check_model_name,
-)
+from il6fit.catalogue import cached, code_digest, code_files, config_schema
+from il6fit import settings
 from il6fit.provenance import derive_seed
 
-validate(config, "../schemas/config.schema.yaml", set_default=True)
-_undesigned = set(config["calibration"]["models"]) - set(
-    config["calibration"]["designs"]
+# What the workflow knows of the model families, read from the registry (il6fit.models) and
+# cached while the package's source is unchanged; the config schema gets their names, options
+# and calibration designs from it.
+CATALOGUE = cached(".snakemake/il6fit")
+FAMILIES = CATALOGUE["families"]
+MODEL_NAMES = tuple(FAMILIES)
+_SCHEMA = Path(".snakemake/il6fit/config.schema.yaml").resolve()
+_SCHEMA.write_text(
+    yaml.safe_dump(
+        config_schema(
+            yaml.safe_load(
+                Path(
+                    workflow.basedir, "workflow/schemas/config.schema.yaml"
+                ).read_text()
+            ),
+            CATALOGUE,
+        )
+    )
 )
-if _undesigned:
-    raise ValueError(
-        "calibration.designs has no design for "
-        f"{', '.join(sorted(_undesigned))}: add one (scenario and n_subjects) or remove the "
-        "model from calibration.models."
+validate(config, str(_SCHEMA), set_default=True)
+_unknown = set(config["calibration"]["models"]) - {
+    name for name, family in FAMILIES.items() if family["calibration"]
+}
+if _unknown:
+    raise WorkflowError(
+        f"calibration.models: {', '.join(sorted(_unknown))} declare no calibration; the "
+        "calibrated models are "
+        + ", ".join(name for name, f in FAMILIES.items() if f["calibration"])
+        + "."
     )
 
 
@@ -42,7 +59,7 @@ def check_variants_and_comparisons():
         trial = copy.deepcopy(config)
         trial["model_options"][variant["model"]] = model_options(name)
         try:
-            validate(trial, "../schemas/config.schema.yaml")
+            validate(trial, str(_SCHEMA))
         except WorkflowError as error:
             raise WorkflowError(f"variants.{name}.options: {error}") from None
     for name, comparison in config["comparisons"].items():
@@ -69,7 +86,11 @@ def family_name(model):
     """The model family of a model or variant name."""
     if model in config["variants"]:
         return config["variants"][model]["model"]
-    return check_model_name(model)
+    if model not in FAMILIES:
+        raise WorkflowError(
+            f"unknown model '{model}'; choose one of {', '.join(MODEL_NAMES)}."
+        )
+    return model
 
 
 def fit_pairs():
@@ -93,7 +114,7 @@ def fit_targets(pattern, *, with_estimands=False):
     return [
         pattern.format(model=model, dataset=dataset)
         for model, dataset in fit_pairs()
-        if not with_estimands or family_name(model) in WITH_ESTIMANDS
+        if not with_estimands or FAMILIES[family_name(model)]["estimands"]
     ]
 
 
@@ -102,7 +123,7 @@ def figure_targets(ext):
     return [
         f"results/figures/{model}/{dataset}/{figure}.{ext}"
         for model, dataset in fit_pairs()
-        for figure in (*MODEL_FIGURES[family_name(model)], *COMMON_FIGURES)
+        for figure in FAMILIES[family_name(model)]["figures"]
     ]
 
 
@@ -200,30 +221,43 @@ def fit_config(wildcards):
 
 
 def sampler_settings(model):
-    """The sampler settings of one model's or variant's fits: the shared ones, then the
-    overrides of its model family, then a variant's own."""
-    shared = {key: value for key, value in config["sampler"].items() if key != "models"}
-    overrides = config["sampler"].get("models", {})
-    return {
-        **shared,
-        **overrides.get(family_name(model), {}),
-        **overrides.get(model, {}),
-    }
+    """The sampler settings of one model's or variant's fits (il6fit.settings merges them)."""
+    return settings.sampler_settings(config, model)
 
 
 def model_options(model):
-    """A model's or variant's options (priors and analysis-table options): a variant's
-    options override its model's, priors one by one."""
-    family = family_name(model)
-    options = dict(config["model_options"].get(family, {}))
-    if model in config["variants"]:
-        extra = config["variants"][model].get("options", {})
-        priors = {**options.get("priors", {}), **extra.get("priors", {})}
-        options = {**options, **extra, "priors": priors}
-    return options
+    """A model's or variant's options, priors included (il6fit.settings merges them)."""
+    return settings.model_options(config, model)
 
 
 check_variants_and_comparisons()
+
+
+def calibration_design(model):
+    """A model's calibration design: the config's, else the one its family declares."""
+    designs = config["calibration"].get("designs", {})
+    return designs.get(model, FAMILIES[model]["calibration"])
+
+
+def code_version(script, model=None, *, figures=False):
+    """Digest of the code a job runs: its script and the il6fit modules it imports, plus the
+    module of the model family it fits (and what that imports). The figure helpers
+    (il6fit.plots) count only for figure jobs. Jobs rerun when it changes, and a script
+    touched but unchanged reruns nothing (the workflow profile leaves out Snakemake's
+    modification-time trigger for code)."""
+    return _code_version(script, family_name(model) if model else None, figures)
+
+
+@functools.lru_cache
+def _code_version(script, family, figures):
+    """code_version, computed once per script, family and kind of job."""
+    modules = [FAMILIES[family]["module"]] if family else []
+    files = code_files(
+        modules,
+        scripts=[Path(workflow.basedir, "workflow/scripts", script)],
+        exclude=() if figures else ("il6fit.plots",),
+    )
+    return code_digest(files)
 
 
 def calibration_replicates(model):

@@ -24,6 +24,7 @@ rule fit_model:
         compile_cache=lambda wildcards: (
             f"{config['compile_cache']}/{wildcards.model}/{wildcards.dataset}"
         ),
+        code=lambda wildcards: code_version("fit_model.py", wildcards.model),
     script:
         "../scripts/fit_model.py"
 
@@ -46,6 +47,7 @@ rule check_fit:
         summary=config["summary"],
         thresholds=config["diagnostics"]["thresholds"],
         on_failure=config["diagnostics"]["on_failure"],
+        code=lambda wildcards: code_version("check_fit.py", wildcards.model),
     script:
         "../scripts/check_fit.py"
 
@@ -65,6 +67,7 @@ rule prior_sensitivity:
     params:
         family=lambda wildcards: family_name(wildcards.model),
         threshold=config["diagnostics"]["sensitivity_threshold"],
+        code=lambda wildcards: code_version("prior_sensitivity.py", wildcards.model),
     script:
         "../scripts/prior_sensitivity.py"
 
@@ -87,6 +90,7 @@ rule compare_models:
             "observed"
         ),
         good_k=config["diagnostics"]["thresholds"]["pareto_k_max"],
+        code=code_version("compare_models.py"),
     script:
         "../scripts/compare_models.py"
 
@@ -94,8 +98,6 @@ rule compare_models:
 rule compute_estimands:
     input:
         fit="results/fits/{model}/{dataset}.nc",
-        subjects="results/prepared/{dataset}/subjects.csv",
-        measurements="results/prepared/{dataset}/measurements.csv",
     output:
         estimands="results/estimands/{model}/{dataset}.csv",
     log:
@@ -107,10 +109,10 @@ rule compute_estimands:
         **config["resources"]["compute_estimands"],
     params:
         family=lambda wildcards: family_name(wildcards.model),
-        options=lambda wildcards: model_options(wildcards.model),
         summary=config["summary"],
         seed=lambda wildcards: job_seed(
             "compute_estimands", model=wildcards.model, dataset=wildcards.dataset
         ),
+        code=lambda wildcards: code_version("compute_estimands.py", wildcards.model),
     script:
         "../scripts/compute_estimands.py"

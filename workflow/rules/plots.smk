@@ -2,8 +2,6 @@ rule plot_figure:
     input:
         fit="results/fits/{model}/{dataset}.nc",
         summary="results/summaries/{model}/{dataset}.csv",
-        subjects="results/prepared/{dataset}/subjects.csv",
-        measurements="results/prepared/{dataset}/measurements.csv",
     output:
         png=report(
             "results/figures/{model}/{dataset}/{figure}.png",
@@ -22,8 +20,10 @@ rule plot_figure:
         **config["resources"]["plot_figure"],
     params:
         family=lambda wildcards: family_name(wildcards.model),
-        options=lambda wildcards: model_options(wildcards.model),
         ci_prob=config["summary"]["ci_prob"],
+        code=lambda wildcards: code_version(
+            "plot_figure.py", wildcards.model, figures=True
+        ),
     script:
         "../scripts/plot_figure.py"
 
@@ -46,5 +46,7 @@ rule plot_comparison:
     threads: 1
     resources:
         **config["resources"]["plot_comparison"],
+    params:
+        code=code_version("plot_comparison.py", figures=True),
     script:
         "../scripts/plot_comparison.py"

@@ -15,6 +15,7 @@ rule prepare_data:
         **config["resources"]["prepare_data"],
     params:
         options=config["prepare"],
+        code=code_version("prepare_data.py"),
     script:
         "../scripts/prepare_data.py"
 
@@ -33,5 +34,7 @@ rule import_tongji:
     threads: 1
     resources:
         **config["resources"]["import_tongji"],
+    params:
+        code=code_version("import_tongji.py"),
     script:
         "../scripts/import_tongji.py"

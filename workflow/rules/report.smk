@@ -38,11 +38,14 @@ rule build_report:
         title=config["title"],
         pairs=fit_pairs(),
         datasets={d: dataset_source(d) for d in config["datasets"]},
-        families={model: family_name(model) for model, _ in fit_pairs()},
         comparisons=config["comparisons"],
         config=config,
         # the record of the last report, kept outside the outputs (Snakemake removes those
         # before a job runs), so the next report can say what changed
         history="results/history/last-report.json",
+        captions={
+            model: FAMILIES[family_name(model)]["captions"] for model, _ in fit_pairs()
+        },
+        code=code_version("build_report.py", figures=True),
     script:
         "../scripts/build_report.py"

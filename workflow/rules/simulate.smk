@@ -13,5 +13,6 @@ rule simulate_cohort:
     params:
         spec=lambda wildcards: config["datasets"][wildcards.dataset]["simulate"],
         seed=lambda wildcards: job_seed("simulate_cohort", dataset=wildcards.dataset),
+        code=code_version("simulate_cohort.py"),
     script:
         "../scripts/simulate_cohort.py"

@@ -5,9 +5,9 @@ from pathlib import Path
 import pandas as pd
 
 from il6fit.data import read_prepared
-from il6fit.inference import fit_metadata, load, rows_used
+from il6fit.history import record
 from il6fit.logs import log_to
-from il6fit.models import get_model, resolve_priors
+from il6fit.models import Prior
 from il6fit.provenance import package_versions
 from il6fit.report import (
     CalibrationSection,
@@ -15,8 +15,8 @@ from il6fit.report import (
     DatasetSection,
     FitSection,
     build_report,
-    record,
 )
+from il6fit.storage import fit_metadata, fitted_inputs, load, rows_used
 
 log_to(snakemake.log[0])
 
@@ -41,10 +41,9 @@ fits = []
 for (model, dataset), fit, summary, checks, sensitivity in zip(
     params.pairs, inputs.fits, inputs.summaries, inputs.checks, inputs.sensitivity, strict=True
 ):
-    family = get_model(params.families[model])
-    tree = load(fit)
+    tree = load(fit, model=model, dataset=dataset)
+    family, _, _ = fitted_inputs(tree)
     metadata = fit_metadata(tree)
-    options = metadata["config"]["model_options"]
     folder = Path("results/figures", model, dataset)
     estimand_path = f"results/estimands/{model}/{dataset}.csv"
     figures = {
@@ -58,10 +57,8 @@ for (model, dataset), fit, summary, checks, sensitivity in zip(
             equations=family.equations,
             # the priors of the parameters this fit has (e.g. nu only with Student-t residuals)
             priors={
-                k: repr(v)
-                for k, v in resolve_priors(
-                    family.default_priors, options.get("priors"), family.name
-                ).items()
+                k: repr(Prior.from_config(v))
+                for k, v in metadata["options"]["priors"].items()
                 if k in tree["posterior"].data_vars
             },
             summary=pd.read_csv(summary),
@@ -69,6 +66,7 @@ for (model, dataset), fit, summary, checks, sensitivity in zip(
             metadata=metadata,
             rows_used=rows_used(tree, family),
             figures=figures,
+            captions=params.captions[model],
             estimands=pd.read_csv(estimand_path) if estimand_path in inputs.estimands else None,
             sensitivity=pd.read_csv(sensitivity),
         )

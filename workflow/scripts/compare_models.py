@@ -1,6 +1,6 @@
 from il6fit.comparison import compare_fits
-from il6fit.inference import load
 from il6fit.logs import log_to
+from il6fit.storage import load
 
 log_to(snakemake.log[0])
 

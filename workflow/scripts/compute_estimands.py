@@ -1,20 +1,14 @@
-from il6fit.data import read_prepared
 from il6fit.diagnostics import summarise_estimands
-from il6fit.inference import load
 from il6fit.logs import log_to
-from il6fit.models import get_model
+from il6fit.storage import fitted_inputs, load
 
 log_to(snakemake.log[0])
 
-family = get_model(snakemake.params.family)
-subjects, measurements = read_prepared(snakemake.input.subjects, snakemake.input.measurements)
-options = snakemake.params.options
+tree = load(
+    snakemake.input.fit, model=snakemake.wildcards.model, dataset=snakemake.wildcards.dataset
+)
+family, options, table = fitted_inputs(tree)
 summary = summarise_estimands(
-    load(snakemake.input.fit),
-    family,
-    family.table(subjects, measurements, options),
-    {k: v for k, v in options.items() if k != "priors"},
-    seed=snakemake.params.seed,
-    **snakemake.params.summary,
+    tree, family, table, options, seed=snakemake.params.seed, **snakemake.params.summary
 )
 summary.to_csv(snakemake.output.estimands, index=False)

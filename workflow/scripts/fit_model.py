@@ -9,10 +9,13 @@ from functools import partial
 from il6fit.cache import seed_compile_cache
 from il6fit.data import read_prepared
 from il6fit.diagnostics import Thresholds, sampler_failures
-from il6fit.inference import Escalation, SamplerSettings, StorePolicy, annotate, fit_model, save
+from il6fit.escalation import Escalation
+from il6fit.inference import fit_model
 from il6fit.logs import log_to
 from il6fit.models import get_model
 from il6fit.provenance import input_hashes
+from il6fit.sampling import SamplerSettings
+from il6fit.storage import StorePolicy, annotate, save
 
 log_to(snakemake.log[0])
 # a new cache starts from the kernels the model's fits on other data compiled
@@ -42,6 +45,7 @@ tree, _ = fit_model(
 annotate(
     tree,
     model=snakemake.wildcards.model,
+    family=family.name,
     dataset=snakemake.wildcards.dataset,
     seed=snakemake.params.seed,
     settings=settings,

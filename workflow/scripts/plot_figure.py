@@ -1,23 +1,25 @@
 import pandas as pd
 
-from il6fit.data import read_prepared
-from il6fit.inference import load
 from il6fit.logs import log_to
-from il6fit.models import get_model
-from il6fit.plots import draw, save_figure
+from il6fit.models.family import FigureInput
+from il6fit.plots import save_figure
+from il6fit.storage import fitted_inputs, load
 
 log_to(snakemake.log[0])
 
-subjects, measurements = read_prepared(snakemake.input.subjects, snakemake.input.measurements)
-family = get_model(snakemake.params.family)
-table = family.table(subjects, measurements, snakemake.params.options)
-figure = draw(
+tree = load(
+    snakemake.input.fit, model=snakemake.wildcards.model, dataset=snakemake.wildcards.dataset
+)
+family, options, table = fitted_inputs(tree)
+figure = family.draw(
     snakemake.wildcards.figure,
-    tree=load(snakemake.input.fit),
-    summary=pd.read_csv(snakemake.input.summary),
-    table=table,
-    ci_prob=snakemake.params.ci_prob,
-    family=family,
-    options=snakemake.params.options,
+    FigureInput(
+        tree=tree,
+        summary=pd.read_csv(snakemake.input.summary),
+        table=table,
+        options=options,
+        ci_prob=snakemake.params.ci_prob,
+        family=family,
+    ),
 )
 save_figure(figure, snakemake.output.png.removesuffix(".png"))

@@ -9,16 +9,20 @@ import pandas as pd
 
 from il6fit.diagnostics import Thresholds
 from il6fit.logs import log_to
-from il6fit.sbc import Calibrator, SBCSettings, design
+from il6fit.sampling import SamplerSettings
+from il6fit.sbc import Calibrator, design
 
 log_to(snakemake.log[0])
 
 model = snakemake.wildcards.model
+sampler = dict(snakemake.params.sampler)
+n_ranks = sampler.pop("n_ranks")
 calibrator = Calibrator(
     model,
     design(model, snakemake.params.design, seed=snakemake.params.design_seed),
-    settings=SBCSettings(**snakemake.params.sampler),
+    settings=SamplerSettings(**sampler),
     thresholds=Thresholds(**snakemake.params.thresholds),
+    n_ranks=n_ranks,
 )
 tables = [
     calibrator.replicate(replicate, seed)

@@ -2,7 +2,7 @@ import pandas as pd
 
 from il6fit.logs import log_to
 from il6fit.plots import save_figure, sbc_ecdf, sbc_rank_histograms
-from il6fit.sbc import summarise_ranks
+from il6fit.ranks import summarise_ranks
 
 log_to(snakemake.log[0])
 

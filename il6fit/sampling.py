@@ -1,0 +1,373 @@
+"""How a built model is sampled: turn a PyMC model into reproducible posterior draws.
+
+:class:`SamplerSettings` says how; :func:`sample_posterior` is the one sampling entry point (NUTS
+with nutpie or PyMC, or an approximate ADVI preview, see :func:`is_preview`); :func:`sample` adds
+the log-likelihood, log-prior, prior and predictive groups a fit carries; and
+:func:`warm_compile_cache` fills the compile cache in a fresh process so that the same inputs and
+seed give the same draws. Refitting on failure lives in :mod:`il6fit.escalation`, saving and
+reading fits in :mod:`il6fit.storage`, fitting a family to a dataset in :mod:`il6fit.inference`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import pickle
+import subprocess
+import sys
+import time
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import nutpie
+import pandas as pd
+import pymc as pm
+import pytensor
+import xarray as xr
+from pymc.backends.arviz import patch_nutpie_idata
+
+from il6fit.errors import SpecError
+from il6fit.models import ModelFamily, get_model
+from il6fit.provenance import canonical_json, package_versions
+
+log = logging.getLogger(__name__)
+
+BACKENDS = ("nutpie", "pymc")
+
+#: Ways of fitting: ``nuts`` (the default; exact up to Monte Carlo error) or ``advi`` (PyMC's
+#: mean-field ADVI, an approximate preview for large data; never passes the diagnostics gate).
+METHODS = ("nuts", "advi")
+
+
+@dataclass(frozen=True)
+class SamplerSettings:
+    """How to run NUTS (or the approximate preview).
+
+    Attributes
+    ----------
+    method : {"nuts", "advi"}
+        ``nuts``, or ``advi`` for a fast approximate preview: mean-field ADVI
+        (``advi_iterations`` steps), then ``chains * draws`` draws from the approximation in
+        one chain. A preview's means can be off by several posterior SDs
+        (``benchmarks/RESULTS.md``); it is marked as such and never passes the diagnostics
+        gate.
+    advi_iterations : int
+        Optimisation steps of the preview.
+    backend : {"nutpie", "pymc"}
+        ``nutpie`` (compiled with numba; the default and fastest here) or PyMC's own sampler.
+    chains, draws, tune : int
+        Number of chains, kept draws per chain and tuning steps per chain.
+    target_accept : float
+        Target acceptance rate of the step-size adaptation.
+    max_treedepth : int
+        Maximum tree depth.
+    prior_draws : int
+        Draws from the prior and prior predictive distribution kept for the prior predictive
+        check (0 for none).
+    cores : int
+        Chains sampled in parallel (set to the job's threads).
+    """
+
+    method: str = "nuts"
+    advi_iterations: int = 30000
+    backend: str = "nutpie"
+    chains: int = 2
+    draws: int = 1000
+    tune: int = 1000
+    target_accept: float = 0.95
+    max_treedepth: int = 10
+    prior_draws: int = 500
+    cores: int = 1
+
+    def __post_init__(self):
+        if self.method not in METHODS:
+            raise SpecError(
+                f"unknown sampler method '{self.method}'; choose one of {', '.join(METHODS)}."
+            )
+        if self.backend not in BACKENDS:
+            raise SpecError(
+                f"unknown sampler backend '{self.backend}'; choose one of {', '.join(BACKENDS)}."
+            )
+
+
+class CompiledModel:
+    """A compiled model kept for fits of new data of the same structure (nutpie only).
+
+    Pass the same object to every :func:`sample_posterior` call: the first compiles and keeps
+    the result, later ones swap in their model's ``pm.Data`` values without recompiling
+    (valid while the number of free parameters does not change).
+    """
+
+    def __init__(self):
+        self.compiled = None
+
+
+def sample(model: pm.Model, settings: SamplerSettings, seed: int) -> xr.DataTree:
+    """Sample a model's posterior with NUTS; add log-likelihood, prior and posterior predictive.
+
+    Parameters
+    ----------
+    model : pymc.Model
+        The model.
+    settings : SamplerSettings
+        Sampler options.
+    seed : int
+        Random seed; the same seed, data and versions give identical draws.
+
+    Returns
+    -------
+    xarray.DataTree
+        Groups ``posterior``, ``sample_stats``, ``log_likelihood``, ``log_prior``,
+        ``posterior_predictive``, ``observed_data``, ``constant_data`` and, unless
+        ``settings.prior_draws`` is 0, ``prior`` and ``prior_predictive``. Predictive draws of a
+        censored variable are censored at the same limits as the data.
+    """
+    if settings.method == "advi":
+        log.info(
+            "APPROXIMATE PREVIEW: mean-field ADVI, %d steps, then %d draws; not for inference",
+            settings.advi_iterations,
+            settings.chains * settings.draws,
+        )
+    else:
+        log.info(
+            "sampling with %s: %d chains x (%d tuning + %d draws) = %d iterations, %d in parallel",
+            settings.backend,
+            settings.chains,
+            settings.tune,
+            settings.draws,
+            settings.chains * (settings.tune + settings.draws),
+            settings.cores,
+        )
+    with model:
+        tree = sample_posterior(model, settings, seed)
+        sampled = time.perf_counter()
+        stats = tree["sample_stats"].attrs
+        if is_preview(tree):
+            log.info("preview compiled, optimised and drawn in %.1f s", stats["sampling_time"])
+        else:
+            log.info(
+                "compiled in %.1f s, sampled in %.1f s",
+                stats["compile_time"],
+                stats["sampling_time"],
+            )
+        pm.compute_log_likelihood(tree, model=model, progressbar=False)
+        pm.stats.compute_log_prior(tree, model=model, progressbar=False)
+        with warnings.catch_warnings():
+            # Potentials only renormalise latent predictors; observed variables are drawn
+            # given the posterior draws, which already reflect them.
+            warnings.filterwarnings("ignore", "The effect of Potentials", UserWarning)
+            # numba has no truncated-normal sampler (latent censored predictors): object mode
+            warnings.filterwarnings("ignore", "Numba will use object mode", UserWarning)
+            pm.sample_posterior_predictive(
+                tree,
+                model=model,
+                random_seed=seed + 1,
+                extend_inferencedata=True,
+                progressbar=False,
+            )
+            if settings.prior_draws:
+                # the prior of a latent censored predictor is drawn without its potential:
+                # truncated at the limit rather than renormalised, which a prior check tolerates
+                prior = pm.sample_prior_predictive(draws=settings.prior_draws, random_seed=seed + 2)
+                for group in ("prior", "prior_predictive"):
+                    tree[group] = prior[group]
+    log.info(
+        "log-likelihood, log-prior, prior and posterior predictive in %.1f s",
+        time.perf_counter() - sampled,
+    )
+    return tree
+
+
+def sample_posterior(
+    model: pm.Model,
+    settings: SamplerSettings,
+    seed: int,
+    *,
+    reuse: CompiledModel | None = None,
+) -> xr.DataTree:
+    """Draw from a model's posterior with NUTS, timing compilation and sampling apart.
+
+    The one sampling entry point: fits (through :func:`sample`), calibration replicates and
+    recovery studies all sample here.
+
+    Parameters
+    ----------
+    model : pymc.Model
+        The model.
+    settings : SamplerSettings
+        Sampler options.
+    seed : int
+        Random seed.
+    reuse : CompiledModel, optional
+        Keep the compiled model there and reuse it for later calls with new data (nutpie).
+
+    Returns
+    -------
+    xarray.DataTree
+        Groups ``posterior``, ``sample_stats``, ``observed_data`` and ``constant_data``;
+        ``sample_stats`` attributes ``compile_time`` and ``sampling_time`` (seconds, tuning
+        included in sampling). A preview (``settings.method == "advi"``) has the root
+        attribute ``il6fit_method`` set to ``"advi"`` (see :func:`is_preview`) and
+        ``sample_stats`` holding only the loss (negative ELBO) per optimisation step.
+    """
+    start = time.perf_counter()
+    with model:
+        if settings.method == "advi":
+            return _fit_advi(model, settings, seed)
+        if settings.backend == "nutpie":
+            return _sample_nutpie(model, settings, seed, reuse)
+        tree = pm.sample(
+            draws=settings.draws,
+            tune=settings.tune,
+            chains=settings.chains,
+            cores=settings.cores,
+            random_seed=seed,
+            nuts_sampler=settings.backend,
+            nuts={
+                "target_accept": settings.target_accept,
+                "max_treedepth": settings.max_treedepth,
+            },
+            progressbar=False,
+            compute_convergence_checks=False,
+        )
+        stats = tree["sample_stats"]
+        stats.attrs["compile_time"] = time.perf_counter() - start - stats.attrs["sampling_time"]
+    return tree
+
+
+def is_preview(tree: xr.DataTree) -> bool:
+    """Whether a fit is an approximate preview (ADVI) rather than NUTS draws."""
+    return tree.attrs.get("il6fit_method", "nuts") != "nuts"
+
+
+def _fit_advi(model: pm.Model, settings: SamplerSettings, seed: int) -> xr.DataTree:
+    """Mean-field ADVI and draws from its approximation, logging progress every tenth."""
+    every = max(settings.advi_iterations // 10, 1)
+
+    def progress(_approx, losses, i):
+        if i % every == 0:
+            log.info("ADVI step %d of %d: loss %.1f", i, settings.advi_iterations, losses[-1])
+
+    start = time.perf_counter()
+    approx = pm.fit(
+        n=settings.advi_iterations,
+        method="advi",
+        random_seed=seed,
+        progressbar=False,
+        callbacks=[progress],
+    )
+    fitted = time.perf_counter()
+    tree = approx.sample(settings.chains * settings.draws, random_seed=seed + 3)
+    tree["sample_stats"] = xr.DataTree(
+        xr.Dataset({"loss": ("step", np.asarray(approx.hist, dtype=float))})
+    )
+    tree["sample_stats"].attrs["compile_time"] = 0.0  # not separable from the optimisation
+    tree["sample_stats"].attrs["sampling_time"] = time.perf_counter() - start
+    tree["sample_stats"].attrs["optimisation_time"] = fitted - start
+    tree.attrs["il6fit_method"] = "advi"
+    return tree
+
+
+def _sample_nutpie(
+    model: pm.Model, settings: SamplerSettings, seed: int, reuse: CompiledModel | None
+) -> xr.DataTree:
+    """Compile (or reuse) and sample with nutpie as ``pm.sample`` does, timing the two apart.
+
+    The times go to the ``sample_stats`` attributes ``compile_time`` and ``sampling_time``
+    (seconds; sampling includes tuning).
+    """
+    start = time.perf_counter()
+    if reuse is not None and reuse.compiled is not None:
+        compiled = reuse.compiled.with_data(**{v.name: v.get_value() for v in model.data_vars})
+    else:
+        compiled = nutpie.compile_pymc_model(model, backend="numba")
+        if reuse is not None:
+            reuse.compiled = compiled
+    compiled_at = time.perf_counter()
+    tree = nutpie.sample(
+        compiled,
+        draws=settings.draws,
+        tune=settings.tune,
+        chains=settings.chains,
+        cores=settings.cores,
+        seed=seed,
+        target_accept=settings.target_accept,
+        maxdepth=settings.max_treedepth,
+        progress_bar=False,
+    )
+    sampling_time = time.perf_counter() - compiled_at
+    patch_nutpie_idata(tree, model, sampling_time=sampling_time)
+    tree["sample_stats"].attrs["compile_time"] = compiled_at - start
+    tree["sample_stats"].attrs["sampling_time"] = sampling_time
+    return tree
+
+
+def warm_compile_cache(
+    family: ModelFamily,
+    table: pd.DataFrame,
+    priors: Mapping,
+    settings: SamplerSettings,
+    options: object = None,
+) -> None:
+    """Compile every function a fit needs into the compile cache, in a fresh process.
+
+    Numba code loaded from the cache can differ in the last bit of a log-density from the same
+    code freshly compiled in the running process, and NUTS turns one bit into different draws.
+    Filling the cache first, in another process, means every fit runs on cached code, so the
+    same inputs and seed give the same posterior whether the cache was empty or not. A marker in
+    the cache, keyed by model, data, priors, backend and package versions, skips the warm-up
+    when it has already been done.
+
+    Parameters
+    ----------
+    family : ModelFamily
+        The model.
+    table : pandas.DataFrame
+        Its analysis table.
+    priors : mapping
+        Resolved priors.
+    settings : SamplerSettings
+        Sampler options (the backend matters; draw counts do not).
+    options : options object, optional
+        The family's options.
+    """
+    payload = pickle.dumps(
+        (family.name, table, dict(priors), family.make_options(options), settings.backend)
+    )
+    versions = canonical_json(package_versions()).encode()
+    marker = (
+        Path(pytensor.config.base_compiledir)
+        / "il6fit-warm"
+        / hashlib.sha256(payload + versions).hexdigest()
+    )
+    if marker.exists():
+        log.info("compile cache already warm for this model and data")
+        return
+    start = time.perf_counter()
+    # a plain child interpreter: multiprocessing's spawn would re-run the caller's main script
+    done = subprocess.run(
+        [sys.executable, "-c", "from il6fit.sampling import _warm; _warm()"],
+        input=payload,
+        capture_output=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(
+            f"compile warm-up of {family.name} failed:\n{done.stderr.decode(errors='replace')}"
+        )
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.touch()
+    log.info("compile cache warm in %.1f s", time.perf_counter() - start)
+
+
+def _warm() -> None:
+    """Entry point of the warm-up process: what to build, pickled, on stdin."""
+    model_name, table, priors, options, backend = pickle.loads(sys.stdin.buffer.read())
+    tiny = SamplerSettings(backend=backend, chains=1, draws=10, tune=10, cores=1)
+    logging.getLogger(__name__).setLevel(logging.WARNING)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sample(get_model(model_name).build(table, priors, options), tiny, seed=0)
