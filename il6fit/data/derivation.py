@@ -33,7 +33,7 @@ _DAS28_TOLERANCE = 0.01
 
 
 def response_table(
-    measurements: pd.DataFrame, subjects: pd.DataFrame, *, landmark_week: float = 24
+    measurements: pd.DataFrame, subjects: pd.DataFrame, *, landmark_week: float
 ) -> pd.DataFrame:
     """EULAR response and remission per subject and DAS28 score at a landmark week.
 

@@ -40,7 +40,7 @@ from scipy.special import expit
 
 from il6fit.data.scores import eular_response
 from il6fit.errors import SpecError
-from il6fit.models.arms import DEFAULT_ARMS, arm_order
+from il6fit.models.arms import ARMS_DOC, ARMS_SCHEMA, DEFAULT_ARMS, arm_order
 from il6fit.models.censored import (
     BIOMARKER_PARAMETERS,
     BIOMARKER_PRIORS,
@@ -98,12 +98,7 @@ class Options:
     score: Literal["DAS28ESR", "DAS28CRP"] = option(
         "DAS28ESR", "Score the EULAR response is computed from."
     )
-    arms: Mapping[str, float] | None = option(
-        None,
-        "TRT01P label -> tocilizumab dose in mg/kg; exactly one arm with dose 0 (control). "
-        "Defaults to the simulated trial's arms. Subjects in other arms are left out.",
-        additionalProperties={"type": "number", "minimum": 0},
-    )
+    arms: Mapping[str, float] | None = option(None, ARMS_DOC, **ARMS_SCHEMA)
     landmark_week: float = option(
         24,
         "Week of the response assessment; subjects without a score then are left out "

@@ -40,7 +40,7 @@ import xarray as xr
 
 from il6fit.data.scores import DAS28_REMISSION, eular_response
 from il6fit.errors import SpecError
-from il6fit.models.arms import DEFAULT_ARMS, arm_order
+from il6fit.models.arms import ARMS_DOC, ARMS_SCHEMA, DEFAULT_ARMS, arm_order
 from il6fit.models.censored import IL6_REFERENCE
 from il6fit.models.family import (
     Calibration,
@@ -55,12 +55,6 @@ from il6fit.models.family import (
 from il6fit.models.priors import Prior
 from il6fit.plots import plain_log_ticks
 
-#: The ``arms`` option, shared with eular_response.
-ARMS_DOC = (
-    "TRT01P label -> tocilizumab dose in mg/kg; exactly one arm with dose 0 (control). "
-    "Defaults to the simulated trial's arms. Subjects in other arms are left out."
-)
-
 
 @dataclass(frozen=True)
 class Options:
@@ -72,9 +66,7 @@ class Options:
         "mechanically with CRP on tocilizumab; DAS28-ESR is what the trials' remission figures "
         "use.",
     )
-    arms: Mapping[str, float] | None = option(
-        None, ARMS_DOC, additionalProperties={"type": "number", "minimum": 0}
-    )
+    arms: Mapping[str, float] | None = option(None, ARMS_DOC, **ARMS_SCHEMA)
     landmark_week: float = option(24, "Week at which the clinical estimands are read.")
     clinically_important_difference: float = option(
         1.2,

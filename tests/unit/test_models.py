@@ -1,4 +1,5 @@
 import dataclasses
+import inspect
 import json
 import re
 import subprocess
@@ -12,6 +13,7 @@ import pytest
 import yaml
 
 from il6fit.catalogue import cached, config_schema, describe, options_table
+from il6fit.data import prepare
 from il6fit.diagnostics import Thresholds
 from il6fit.errors import SpecError
 from il6fit.escalation import Escalation
@@ -273,7 +275,12 @@ def test_every_sampler_and_gate_default_in_the_schema_is_the_settings_class_defa
             if "default" in spec and key != "models":
                 assert key in defaults, (name, key)
                 assert spec["default"] == defaults[key], (name, key)
-    # calibration's sampler takes the shared defaults: none of its own but the rank count
+    # preparation's defaults: the schema shows the keyword defaults of il6fit.data.prepare
+    signature = inspect.signature(prepare).parameters
+    for key, spec in props["prepare"]["properties"].items():
+        if "default" in spec and spec["default"] not in ({}, []):
+            assert spec["default"] == signature[key].default, key
+        # calibration's sampler takes the shared defaults: none of its own but the rank count
     calibration = props["calibration"]["properties"]["sampler"]["properties"]
     assert [key for key, spec in calibration.items() if "default" in spec] == ["n_ranks"]
 
