@@ -21,6 +21,9 @@ rule plot_figure:
     params:
         family=lambda wildcards: family_name(wildcards.model),
         ci_prob=config["summary"]["ci_prob"],
+        caption=lambda wildcards: FAMILIES[family_name(wildcards.model)]["captions"][
+            wildcards.figure
+        ],
         code=lambda wildcards: code_version(
             "plot_figure.py", wildcards.model, figures=True
         ),
