@@ -1,4 +1,4 @@
-"""Model comparison by PSIS-LOO: expected log predictive density, differences, stacking weights."""
+"""Model comparison by leave-one-patient-out PSIS-LOO: elpd, differences, stacking weights."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import pandas as pd
 import xarray as xr
 
 from il6fit.errors import SpecError
+from il6fit.loo import VARIABLE, patient_loo
 
 log = logging.getLogger(__name__)
 
@@ -27,110 +28,68 @@ COMPARISON_COLUMNS = (
     "weight",
     "max_pareto_k",
     "high_pareto_k",
-    "observed",
+    "elpd_reliable",
     "n_observations",
 )
 
 
-def comparison_variable(trees: Mapping[str, xr.DataTree], var_name: str | None = None) -> str:
-    """Pick the observed variable the fits are compared on.
+def compare_fits(trees: Mapping[str, xr.DataTree], *, good_k: float = 0.7) -> pd.DataFrame:
+    """Compare fits of one dataset by leave-one-patient-out PSIS-LOO, best first.
+
+    The fits must have been made to the same patients and outcomes (the same analysis table
+    values): LOO compares predictions of the same data, never of different subsets.
 
     Parameters
     ----------
     trees : mapping of str to xarray.DataTree
-        Fits by name, each with a ``log_likelihood`` group.
-    var_name : str, optional
-        The variable asked for; by default the one observed variable the fits share.
-
-    Returns
-    -------
-    str
-
-    Raises
-    ------
-    SpecError
-        If a fit has no log-likelihood, or the choice is missing or ambiguous.
-    """
-    shared = None
-    for name, tree in trees.items():
-        if "log_likelihood" not in tree.children:
-            raise SpecError(
-                f"fit {name} has no log-likelihood to compare: set `store.log_likelihood: true`."
-            )
-        found = set(tree["log_likelihood"].data_vars)
-        shared = found if shared is None else shared & found
-    if var_name is not None:
-        if var_name not in shared:
-            raise SpecError(
-                f"observed variable '{var_name}' is not in every compared fit; they share "
-                f"{sorted(shared)}."
-            )
-        return var_name
-    if len(shared) != 1:
-        raise SpecError(
-            f"the compared fits share the observed variables {sorted(shared)}: name the one to "
-            "compare on with `observed:` in the comparison."
-        )
-    return next(iter(shared))
-
-
-def compare_fits(
-    trees: Mapping[str, xr.DataTree], *, var_name: str | None = None, good_k: float = 0.7
-) -> pd.DataFrame:
-    """Compare fits of one dataset by PSIS-LOO, best first.
-
-    The fits must have been made to the same observations (same values in the same order):
-    LOO compares predictions of the same data, never of different subsets.
-
-    Parameters
-    ----------
-    trees : mapping of str to xarray.DataTree
-        Fits by model name, at least two.
-    var_name : str, optional
-        Observed variable compared; see :func:`comparison_variable`.
+        Fits by model name, at least two, each with a log-likelihood per patient
+        (:func:`il6fit.loo.per_patient`).
     good_k : float
-        Pareto k above which an observation's LOO estimate is counted as unreliable.
+        Pareto k above which a patient's LOO estimate is counted as unreliable (capped at
+        :func:`il6fit.loo.k_limit` of the draws).
 
     Returns
     -------
     pandas.DataFrame
         Columns :data:`COMPARISON_COLUMNS`: ``elpd`` and its ``se``, ``p_loo`` (effective
         number of parameters), ``elpd_diff`` from the best model and its ``dse``, stacking
-        ``weight``, the largest Pareto k and how many exceed ``good_k``.
+        ``weight``, the largest Pareto k, how many patients exceed the limit and whether the
+        model's elpd is reliable (none does).
 
     Raises
     ------
     SpecError
-        With fewer than two fits, or fits of different observations.
+        With fewer than two fits, a fit without a log-likelihood per patient, or fits of
+        different data.
     """
     if len(trees) < 2:
         raise SpecError(f"a comparison needs at least two fits; got {list(trees)}.")
-    var_name = comparison_variable(trees, var_name)
     names = list(trees)
-    reference = trees[names[0]]["observed_data"][var_name].values
-    for name in names[1:]:
-        other = trees[name]["observed_data"][var_name].values
-        if other.shape != reference.shape or not np.array_equal(other, reference):
+    for name, tree in trees.items():
+        if "log_likelihood" not in tree.children or VARIABLE not in tree["log_likelihood"]:
             raise SpecError(
-                f"fits {names[0]} and {name} were made to different observations of {var_name} "
-                "(the model options change the analysis table): LOO cannot compare them."
+                f"fit {name} has no log-likelihood per patient to compare: set "
+                "`store.log_likelihood: true` and refit."
             )
+    reference = trees[names[0]]["observed_data"].to_dataset()
+    for name in names[1:]:
+        other = trees[name]["observed_data"].to_dataset()
+        if not reference.equals(other):
+            raise SpecError(
+                f"fits {names[0]} and {name} were made to different observations (the model "
+                "options change the analysis table): LOO cannot compare them."
+            )
+    loos = {name: patient_loo(tree, good_k) for name, tree in trees.items()}
     with warnings.catch_warnings():
         # high Pareto k is reported in the table rather than warned about
         warnings.simplefilter("ignore", UserWarning)
-        loos = {
-            name: azs.loo(tree, pointwise=True, var_name=var_name) for name, tree in trees.items()
-        }
         table = azs.compare(
-            {name: tree for name, tree in trees.items()},
-            method="stacking",
-            var_name=var_name,
-            round_to="none",
+            {name: loo.elpd for name, loo in loos.items()}, method="stacking", round_to="none"
         )
     table.index.name = "model"
     table = table.reset_index().rename(columns={"p": "p_loo"})
-    table["max_pareto_k"] = table["model"].map(lambda m: float(loos[m].pareto_k.max()))
-    table["high_pareto_k"] = table["model"].map(lambda m: int((loos[m].pareto_k > good_k).sum()))
-    table["observed"] = var_name
-    table["n_observations"] = int(reference.size)
+    table["max_pareto_k"] = table["model"].map(lambda m: float(np.nanmax(loos[m].pareto_k)))
+    table["high_pareto_k"] = table["model"].map(lambda m: loos[m].unreliable)
+    table["elpd_reliable"] = table["high_pareto_k"] == 0
+    table["n_observations"] = int(next(iter(loos.values())).pareto_k.size)
     return table[list(COMPARISON_COLUMNS)]

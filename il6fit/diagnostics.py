@@ -13,6 +13,7 @@ import pandas as pd
 import xarray as xr
 
 from il6fit.errors import FitFailedError, SpecError
+from il6fit.loo import VARIABLE, patient_loo
 from il6fit.models.family import ModelFamily, ParameterInfo
 from il6fit.sampling import is_preview
 
@@ -53,8 +54,10 @@ class Thresholds:
     ebfmi_min : float
         Smallest E-BFMI of any chain allowed.
     pareto_k_max : float
-        Largest Pareto shape k of PSIS-LOO allowed for any observation; above 0.7 the
-        leave-one-out estimate of that observation is unreliable.
+        Largest Pareto shape k of leave-one-patient-out PSIS-LOO for which a patient's
+        estimate counts as reliable (capped at ``1 - 1/log10(draws)``, see
+        :func:`il6fit.loo.k_limit`). Reported as its own column: it judges how well LOO
+        estimates the model's predictions, not the posterior, so it never fails the gate.
     """
 
     r_hat_max: float = 1.01
@@ -66,8 +69,8 @@ class Thresholds:
     pareto_k_max: float = 0.7
 
 
-#: The check that judges the model against the data rather than the sampler: more tuning
-#: cannot fix it, so escalation ignores it.
+#: The row of the checks that judges leave-one-out's reliability rather than the posterior:
+#: shown with the checks, never part of the gate's verdict (more tuning cannot change it).
 PARETO_K_CHECK = "max Pareto k"
 
 
@@ -144,6 +147,7 @@ def check(tree: xr.DataTree, summary: pd.DataFrame, thresholds: Thresholds) -> p
                     "threshold": np.nan,
                     "rule": "",
                     "passed": False,
+                    "gates": True,
                     "worst": "not for inference: refit with sampler.method nuts",
                 }
             ]
@@ -180,16 +184,25 @@ def check(tree: xr.DataTree, summary: pd.DataFrame, thresholds: Thresholds) -> p
         _pareto_k_row(tree, thresholds.pareto_k_max),
     ]
     table = pd.DataFrame(rows)
+    table["gates"] = table["check"] != PARETO_K_CHECK
     table["passed"] = table["value"].isna() | np.where(
         table["rule"] == "<=",
         table["value"] <= table["threshold"],
         table["value"] >= table["threshold"],
     )
-    return table[["check", "value", "threshold", "rule", "passed", "worst"]]
+    return table[list(CHECK_COLUMNS)]
+
+
+#: Columns of a checks table: ``gates`` says whether the check is part of the gate's verdict
+#: (every sampler check) or reported beside it (LOO reliability).
+CHECK_COLUMNS = ("check", "value", "threshold", "rule", "passed", "gates", "worst")
 
 
 def failed_checks(checks: pd.DataFrame) -> list[str]:
-    """Describe the checks a fit failed, e.g. ``"max R-hat 1.05 (limit <= 1.01; beta_il6)"``.
+    """Describe the gate's checks a fit failed, e.g. ``"max R-hat 1.05 (limit <= 1.01; x)"``.
+
+    Only checks of the gate's verdict (``gates``) count; LOO reliability is reported apart
+    (:func:`loo_warning`).
 
     Parameters
     ----------
@@ -207,8 +220,27 @@ def failed_checks(checks: pd.DataFrame) -> list[str]:
         else f"{r.check} {r.value:.4g} (limit {r.rule} {r.threshold:g}"
         + (f"; {r.worst})" if r.worst else ")")
         for r in checks.itertuples()
-        if not r.passed
+        if not r.passed and getattr(r, "gates", True)
     ]
+
+
+def loo_warning(checks: pd.DataFrame) -> str:
+    """Say why a fit's leave-one-out estimate is unreliable, or ``""`` when it is reliable.
+
+    Parameters
+    ----------
+    checks : pandas.DataFrame
+        From :func:`check`.
+
+    Returns
+    -------
+    str
+    """
+    row = checks[checks["check"] == PARETO_K_CHECK]
+    if row.empty or bool(row["passed"].iloc[0]):
+        return ""
+    r = row.iloc[0]
+    return f"LOO unreliable: max Pareto k {r.value:.3g} (limit {r.threshold:.3g}; {r.worst})"
 
 
 def _row(name: str, summary: pd.DataFrame, column: str, pick, rule: str, threshold: float):
@@ -225,36 +257,11 @@ def _row(name: str, summary: pd.DataFrame, column: str, pick, rule: str, thresho
 
 def _pareto_k_row(tree: xr.DataTree, threshold: float) -> dict:
     row = {"check": PARETO_K_CHECK, "threshold": threshold, "rule": "<="}
-    if "log_likelihood" not in tree.children:
-        return {**row, "value": np.nan, "worst": "not computed: no log-likelihood stored"}
-    worst_k, worst, above = -np.inf, "", 0
-    for name in tree["log_likelihood"].data_vars:
-        k = pareto_k(tree, name).values.ravel()
-        above += int((k > threshold).sum())
-        if np.nanmax(k) > worst_k:
-            worst_k, worst = float(np.nanmax(k)), f"{name} observation {int(np.nanargmax(k))}"
-    return {**row, "value": worst_k, "worst": f"{worst}; {above} observations above the limit"}
-
-
-def pareto_k(tree: xr.DataTree, var_name: str) -> xr.DataArray:
-    """Pareto shape k of PSIS-LOO for every observation of one observed variable.
-
-    Parameters
-    ----------
-    tree : xarray.DataTree
-        A fit with ``posterior`` and ``log_likelihood`` groups.
-    var_name : str
-        The observed variable.
-
-    Returns
-    -------
-    xarray.DataArray
-        One k per observation (dims of the observed variable).
-    """
-    with warnings.catch_warnings():
-        # arviz-stats warns about high k itself; the gate reports it instead
-        warnings.simplefilter("ignore", UserWarning)
-        return azs.loo(tree, pointwise=True, var_name=var_name).pareto_k
+    if "log_likelihood" not in tree.children or VARIABLE not in tree["log_likelihood"]:
+        return {**row, "value": np.nan, "worst": "not computed: no log-likelihood per patient"}
+    loo = patient_loo(tree, threshold)
+    worst = f"patient {loo.worst}; {loo.unreliable} patients above the limit; {loo.method}"
+    return {**row, "threshold": loo.limit, "value": float(np.nanmax(loo.pareto_k)), "worst": worst}
 
 
 def _treedepth_saturated(stats: xr.Dataset) -> int:
@@ -302,10 +309,7 @@ def judge(
 
 
 def sampler_failures(tree: xr.DataTree, family: ModelFamily, thresholds: Thresholds) -> list[str]:
-    """List the failed checks that more tuning could fix: every check but Pareto k.
-
-    The judge of an escalating fit (:func:`il6fit.inference.fit_model`): a high Pareto k says
-    the model does not predict some observations well, which no sampler setting changes.
+    """List the gate's failed checks: the judge of an escalating fit.
 
     Parameters
     ----------
@@ -321,8 +325,7 @@ def sampler_failures(tree: xr.DataTree, family: ModelFamily, thresholds: Thresho
     list of str
         As :func:`failed_checks`; empty when the sampler did its job.
     """
-    _, checks, _ = judge(tree, family.parameters, thresholds)
-    return failed_checks(checks[checks["check"] != PARETO_K_CHECK])
+    return judge(tree, family.parameters, thresholds)[2]
 
 
 #: What a fit that fails the gate leads to.

@@ -86,6 +86,7 @@ def sample_until_sound(
     *,
     judge: Callable[[xr.DataTree], list[str]],
     escalation: Escalation,
+    **drawing,
 ) -> tuple[xr.DataTree, list[dict]]:
     """Sample, judge, and resample with escalated settings until the fit passes.
 
@@ -101,6 +102,8 @@ def sample_until_sound(
         ``tree -> list of failed checks``.
     escalation : Escalation
         How settings change between attempts and how many attempts are made.
+    **drawing
+        ``family`` and ``generative``, passed on to :func:`il6fit.sampling.sample`.
 
     Returns
     -------
@@ -112,7 +115,7 @@ def sample_until_sound(
     """
     attempts = []
     for attempt in range(1, escalation.max_attempts + 1):
-        tree = sample(model, settings, seed)
+        tree = sample(model, settings, seed, **drawing)
         failures = judge(tree)
         attempts.append(
             {

@@ -18,6 +18,7 @@ import xarray as xr
 
 from il6fit.errors import SpecError
 from il6fit.escalation import Escalation, sample_until_sound
+from il6fit.loo import per_patient
 from il6fit.models import ModelFamily, missing_parameters
 from il6fit.models.family import options_dict
 from il6fit.provenance import canonical_json
@@ -72,7 +73,8 @@ def fit_model(
     Returns
     -------
     tree : xarray.DataTree
-        The fit; self-describing: its group ``analysis_table`` holds the table it was fitted
+        The fit; self-describing: its ``log_likelihood`` is one term per patient
+        (:func:`il6fit.loo.per_patient`), its group ``analysis_table`` holds the table it was fitted
         to and its attribute ``il6fit_options`` the resolved options and priors
         (:func:`il6fit.storage.fitted_inputs` reads them back).
     table : pandas.DataFrame
@@ -96,13 +98,18 @@ def fit_model(
     if warm_up and settings.method == "nuts":
         warm_compile_cache(family, table, priors, settings, typed)
     model = family.build(table, priors, typed)
+    drawing = {"family": family, "generative": family.generative(table, priors, typed)}
     if judge is None or escalation is None or settings.method != "nuts":
-        tree = sample(model, settings, seed)
+        tree = sample(model, settings, seed, **drawing)
     else:
         tree, attempts = sample_until_sound(
-            model, settings, seed, judge=judge, escalation=escalation
+            model, settings, seed, judge=judge, escalation=escalation, **drawing
         )
         tree.attrs["il6fit_attempts"] = canonical_json(attempts)
+    if "log_likelihood" in tree.children:
+        tree["log_likelihood"] = xr.DataTree(
+            per_patient(tree["log_likelihood"].to_dataset(), table)
+        )
     tree["analysis_table"] = xr.DataTree(table_dataset(table))
     tree.attrs["il6fit_options"] = canonical_json(
         {

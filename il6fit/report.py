@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from il6fit.diagnostics import PARETO_K_CHECK, failed_checks
+from il6fit.diagnostics import PARETO_K_CHECK, failed_checks, loo_warning
 from il6fit.history import changes_since, record
 from il6fit.plots import COMPARISON_CAPTION
 
@@ -55,8 +55,13 @@ class FitSection:
 
     @property
     def passed(self) -> bool:
-        """Whether every check passed."""
-        return bool(self.checks["passed"].all())
+        """Whether the fit passed the gate (every sampler check; LOO reliability is apart)."""
+        return not failed_checks(self.checks)
+
+    @property
+    def loo_warning(self) -> str:
+        """Why the fit's leave-one-out estimate is unreliable, or ``""``."""
+        return loo_warning(self.checks)
 
 
 @dataclass(frozen=True)
@@ -84,6 +89,7 @@ table { border-collapse: collapse; margin: 0.5em 0 1em; font-size: 0.9em; }
 th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
 th { background: #f0f0f0; } td.text, th.text { text-align: left; }
 .pass { color: #176f2c; font-weight: bold; } .fail { color: #b00020; font-weight: bold; }
+.warn { color: #8a5a00; font-weight: bold; }
 .failed-fit { border: 2px solid #b00020; padding: 0 1em; }
 .note { color: #555; font-size: 0.9em; }
 pre { background: #f7f7f7; padding: 0.8em; overflow-x: auto; font-size: 0.85em; }
@@ -130,27 +136,19 @@ def build_report(
         The HTML document.
     """
     failing = [f for f in fits if not f.passed]
-    sampler = [f for f in failing if not _fails_only_pareto_k(f)]
-    loo_only = [f for f in failing if _fails_only_pareto_k(f)]
+    loo_unreliable = [f for f in fits if f.passed and f.loo_warning]
     verdict = (
         '<p class="pass">Every fit passed the diagnostics gate.</p>'
         if not failing
-        else (
-            '<p class="fail">Fits that FAILED the diagnostics gate (estimates not reliable): '
-            + ", ".join(html.escape(f.name) for f in sampler)
-            + "</p>"
-            if sampler
-            else ""
-        )
-        + (
-            '<p class="fail">Fits that FAILED the diagnostics gate on Pareto k only (every '
-            "sampler check passed; the PSIS-LOO estimate of some observations, and so LOO "
-            "comparisons, are unreliable): "
-            + ", ".join(html.escape(f.name) for f in loo_only)
-            + "</p>"
-            if loo_only
-            else ""
-        )
+        else '<p class="fail">Fits that FAILED the diagnostics gate (estimates not reliable): '
+        + ", ".join(html.escape(f.name) for f in failing)
+        + "</p>"
+    ) + (
+        '<p class="warn">Leave-one-patient-out (PSIS-LOO) is unreliable for some patients of '
+        + ", ".join(html.escape(f.name) for f in loo_unreliable)
+        + ": their posteriors are sound, but treat LOO comparisons with them with caution.</p>"
+        if loo_unreliable
+        else ""
     )
     parts = [
         f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}"
@@ -205,13 +203,14 @@ def _convergence_overview(fits: Sequence[FitSection]) -> str:
             {
                 "model": f.model,
                 "dataset": f.dataset,
-                "verdict": bool(f.checks["passed"].all()),
+                "verdict": f.passed,
                 "max R-hat": float(checks["max R-hat"]),
                 "min bulk ESS (draws)": float(checks["min bulk ESS"]),
                 "min tail ESS (draws)": float(checks["min tail ESS"]),
                 "divergences (count)": float(checks["divergences"]),
                 "min E-BFMI": float(checks["min E-BFMI"]),
-                "max Pareto k": float(checks.get("max Pareto k", np.nan)),
+                "LOO reliable": not f.loo_warning,
+                "max Pareto k (per patient)": float(checks.get(PARETO_K_CHECK, np.nan)),
                 "attempts (fits)": len(f.metadata.get("attempts", [])) or 1,
             }
         )
@@ -255,20 +254,20 @@ def _dataset_html(d: DatasetSection) -> str:
 def _fit_html(f: FitSection) -> str:
     failures = failed_checks(f.checks)
     wrap_open = '<div class="failed-fit">' if failures else "<div>"
-    only_k = _fails_only_pareto_k(f)
     status = (
         '<p class="pass">Diagnostics gate: passed.</p>'
         if not failures
         else '<p class="fail">Diagnostics gate: FAILED — '
         + html.escape("; ".join(failures))
-        + (
-            ". Every sampler check passed: the posterior is well explored, but some "
-            "observations are so influential that their PSIS-LOO estimate is unreliable "
-            "(the model may not describe them well); treat LOO comparisons with this fit "
-            "with caution.</p>"
-            if only_k
-            else ". Estimates below are shown for inspection only.</p>"
-        )
+        + ". Estimates below are shown for inspection only.</p>"
+    ) + (
+        '<p class="warn">'
+        + html.escape(f.loo_warning)
+        + ": some patients are so influential that their leave-one-out estimate is unreliable "
+        "(the model may not describe them well); treat LOO comparisons with this fit with "
+        "caution. This is not a verdict on the posterior.</p>"
+        if f.loo_warning
+        else ""
     )
     priors = pd.DataFrame({"parameter": list(f.priors), "prior": list(f.priors.values())})
     summary = f.summary.copy()
@@ -300,11 +299,6 @@ def _fit_html(f: FitSection) -> str:
         + figures
         + "</div>"
     )
-
-
-def _fails_only_pareto_k(f: FitSection) -> bool:
-    failed = f.checks.loc[~f.checks["passed"], "check"]
-    return len(failed) > 0 and (failed == PARETO_K_CHECK).all()
 
 
 def _attempts_html(f: FitSection) -> str:
@@ -370,10 +364,12 @@ def _comparisons_html(
         "(ELPD, nats; higher predicts held-out observations better), its difference from the "
         "best model with the standard error of the difference, and stacking weights. A "
         "difference smaller than about twice its standard error does not separate the models. "
-        "Pareto k above the limit marks observations whose LOO estimate is unreliable.</p>"
+        "The unit left out is the patient (all of their visits and outcomes). Pareto k above "
+        "the limit marks patients whose LOO estimate is unreliable; the comparison then says "
+        "so (column <em>elpd reliable</em>).</p>"
     ]
     for c in comparisons:
-        table = c.table.drop(columns=["observed"]).copy()
+        table = c.table.copy()
         bad = [m for m in table["model"] if (m, c.dataset) in failed]
         table["fit verdict"] = [
             "FAILED" if (m, c.dataset) in failed else "passed" for m in table["model"]
@@ -386,8 +382,8 @@ def _comparisons_html(
             else ""
         )
         parts.append(
-            f"<h3>{html.escape(c.name)} (dataset {html.escape(c.dataset)}, observed variable "
-            f"{html.escape(str(c.table['observed'].iloc[0]))})</h3>"
+            f"<h3>{html.escape(c.name)} (dataset {html.escape(c.dataset)}, "
+            f"{int(c.table['n_observations'].iloc[0])} patients left out one at a time)</h3>"
             + note
             + _table(table, text_columns=("model", "fit verdict"), digits=4)
             + (_img(f"comparison {c.name}", c.figure) if c.figure else "")

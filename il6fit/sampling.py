@@ -105,7 +105,14 @@ class CompiledModel:
         self.compiled = None
 
 
-def sample(model: pm.Model, settings: SamplerSettings, seed: int) -> xr.DataTree:
+def sample(
+    model: pm.Model,
+    settings: SamplerSettings,
+    seed: int,
+    *,
+    family: ModelFamily | None = None,
+    generative: pm.Model | None = None,
+) -> xr.DataTree:
     """Sample a model's posterior with NUTS; add log-likelihood, prior and posterior predictive.
 
     Parameters
@@ -116,6 +123,13 @@ def sample(model: pm.Model, settings: SamplerSettings, seed: int) -> xr.DataTree
         Sampler options.
     seed : int
         Random seed; the same seed, data and versions give identical draws.
+    family : ModelFamily, optional
+        The model's family; with :attr:`ModelFamily.marginal` set, the latent values it
+        integrated out are drawn back (:meth:`ModelFamily.complete`), the log-likelihood is
+        its per-unit potentials and predictive draws come from ``generative``.
+    generative : pymc.Model, optional
+        The family's generative model (:meth:`ModelFamily.generative`) for the same data;
+        needed with a marginal family.
 
     Returns
     -------
@@ -153,32 +167,96 @@ def sample(model: pm.Model, settings: SamplerSettings, seed: int) -> xr.DataTree
                 stats["compile_time"],
                 stats["sampling_time"],
             )
-        pm.compute_log_likelihood(tree, model=model, progressbar=False)
+        marginal = family is not None and family.marginal is not None
+        if marginal:
+            tree["log_likelihood"] = xr.DataTree(potential_log_likelihood(tree, model, family))
+            tree = family.complete(tree, seed + 3)
+        else:
+            pm.compute_log_likelihood(tree, model=model, progressbar=False)
         pm.stats.compute_log_prior(tree, model=model, progressbar=False)
-        with warnings.catch_warnings():
-            # Potentials only renormalise latent predictors; observed variables are drawn
-            # given the posterior draws, which already reflect them.
-            warnings.filterwarnings("ignore", "The effect of Potentials", UserWarning)
-            # numba has no truncated-normal sampler (latent censored predictors): object mode
-            warnings.filterwarnings("ignore", "Numba will use object mode", UserWarning)
-            pm.sample_posterior_predictive(
-                tree,
-                model=model,
-                random_seed=seed + 1,
-                extend_inferencedata=True,
-                progressbar=False,
-            )
-            if settings.prior_draws:
-                # the prior of a latent censored predictor is drawn without its potential:
-                # truncated at the limit rather than renormalised, which a prior check tolerates
-                prior = pm.sample_prior_predictive(draws=settings.prior_draws, random_seed=seed + 2)
-                for group in ("prior", "prior_predictive"):
-                    tree[group] = prior[group]
+    drawing = generative if marginal else model
+    with drawing, warnings.catch_warnings():
+        # Potentials only renormalise latent predictors; observed variables are drawn
+        # given the posterior draws, which already reflect them.
+        warnings.filterwarnings("ignore", "The effect of Potentials", UserWarning)
+        # numba has no truncated-normal sampler (latent censored predictors): object mode
+        warnings.filterwarnings("ignore", "Numba will use object mode", UserWarning)
+        pm.sample_posterior_predictive(
+            tree,
+            model=drawing,
+            var_names=[v.name for v in drawing.observed_RVs],
+            random_seed=seed + 1,
+            extend_inferencedata=True,
+            progressbar=False,
+        )
+        if marginal:
+            tree["observed_data"] = xr.DataTree(_data_group(drawing, drawing.observed_RVs))
+        if settings.prior_draws:
+            # the prior of a latent censored predictor is drawn without its potential:
+            # truncated at the limit rather than renormalised, which a prior check tolerates
+            prior = pm.sample_prior_predictive(draws=settings.prior_draws, random_seed=seed + 2)
+            for group in ("prior", "prior_predictive"):
+                tree[group] = prior[group]
     log.info(
         "log-likelihood, log-prior, prior and posterior predictive in %.1f s",
         time.perf_counter() - sampled,
     )
     return tree
+
+
+def potential_log_likelihood(tree: xr.DataTree, model: pm.Model, family: ModelFamily) -> xr.Dataset:
+    """Pointwise log-likelihood of a marginal fit: its per-unit potentials at every draw.
+
+    Parameters
+    ----------
+    tree : xarray.DataTree
+        Posterior draws of the globals.
+    model : pymc.Model
+        The marginal model: a potential named after each observed variable of the family,
+        dims ``(family.marginal.unit,)``.
+    family : ModelFamily
+        Its family.
+
+    Returns
+    -------
+    xarray.Dataset
+        One variable per observed variable, dims (chain, draw, unit).
+    """
+    import pytensor.graph
+
+    post = tree["posterior"]
+    names = [name for name in family.observed if name in model.named_vars]
+    inputs = [v for v in model.free_RVs + model.deterministics if v.name in post]
+    shape = (post.sizes["chain"], post.sizes["draw"])
+    batched = {v: pytensor.tensor.tensor(v.name, shape=(None, *v.type.shape)) for v in inputs}
+    outputs = pytensor.graph.vectorize_graph([model[name] for name in names], batched)
+    fn = pytensor.function(list(batched.values()), outputs, on_unused_input="ignore")
+    values = fn(*(post[v.name].values.reshape(-1, *post[v.name].shape[2:]) for v in inputs))
+    unit = family.marginal.unit
+    return xr.Dataset(
+        {
+            name: (("chain", "draw", unit), value.reshape(*shape, -1))
+            for name, value in zip(names, values, strict=True)
+        },
+        coords={
+            "chain": post["chain"].values,
+            "draw": post["draw"].values,
+            unit: np.asarray(model.coords[unit]),
+        },
+    )
+
+
+def _data_group(model: pm.Model, variables) -> xr.Dataset:
+    """Observed values of a model's variables, with their dims and coords."""
+    dims = model.named_vars_to_dims
+    data = {}
+    for var in variables:
+        value = model.rvs_to_values[var]
+        value = value.get_value() if hasattr(value, "get_value") else value.eval()
+        data[var.name] = (dims.get(var.name, ()), np.asarray(value))
+    used = {d for dim, _ in data.values() for d in dim}
+    coords = {d: np.asarray(model.coords[d]) for d in used if model.coords.get(d) is not None}
+    return xr.Dataset(data, coords=coords)
 
 
 def sample_posterior(
@@ -370,4 +448,8 @@ def _warm() -> None:
     logging.getLogger(__name__).setLevel(logging.WARNING)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        sample(get_model(model_name).build(table, priors, options), tiny, seed=0)
+        family = get_model(model_name)
+        sample(
+            family.build(table, priors, options), tiny, seed=0, family=family,
+            generative=family.generative(table, priors, options),
+        )  # fmt: skip

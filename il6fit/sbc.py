@@ -154,7 +154,7 @@ class Calibrator:
         self.thresholds = thresholds or Thresholds()
         self.priors = dict(self.family.default_priors)
         self.fit_priors = {**self.priors, **dict(fit_priors or {})}
-        self.generator = self.family.build(design_table, self.priors)
+        self.generator = self.family.generative(design_table, self.priors)
         self.names = assessed(self.family, self.generator)
         self._compiled = CompiledModel()
 
@@ -189,6 +189,7 @@ class Calibrator:
         # structure, so one compiled model serves every replicate: only its data change
         model = self.family.build(data, self.fit_priors)
         tree = sample_posterior(model, self.settings, seed + 1, reuse=self._compiled)
+        tree = self.family.complete(tree, seed + 2)
         truth = prior["prior"]
         rows = self._ranks(tree, truth, "parameter", self.names)
         if self.family.calibration.estimands:

@@ -82,7 +82,10 @@ def recovery(
     simulated = family.simulate(
         table, priors, {**dict(fixed or {}), **truth}, seed=seed, options=options
     )
-    tree = sample(family.build(simulated, priors, options), settings, seed + 1)
+    tree = sample(
+        family.build(simulated, priors, options), settings, seed + 1, family=family,
+        generative=family.generative(simulated, priors, options),
+    )  # fmt: skip
     infos = {name: family.parameters.get(name, ParameterInfo(name, "-")) for name in truth}
     summary = summarise(tree, infos, ci_kind="eti", ci_prob=ci_prob)
     _, checks, _ = judge(tree, family.parameters, Thresholds(), ci_prob=ci_prob)

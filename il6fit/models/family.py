@@ -300,6 +300,35 @@ class RecoveryStudy:
 
 
 @dataclass(frozen=True)
+class Marginal:
+    """Latent values integrated out of the sampled model and drawn back after sampling.
+
+    A family whose model is Gaussian in its per-patient (or per-observation) latent values
+    given the global parameters samples only the globals; its builder adds, for each observed
+    variable, a ``pm.Potential`` of the same name holding the exact marginal log-likelihood of
+    each unit (dim :attr:`unit`), so the pointwise log-likelihood is exact and per unit.
+
+    Attributes
+    ----------
+    generative : callable
+        ``(table, priors, options) -> pm.Model``: the same model written with its latent
+        values, which draws data (prior and posterior predictive checks, simulation,
+        calibration) and is the reference the marginal form is checked against.
+    conditional : callable
+        ``(posterior, constant_data, rng) -> xarray.Dataset``: for every posterior draw of
+        the globals, one draw of the generative model's latent free variables (and of the
+        deterministics made from them) from their exact conditional distribution given the
+        globals and the data; ``constant_data`` is the marginal model's.
+    unit : str
+        Dim of the per-unit potentials (``subject``).
+    """
+
+    generative: Callable[..., pm.Model]
+    conditional: Callable[..., xr.Dataset]
+    unit: str = "subject"
+
+
+@dataclass(frozen=True)
 class ModelFamily:
     """A model family.
 
@@ -339,6 +368,9 @@ class ModelFamily:
         What simulation-based calibration draws; None if the family is not calibrated.
     recovery : RecoveryStudy, optional
         Its recovery study.
+    marginal : Marginal, optional
+        For a family that samples only its global parameters, how its latent values are
+        drawn back and which model draws data.
     """
 
     name: str
@@ -357,6 +389,7 @@ class ModelFamily:
     with_observed: Callable[..., pd.DataFrame] | None = None
     calibration: Calibration | None = None
     recovery: RecoveryStudy | None = None
+    marginal: Marginal | None = None
 
     def make_options(self, options: Any = None) -> Any:
         """Return typed options from config values (``priors`` ignored), defaults filled in.
@@ -464,6 +497,57 @@ class ModelFamily:
         """
         chosen = dict(self.default_priors if priors is None else priors)
         return self.builder(table, chosen, self.make_options(options))
+
+    def generative(
+        self,
+        table: pd.DataFrame,
+        priors: Mapping[str, Prior] | None = None,
+        options: Any = None,
+    ) -> pm.Model:
+        """Build the model that draws data: the latent form of a marginal family, else the model.
+
+        Parameters
+        ----------
+        table : pandas.DataFrame
+            From :meth:`table`.
+        priors : mapping of str to Prior, optional
+            A prior for every free parameter (the defaults if not given).
+        options : mapping or options object, optional
+            The family's options.
+
+        Returns
+        -------
+        pymc.Model
+        """
+        if self.marginal is None:
+            return self.build(table, priors, options)
+        chosen = dict(self.default_priors if priors is None else priors)
+        return self.marginal.generative(table, chosen, self.make_options(options))
+
+    def complete(self, tree: xr.DataTree, seed: int) -> xr.DataTree:
+        """Add the latent values a marginal fit integrated out, drawn from their conditionals.
+
+        Parameters
+        ----------
+        tree : xarray.DataTree
+            A fit of :meth:`build` with ``posterior`` and ``constant_data`` groups; returned as
+            is for a family without :attr:`marginal`.
+        seed : int
+            Seed of the conditional draws.
+
+        Returns
+        -------
+        xarray.DataTree
+            The same tree, its posterior holding the latent values too.
+        """
+        if self.marginal is None:
+            return tree
+        posterior = tree["posterior"].to_dataset()
+        drawn = self.marginal.conditional(
+            posterior, tree["constant_data"].to_dataset(), np.random.default_rng(seed)
+        )
+        tree["posterior"] = xr.DataTree(posterior.assign(drawn.data_vars))
+        return tree
 
     def estimand_draws(
         self, tree: xr.DataTree, table: pd.DataFrame, options: Any = None, *, seed: int = 0
@@ -578,7 +662,7 @@ class ModelFamily:
         """
         if self.with_observed is None:
             raise SpecError(f"model {self.name} cannot simulate its outcomes.")
-        model = self.build(table, priors, options)
+        model = self.generative(table, priors, options)
         unknown = sorted(set(truth) - {v.name for v in model.free_RVs})
         if unknown:
             raise SpecError(f"{self.name}: no free parameter {', '.join(unknown)} to fix.")

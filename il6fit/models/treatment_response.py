@@ -20,6 +20,32 @@ a shared rate :math:`k` is the time course of an indirect-response model (Levi 2
 turnover half-life about 18 days, :math:`k \approx 0.27`/week). Post-baseline IL-6 is never a
 predictor: it rises on tocilizumab.
 
+The model is Gaussian in the subject effects :math:`u_i = (z^b_i, z^\Delta_i)` given the
+global parameters :math:`\theta`, so they are integrated out exactly and NUTS samples only the
+globals. With :math:`z_{it} = 1 - e^{-k t_{it}}`, the residual
+:math:`r_{it} = y_{it} - m^b_i - m^\Delta_i z_{it}` from the means
+:math:`m^b_i = \mu_b + \gamma_b (x_i - \ln 20)`,
+:math:`m^\Delta_i = \delta_{a[i]} + \eta d_{a[i]} (x_i - \ln 20)`, the 2-vector
+:math:`h_i = (\sigma_b \sum_t r_{it}, \tau_\Delta \sum_t z_{it} r_{it})` and
+
+.. math::
+
+    M_i = I_2 + \sigma^{-2} G_i^\top G_i, \qquad G_i = [\sigma_b \mathbf 1, \tau_\Delta z_i],
+
+each subject's visits are multivariate normal with covariance
+:math:`\sigma^2 I + G_i G_i^\top`, whose log density (Woodbury identity and determinant lemma)
+costs :math:`O(T_i)`:
+
+.. math::
+
+    \log p(y_i \mid \theta) = -\tfrac12 \Big[ T_i \log(2\pi\sigma^2) + \log\det M_i
+        + \frac{r_i^\top r_i}{\sigma^2} - \frac{h_i^\top M_i^{-1} h_i}{\sigma^4} \Big].
+
+It is the model's log-likelihood, one term per subject (the unit of leave-one-out). The subject
+effects are drawn back afterwards, one per posterior draw, from their exact conditional
+:math:`u_i \mid y_i, \theta \sim N(M_i^{-1} h_i / \sigma^2, M_i^{-1})`; estimands, figures and
+predictive checks read them as if they had been sampled.
+
 Clinical estimands at the landmark week :math:`L`, standardised over the subjects in the data
 (each subject counterfactually in each arm) and computed for every posterior draw: mean change in
 DAS28 and its difference from control, P(DAS28 < 2.6), P(EULAR good response) and the posterior
@@ -46,6 +72,7 @@ from il6fit.models.family import (
     Calibration,
     FigureInput,
     FigureSpec,
+    Marginal,
     ModelFamily,
     ObservedInfo,
     ParameterInfo,
@@ -162,18 +189,16 @@ def analysis_table(
     return table.sort_values(["USUBJID", "week"]).reset_index(drop=True)
 
 
-def build(table: pd.DataFrame, priors: Mapping[str, Prior], options: Options) -> pm.Model:
-    r"""Build the treatment-response model for an analysis table.
+def build_latent(table: pd.DataFrame, priors: Mapping[str, Prior], options: Options) -> pm.Model:
+    r"""Build the treatment-response model with its subject effects as parameters.
 
-    The subject effects are sampled in the non-centred form of the equations
+    The model that draws data (predictive checks, simulation, calibration) and the reference
+    the fitted, marginal form (:func:`build`) is checked against. The subject effects are in
+    the non-centred form of the equations
     (:math:`z^b_i`, :math:`z^\Delta_i`); the course :math:`b_i + \Delta_i (1 - e^{-k t})` is
     computed once per subject and distinct week and read off that grid for every row; and every
     input, the outcome included, is ``pm.Data``, so the compiled model does not depend on the
-    data (``benchmarks/RESULTS.md``). The centred form samples the 600-patient default trial
-    about 1.2x faster per effective draw, but on small trials whose between-subject SDs are small
-    next to the residual (60 patients, parameters drawn from the prior) its fits diverged in 58
-    of 200 calibration replicates and the posterior of :math:`\sigma_b` was miscalibrated
-    (``docs/calibration.md``); the non-centred form is the robust choice.
+    data (``benchmarks/RESULTS.md``).
 
     Parameters
     ----------
@@ -191,13 +216,10 @@ def build(table: pd.DataFrame, priors: Mapping[str, Prior], options: Options) ->
         Observed variable ``y`` (dims ``obs``); ``z_base`` and ``z_plateau`` (dims ``subject``)
         free; ``base``, ``plateau`` (dims ``subject``) and ``k`` deterministic.
     """
-    subjects, subject_idx = np.unique(table["USUBJID"], return_inverse=True)
-    weeks, week_idx = np.unique(table["week"].to_numpy(float), return_inverse=True)
-    arms = arm_order(table)
-    per_subject = table.groupby("USUBJID").first().loc[subjects]
-    x = per_subject["log_il6"].to_numpy(float) - np.log(IL6_REFERENCE)
-    active = (per_subject["dose"].to_numpy(float) > 0).astype(float)
-    subject_arm = per_subject["arm"].map({a: i for i, a in enumerate(arms)}).to_numpy()
+    design = _design(table)
+    subjects, subject_idx = design["subjects"], design["subject_idx"]
+    weeks, week_idx, arms = design["weeks"], design["week_idx"], design["arms"]
+    x, active, subject_arm = design["x"], design["active"], design["subject_arm"]
     coords = {"obs": np.arange(len(table)), "subject": subjects, "arm": arms, "week": weeks}
     with pm.Model(coords=coords) as model:
         il6 = pm.Data("log_il6_centred", x, dims="subject")
@@ -227,6 +249,237 @@ def build(table: pd.DataFrame, priors: Mapping[str, Prior], options: Options) ->
         y = pm.Data("y_observed", table["y"].to_numpy(float), dims="obs")
         pm.Normal("y", course.ravel()[cell], sigma, observed=y, dims="obs")
     return model
+
+
+def _design(table: pd.DataFrame) -> dict:
+    """Per-subject design of an analysis table, shared by the two forms of the model."""
+    subjects, subject_idx = np.unique(table["USUBJID"], return_inverse=True)
+    weeks, week_idx = np.unique(table["week"].to_numpy(float), return_inverse=True)
+    arms = arm_order(table)
+    per_subject = table.groupby("USUBJID").first().loc[subjects]
+    return {
+        "subjects": subjects,
+        "subject_idx": subject_idx,
+        "weeks": weeks,
+        "week_idx": week_idx,
+        "arms": arms,
+        "x": per_subject["log_il6"].to_numpy(float) - np.log(IL6_REFERENCE),
+        "active": (per_subject["dose"].to_numpy(float) > 0).astype(float),
+        "subject_arm": per_subject["arm"].map({a: i for i, a in enumerate(arms)}).to_numpy(),
+    }
+
+
+def woodbury_terms(
+    data: Mapping, z, mean_base, mean_plateau, sigma_base, tau_delta, sigma
+) -> tuple:
+    r"""Compute the per-subject terms of the marginal likelihood and the conditional effects.
+
+    Written with arithmetic only, so the same code serves the model (PyTensor tensors) and the
+    draws after sampling (NumPy arrays, a leading axis of posterior draws).
+
+    Parameters
+    ----------
+    data : mapping
+        ``visits`` (:math:`T_i`), ``sum_y``, ``sum_yy`` per subject; ``visit_count`` and
+        ``visit_sum`` (subject x week: visits and the sum of their outcomes in each week).
+    z : array_like
+        :math:`1 - e^{-k w}` at the distinct weeks (last axis week).
+    mean_base, mean_plateau : array_like
+        :math:`m^b_i`, :math:`m^\Delta_i` (last axis subject).
+    sigma_base, tau_delta, sigma : array_like
+        Scales, broadcastable against the subject axis.
+
+    Returns
+    -------
+    tuple
+        :math:`M_{11}, M_{12}, M_{22}` (entries of :math:`M_i`), :math:`h_{i1}, h_{i2}` and
+        :math:`r_i^\top r_i`, each with a subject axis last.
+    """
+    count, total = data["visit_count"], data["visit_sum"]
+    sum_z = _against_weeks(z, count)
+    sum_zz = _against_weeks(z**2, count)
+    sum_zy = _against_weeks(z, total)
+    visits, sum_y = data["visits"], data["sum_y"]
+    sum_r = sum_y - visits * mean_base - mean_plateau * sum_z
+    sum_zr = sum_zy - mean_base * sum_z - mean_plateau * sum_zz
+    sum_rr = (
+        data["sum_yy"]
+        - 2 * mean_base * sum_y
+        - 2 * mean_plateau * sum_zy
+        + visits * mean_base**2
+        + 2 * mean_base * mean_plateau * sum_z
+        + mean_plateau**2 * sum_zz
+    )
+    var = sigma**2
+    m11 = 1 + sigma_base**2 * visits / var
+    m12 = sigma_base * tau_delta * sum_z / var
+    m22 = 1 + tau_delta**2 * sum_zz / var
+    return m11, m12, m22, sigma_base * sum_r, tau_delta * sum_zr, sum_rr
+
+
+def _against_weeks(z, grid):
+    """``sum_w grid[i, w] z[..., w]`` for every subject i: (..., week) x (subject, week)."""
+    if isinstance(z, np.ndarray):
+        return z @ grid.T
+    return pm.math.dot(grid, z)
+
+
+#: Data of the marginal model made by :func:`_grid_data`, kept in a fit's ``constant_data``.
+GRID_DATA = ("visit_count", "visit_sum", "visits", "sum_y", "sum_yy")
+
+
+def _grid_data(table: pd.DataFrame, design: Mapping) -> dict[str, np.ndarray]:
+    """Visit counts and outcome sums per subject and week, and per-subject sums."""
+    shape = (len(design["subjects"]), len(design["weeks"]))
+    count = np.zeros(shape)
+    total = np.zeros(shape)
+    y = table["y"].to_numpy(float)
+    np.add.at(count, (design["subject_idx"], design["week_idx"]), 1.0)
+    np.add.at(total, (design["subject_idx"], design["week_idx"]), y)
+    return {
+        "visit_count": count,
+        "visit_sum": total,
+        "visits": count.sum(axis=1),
+        "sum_y": total.sum(axis=1),
+        "sum_yy": np.bincount(design["subject_idx"], y**2, minlength=shape[0]),
+    }
+
+
+def build(table: pd.DataFrame, priors: Mapping[str, Prior], options: Options) -> pm.Model:
+    r"""Build the fitted treatment-response model: subject effects integrated out.
+
+    NUTS samples the global parameters only; the likelihood is the exact marginal one of the
+    module docstring, a ``pm.Potential`` named ``y`` with one term per subject (dims
+    ``subject``), which is the pointwise log-likelihood of the fit. Every input is ``pm.Data``,
+    so a refit on new outcomes of the same design reuses the compiled model.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        From :func:`analysis_table`.
+    priors : mapping of str to Prior
+        A prior for every key of :data:`DEFAULT_PRIORS`.
+    options : Options
+        ``effect_modification``: estimate ``eta``; ``False`` fixes it at 0 (the variable is
+        left out), the model a comparison without IL-6 effect modification needs.
+
+    Returns
+    -------
+    pymc.Model
+        Free globals only; ``k`` deterministic; the potential ``y`` (dims ``subject``).
+    """
+    design = _design(table)
+    sums = _grid_data(table, design)
+    coords = {"subject": design["subjects"], "arm": design["arms"], "week": design["weeks"]}
+    with pm.Model(coords=coords) as model:
+        il6 = pm.Data("log_il6_centred", design["x"], dims="subject")
+        is_active = pm.Data("active", design["active"], dims="subject")
+        arm = pm.Data("subject_arm", design["subject_arm"], dims="subject")
+        week = pm.Data("weeks", design["weeks"], dims="week")
+        data = {
+            name: pm.Data(name, value, dims=("subject", "week") if value.ndim == 2 else "subject")
+            for name, value in sums.items()
+        }
+        mu_base = priors["mu_base"].create("mu_base")
+        gamma_base = priors["gamma_base"].create("gamma_base")
+        sigma_base = priors["sigma_base"].create("sigma_base")
+        delta = priors["delta"].create("delta", dims="arm")
+        eta = priors["eta"].create("eta") if options.effect_modification else 0.0
+        tau_delta = priors["tau_delta"].create("tau_delta")
+        log_k = priors["log_k"].create("log_k")
+        k = pm.Deterministic("k", pm.math.exp(log_k))
+        sigma = priors["sigma"].create("sigma")
+        m11, m12, m22, h1, h2, sum_rr = woodbury_terms(
+            data,
+            1 - pm.math.exp(-k * week),
+            mu_base + gamma_base * il6,
+            delta[arm] + eta * is_active * il6,
+            sigma_base,
+            tau_delta,
+            sigma,
+        )
+        var = sigma**2
+        det = m11 * m22 - m12**2
+        quad = sum_rr / var - (m22 * h1**2 - 2 * m12 * h1 * h2 + m11 * h2**2) / (det * var**2)
+        visits = data["visits"]
+        pm.Potential(
+            "y",
+            -0.5 * (visits * pm.math.log(2 * np.pi * var) + pm.math.log(det) + quad),
+            dims="subject",
+        )
+    return model
+
+
+def conditional_effects(
+    posterior: xr.Dataset, constant: xr.Dataset, rng: np.random.Generator, chunk: int = 250
+) -> xr.Dataset:
+    r"""Draw the subject effects from their exact conditional, one per posterior draw.
+
+    :math:`u_i = (z^b_i, z^\Delta_i) \mid y_i, 	heta \sim N(M_i^{-1} h_i / \sigma^2,
+    M_i^{-1})` (module docstring), drawn through the Cholesky factor of the 2 x 2 covariance.
+
+    Parameters
+    ----------
+    posterior : xarray.Dataset
+        Draws of the globals (a fit of :func:`build`).
+    constant : xarray.Dataset
+        The fit's ``constant_data``.
+    rng : numpy.random.Generator
+        Source of the draws.
+    chunk : int
+        Posterior draws handled at once (memory: ``chunk`` x subjects x weeks).
+
+    Returns
+    -------
+    xarray.Dataset
+        ``z_base``, ``z_plateau``, ``base``, ``plateau`` with dims (chain, draw, subject).
+    """
+    shape = (posterior.sizes["chain"], posterior.sizes["draw"])
+    n_draws = shape[0] * shape[1]
+
+    def flat(name, default=0.0):
+        if name not in posterior:
+            return np.full((n_draws, 1), default)
+        return posterior[name].values.reshape(n_draws, -1)
+
+    data = {name: constant[name].values for name in GRID_DATA}
+    x, active = constant["log_il6_centred"].values, constant["active"].values
+    arm, weeks = constant["subject_arm"].values.astype(int), constant["weeks"].values
+    out = {name: np.empty((n_draws, x.size)) for name in ("z_base", "z_plateau", "base", "plateau")}
+    for start in range(0, n_draws, chunk):
+        rows = slice(start, min(start + chunk, n_draws))
+        sigma_base, tau = flat("sigma_base")[rows], flat("tau_delta")[rows]
+        sigma = flat("sigma")[rows]
+        mean_base = flat("mu_base")[rows] + flat("gamma_base")[rows] * x
+        mean_plateau = flat("delta")[rows][:, arm] + flat("eta")[rows] * active * x
+        z = 1 - np.exp(-flat("k")[rows] * weeks)
+        m11, m12, m22, h1, h2, _ = woodbury_terms(
+            data, z, mean_base, mean_plateau, sigma_base, tau, sigma
+        )
+        det = m11 * m22 - m12**2
+        c11, c12, c22 = m22 / det, -m12 / det, m11 / det  # M^{-1}
+        var = sigma**2
+        mean1 = (c11 * h1 + c12 * h2) / var
+        mean2 = (c12 * h1 + c22 * h2) / var
+        l11 = np.sqrt(c11)
+        l21 = c12 / l11
+        l22 = np.sqrt(c22 - l21**2)
+        e = rng.standard_normal((2, *mean1.shape))
+        z_base = mean1 + l11 * e[0]
+        z_plateau = mean2 + l21 * e[0] + l22 * e[1]
+        out["z_base"][rows] = z_base
+        out["z_plateau"][rows] = z_plateau
+        out["base"][rows] = mean_base + sigma_base * z_base
+        out["plateau"][rows] = mean_plateau + tau * z_plateau
+    dims = ("chain", "draw", "subject")
+    return xr.Dataset(
+        {name: (dims, value.reshape(*shape, -1)) for name, value in out.items()},
+        coords={
+            "chain": posterior["chain"].values,
+            "draw": posterior["draw"].values,
+            "subject": constant["subject"].values,
+        },
+    )
 
 
 def estimands(tree: xr.DataTree, table: pd.DataFrame, options: Options, seed: int) -> xr.Dataset:
@@ -446,6 +699,7 @@ FAMILY = ModelFamily(
     },
     observed={"y": ObservedInfo("DAS28 at every visit (score)")},
     with_observed=lambda table, values: table.assign(y=np.asarray(values["y"], dtype=float)),
+    marginal=Marginal(generative=build_latent, conditional=conditional_effects),
     calibration=Calibration(
         design={"scenario": "ra_tcz_trial", "n_subjects": 60}, estimands=("change", "effect")
     ),

@@ -104,7 +104,7 @@ def test_escalate_refits_with_more_tuning_records_every_attempt_and_marks_a_last
 def test_escalation_ends_at_the_first_attempt_that_passes(bad_fit, monkeypatch):
     used = []
 
-    def sample(model, settings, seed):  # the sampler is not under test here: reuse one fit
+    def sample(model, settings, seed, **drawing):  # the sampler is not under test: reuse a fit
         used.append((settings.tune, settings.target_accept))
         return bad_fit.copy()
 

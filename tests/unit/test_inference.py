@@ -72,7 +72,9 @@ def test_fit_has_the_groups_later_stages_need(fitted):
         "posterior", "sample_stats", "log_likelihood", "posterior_predictive", "prior",
         "prior_predictive",
     } <= set(tree.children)  # fmt: skip
-    assert tree["log_likelihood"]["log_crp"].shape[-1] == len(table)
+    # one term per patient: all of their outcomes (CRP and measured IL-6) together
+    patients = tree["log_likelihood"]["per_patient"]
+    assert list(patients["patient"].values) == sorted(table["USUBJID"].unique())
     assert rows_used(tree, get_model("il6_crp")) == len(table)
     # the prior predictive check: replicates of every row, from SETTINGS.prior_draws draws
     assert tree["prior_predictive"]["log_crp"].shape == (1, SETTINGS.prior_draws, len(table))

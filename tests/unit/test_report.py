@@ -128,14 +128,14 @@ def test_a_comparison_names_failed_fits_and_embeds_its_figure():
         {"model": ["il6_crp", "il6_crp_t"], "rank": [0, 1], "elpd": [-100.0, -104.0],
          "se": [8.0, 8.5], "p_loo": [5.0, 6.0], "elpd_diff": [0.0, -4.0], "dse": [0.0, 1.5],
          "weight": [0.9, 0.1], "max_pareto_k": [0.3, 0.4], "high_pareto_k": [0, 0],
-         "observed": ["log_crp"] * 2, "n_observations": [50, 50]}
+         "elpd_reliable": [True, True], "n_observations": [50, 50]}
     )  # fmt: skip
     html = build_report(
         title="T", datasets=[], fits=[section("other", False)], config={}, versions={},
         comparisons=[ComparisonSection("residuals", "other", table, PNG)],
     )  # fmt: skip
     assert "Model comparison (PSIS-LOO)" in html
-    assert "observed variable log_crp" in html
+    assert "50 patients left out one at a time" in html
     assert "Fits that FAILED the diagnostics gate take part: il6_crp." in html
     assert html.count("data:image/png") == 2
     assert "comparison residuals: <b>comparison</b>" in html

@@ -1,6 +1,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+import xarray as xr
 from arviz_base import from_dict
 
 from il6fit.diagnostics import summarise_estimands
@@ -27,10 +28,107 @@ def test_structure_has_arms_ordered_control_first_and_named_dims():
     assert list(model.coords["arm"]) == ["Placebo", "TCZ 8"]
     assert list(model.coords["subject"]) == ["S0", "S1", "S2"]
     assert model.named_vars_to_dims["delta"] == ("arm",)
-    assert model.named_vars_to_dims["y"] == ("obs",)
-    assert {"mu_base", "delta", "eta", "tau_delta", "log_k", "sigma"} <= {
-        v.name for v in model.free_RVs
-    }
+    # the subject effects are integrated out: the likelihood is one term per subject
+    assert model.named_vars_to_dims["y"] == ("subject",)
+    assert {v.name for v in model.free_RVs} == {
+        "mu_base", "gamma_base", "sigma_base", "delta", "eta", "tau_delta", "log_k", "sigma"
+    }  # fmt: skip
+    latent = get_model("treatment_response").generative(table(), DEFAULT_PRIORS)
+    assert latent.named_vars_to_dims["y"] == ("obs",)
+    assert {"z_base", "z_plateau"} <= {v.name for v in latent.free_RVs}
+
+
+def irregular_table(seed: int = 1, n: int = 12) -> pd.DataFrame:
+    """Visits at uneven weeks, two in one week for some subjects, baseline IL-6 varying."""
+    rng = np.random.default_rng(seed)
+    arms = {"Placebo": 0.0, "TCZ 4": 4.0, "TCZ 8": 8.0}
+    rows = []
+    for i in range(n):
+        arm = list(arms)[i % 3]
+        weeks = [0, 2, 4, 12, 24] if i % 2 else [0, 4, 4, 16]
+        il6 = np.log(rng.lognormal(np.log(20), 1.0))
+        for w in weeks:
+            rows.append({"USUBJID": f"S{i:02d}", "week": w, "y": 6 + rng.normal(),
+                         "arm": arm, "dose": arms[arm], "log_il6": il6})  # fmt: skip
+    return pd.DataFrame(rows).sort_values(["USUBJID", "week"]).reset_index(drop=True)
+
+
+def point(model, seed: int = 2) -> tuple[dict, dict]:
+    """A random point: unconstrained values and the constrained globals they give."""
+    rng = np.random.default_rng(seed)
+    start = model.initial_point()
+    values = {k: v + rng.normal(0, 0.4, np.shape(v)) for k, v in start.items()}
+    outputs = model.unobserved_value_vars
+    constrained = model.compile_fn(outputs, inputs=model.value_vars, point_fn=False)(**values)
+    return values, {v.name: np.asarray(c) for v, c in zip(outputs, constrained, strict=True)}
+
+
+def subject_moments(rows: pd.DataFrame, theta: dict, arms: list) -> tuple:
+    """Prior mean and covariance of a subject's (base, plateau) and its design matrix."""
+    x = rows["log_il6"].iloc[0] - np.log(20.0)
+    arm = arms.index(rows["arm"].iloc[0])
+    active = float(rows["dose"].iloc[0] > 0)
+    mean = np.array([theta["mu_base"] + theta["gamma_base"] * x,
+                     theta["delta"][arm] + theta["eta"] * active * x])  # fmt: skip
+    z = 1 - np.exp(-theta["k"] * rows["week"].to_numpy(float))
+    design = np.column_stack([np.ones_like(z), z])
+    prior = np.diag([theta["sigma_base"] ** 2, theta["tau_delta"] ** 2])
+    return mean, prior, design
+
+
+def test_the_marginal_likelihood_of_each_subject_is_their_multivariate_normal_density():
+    from scipy.stats import multivariate_normal
+
+    t = irregular_table()
+    model = get_model("treatment_response").build(t, DEFAULT_PRIORS)
+    values, theta = point(model)
+    graph = model.replace_rvs_by_values([model["y"]])[0]
+    per_subject = model.compile_fn(graph, inputs=model.value_vars, point_fn=False,
+                                   on_unused_input="ignore")(**values)  # fmt: skip
+    arms = list(model.coords["arm"])
+    exact = []
+    for _, rows in t.groupby("USUBJID"):
+        mean, prior, design = subject_moments(rows, theta, arms)
+        cov = theta["sigma"] ** 2 * np.eye(len(rows)) + design @ prior @ design.T
+        exact.append(multivariate_normal(design @ mean, cov).logpdf(rows["y"].to_numpy()))
+    np.testing.assert_allclose(per_subject, exact, rtol=1e-10)
+
+
+def test_subject_effects_drawn_back_follow_their_exact_conditional():
+    from il6fit.models.treatment_response import conditional_effects
+
+    t = irregular_table()
+    model = get_model("treatment_response").build(t, DEFAULT_PRIORS)
+    _, theta = point(model)
+    n = 40_000
+    names = ("mu_base", "gamma_base", "sigma_base", "delta", "eta", "tau_delta", "k", "sigma")
+    dims = model.named_vars_to_dims
+    posterior = xr.Dataset(
+        {
+            name: (
+                ("chain", "draw", *dims.get(name, ())),
+                np.broadcast_to(theta[name], (1, n, *np.shape(theta[name]))),
+            )
+            for name in names
+        },
+        coords={"chain": [0], "draw": np.arange(n), "arm": list(model.coords["arm"])},
+    )
+    constant = xr.Dataset(
+        {v.name: (dims.get(v.name, ()), v.get_value()) for v in model.data_vars},
+        coords={"subject": list(model.coords["subject"])},
+    )
+    drawn = conditional_effects(posterior, constant, np.random.default_rng(3))
+    arms = list(model.coords["arm"])
+    for j, (_, rows) in enumerate(t.groupby("USUBJID")):
+        mean, prior, design = subject_moments(rows, theta, arms)
+        precision = np.linalg.inv(prior) + design.T @ design / theta["sigma"] ** 2
+        cov = np.linalg.inv(precision)
+        centre = cov @ (np.linalg.solve(prior, mean) + design.T @ rows["y"].to_numpy()
+                        / theta["sigma"] ** 2)  # fmt: skip
+        draws = np.column_stack([drawn["base"].values[0, :, j], drawn["plateau"].values[0, :, j]])
+        se = np.sqrt(np.diag(cov) / n)
+        assert np.all(np.abs(draws.mean(axis=0) - centre) < 4.5 * se)
+        np.testing.assert_allclose(np.cov(draws.T), cov, rtol=0.05, atol=0.02 * cov.max())
 
 
 def test_analysis_table_keeps_listed_arms_with_a_baseline_and_il6():

@@ -75,10 +75,11 @@ def check_variants_and_comparisons():
                     f"({', '.join(MODEL_NAMES)}) nor a variant under `variants`."
                 )
         families = {family_name(model) for model in comparison["models"]}
-        if len(families) > 1 and "observed" not in comparison:
+        if len(families) > 1:
             raise WorkflowError(
                 f"comparisons.{name}: models of different families ({', '.join(families)}) "
-                "must name the observed variable they are compared on with `observed:`."
+                "model different outcomes; leave-one-patient-out compares models (and "
+                "variants) of one family."
             )
 
 

@@ -86,9 +86,6 @@ rule compare_models:
         **config["resources"]["compare_models"],
     params:
         models=lambda wildcards: config["comparisons"][wildcards.comparison]["models"],
-        observed=lambda wildcards: config["comparisons"][wildcards.comparison].get(
-            "observed"
-        ),
         good_k=config["diagnostics"]["thresholds"]["pareto_k_max"],
         code=code_version("compare_models.py"),
     script:

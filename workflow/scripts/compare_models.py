@@ -9,7 +9,6 @@ table = compare_fits(
         model: load(path)
         for model, path in zip(snakemake.params.models, snakemake.input.fits, strict=True)
     },
-    var_name=snakemake.params.observed,
     good_k=snakemake.params.good_k,
 )
 table.to_csv(snakemake.output.comparison, index=False)
