@@ -158,7 +158,7 @@ def save(tree: xr.DataTree, path: str | Path, policy: StorePolicy = StorePolicy(
 
 
 #: Version of what a saved fit holds; a fit of another version is refused by :func:`load`.
-FIT_FORMAT = 2
+FIT_FORMAT = 3
 
 #: Root attributes every saved fit has.
 PROVENANCE = (

@@ -304,9 +304,10 @@ class Marginal:
     """Latent values integrated out of the sampled model and drawn back after sampling.
 
     A family whose model is Gaussian in its per-patient (or per-observation) latent values
-    given the global parameters samples only the globals; its builder adds, for each observed
-    variable, a ``pm.Potential`` of the same name holding the exact marginal log-likelihood of
-    each unit (dim :attr:`unit`), so the pointwise log-likelihood is exact and per unit.
+    given the global parameters samples only the globals; its builder adds ``pm.Potential``
+    terms holding the exact marginal log-likelihood of each unit (one element per patient, or
+    per table row: its dim's coordinate is patient identifiers or row positions), which join
+    the pointwise log-likelihood of its observed variables.
 
     Attributes
     ----------
@@ -319,13 +320,13 @@ class Marginal:
         the globals, one draw of the generative model's latent free variables (and of the
         deterministics made from them) from their exact conditional distribution given the
         globals and the data; ``constant_data`` is the marginal model's.
-    unit : str
-        Dim of the per-unit potentials (``subject``).
+    potentials : tuple of str
+        Names of those potentials (those a model lacks are skipped).
     """
 
     generative: Callable[..., pm.Model]
     conditional: Callable[..., xr.Dataset]
-    unit: str = "subject"
+    potentials: tuple[str, ...] = ("y",)
 
 
 @dataclass(frozen=True)

@@ -19,18 +19,21 @@ Censoring (assay limits) on both biomarkers:
 * CRP below its LLOQ :math:`L` (above its ULOQ :math:`U`) contributes
   :math:`\Phi((\ln L - \mu_i)/\sigma)` (:math:`1 - \Phi((\ln U - \mu_i)/\sigma)`) to the
   likelihood (``pm.Censored``);
-* IL-6 below its LLOQ (above its ULOQ) is a *predictor*: :math:`x_i` is then a latent parameter
+* IL-6 below its LLOQ (above its ULOQ) is a *predictor*: :math:`x_i` is then unknown but
   constrained to :math:`x_i < \ln L` (:math:`x_i > \ln U`) with the population density above,
   so its value is informed by the IL-6 distribution and by the row's CRP; a measured IL-6 is
   taken as :math:`x_i` and also informs :math:`\mu_x, \sigma_x`. No limit is ever substituted.
+  With normal residuals :math:`(x_i, \ln \mathrm{CRP}_i)` is bivariate normal given the
+  globals, so the row's likelihood is exact in closed form with :math:`x_i` integrated out
+  (:func:`censored_il6_logp`: a normal density times a normal CDF, or the bivariate normal
+  probability when CRP is censored too); NUTS samples only the globals and :math:`x_i` is
+  drawn afterwards from its exact conditional (:func:`conditional_il6`). With Student-t
+  residuals :math:`x_i` is sampled as a latent parameter.
 
-Covariates are chosen in the config (``covariates``, default all three); a listed covariate
-the data lack altogether (such as BMI in the Tongji COVID-19 cohort) is dropped with its term,
-and the reference subject below is then read without it.
-
-:math:`\alpha` is the expected ln CRP at IL-6 = 20 pg/mL for a 50-year-old woman with BMI 27;
-:math:`\beta_{IL6}` is the log-log slope (a 1 % rise in IL-6 goes with a :math:`\beta_{IL6}` %
-rise in CRP). Sites are keyed by ``STUDYID`` and ``SITEID`` together.
+Site deviations are non-centred, :math:`\alpha^{site} = \tau_{site} z`: at the calibration
+design (4 sites of 25 subjects) the centred form failed the gate in 15 of 40 replicate fits
+(divergences in most), the non-centred one in 7 of 40 (both with low-rank mass-matrix
+adaptation, 2 chains x 1000 draws; ``docs/calibration.md``).
 """
 
 from __future__ import annotations
@@ -44,6 +47,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pymc as pm
+import pytensor.tensor as pt
+import xarray as xr
 
 from il6fit.errors import SpecError
 from il6fit.models.censored import IL6_REFERENCE, latent_log_biomarker
@@ -51,6 +56,7 @@ from il6fit.models.family import (
     Calibration,
     FigureInput,
     FigureSpec,
+    Marginal,
     ModelFamily,
     ObservedInfo,
     ParameterInfo,
@@ -195,7 +201,42 @@ def analysis_table(
 
 
 def build(table: pd.DataFrame, priors: Mapping[str, Prior], options: Options) -> pm.Model:
-    """Build the IL-6 -> CRP model for an analysis table.
+    r"""Build the fitted IL-6 -> CRP model: censored IL-6 integrated out where it is exact.
+
+    With normal residuals, a row whose IL-6 is censored contributes the exact probability of
+    what was seen, its latent :math:`x_i` integrated out (:func:`censored_il6_logp`), as a
+    ``pm.Potential`` per row (``log_il6_below``, ``log_il6_above``, dims ``il6_below``,
+    ``il6_above``); rows with measured IL-6 are observed as in :func:`build_latent`
+    (``log_il6`` and ``log_crp``, dims ``il6_measured``). NUTS then samples no latent value.
+    With Student-t residuals (no closed form) or no censored IL-6, it is :func:`build_latent`.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        From :func:`analysis_table`.
+    priors : mapping of str to Prior
+        A prior for every key of :data:`DEFAULT_PRIORS`.
+    options : Options
+        ``residual``: the distribution of ln CRP.
+
+    Returns
+    -------
+    pymc.Model
+
+    Raises
+    ------
+    SpecError
+        If the table has no rows.
+    """
+    integrate = options.residual == "normal" and bool((table["il6_cens"] != 0).any())
+    return _build(table, priors, options, integrate=integrate)
+
+
+def build_latent(table: pd.DataFrame, priors: Mapping[str, Prior], options: Options) -> pm.Model:
+    """Build the IL-6 -> CRP model with a latent ln IL-6 wherever the assay gave a limit.
+
+    The model that draws data (predictive checks, simulation, calibration) and the reference
+    the fitted form (:func:`build`) is checked against.
 
     Parameters
     ----------
@@ -217,6 +258,12 @@ def build(table: pd.DataFrame, priors: Mapping[str, Prior], options: Options) ->
     SpecError
         If the table has no rows.
     """
+    return _build(table, priors, options, integrate=False)
+
+
+def _build(
+    table: pd.DataFrame, priors: Mapping[str, Prior], options: Options, *, integrate: bool
+) -> pm.Model:
     residual = options.residual
     if table.empty:
         raise SpecError("il6_crp: no subject-visit has both IL-6 and CRP at the chosen visits.")
@@ -238,7 +285,20 @@ def build(table: pd.DataFrame, priors: Mapping[str, Prior], options: Options) ->
 
         mu_x = priors["mu_il6"].create("mu_il6")
         sigma_x = priors["sigma_il6"].create("sigma_il6")
-        x = latent_log_biomarker("log_il6", log_il6, il6_cens, mu_x, sigma_x, dim="il6")
+        if integrate:
+            rows = {kind: np.flatnonzero(il6_cens == c) for kind, c in CENSORING.items()}
+            for kind, at in rows.items():
+                model.add_coord(f"il6_{kind}", at)
+                if kind != "measured" and at.size:  # which rows, to draw their IL-6 back
+                    pm.Data(f"il6_{kind}_rows", at, dims=f"il6_{kind}")
+            values = pm.Data("log_il6_observed", log_il6[rows["measured"]], dims="il6_measured")
+            pm.Normal("log_il6", mu_x, sigma_x, observed=values, dims="il6_measured")
+            x = pt.set_subtensor(pt.zeros(len(table))[rows["measured"]], values)
+            # what each row reports, for drawing its censored IL-6 back after sampling
+            for name, value in (("log_il6", log_il6), ("log_crp", log_crp), ("crp_cens", crp_cens)):
+                pm.Data(f"reported_{name}", value, dims="obs")
+        else:
+            x = latent_log_biomarker("log_il6", log_il6, il6_cens, mu_x, sigma_x, dim="il6")
 
         alpha = priors["alpha"].create("alpha")
         beta_il6 = priors["beta_il6"].create("beta_il6")
@@ -249,25 +309,226 @@ def build(table: pd.DataFrame, priors: Mapping[str, Prior], options: Options) ->
         alpha_site = pm.Deterministic("alpha_site", tau_site * z_site, dims="site")
         sigma = priors["sigma"].create("sigma")
 
-        mu = alpha + alpha_site[site] + beta_il6 * (x - np.log(IL6_REFERENCE))
+        # ln CRP without its IL-6 term: the intercept of the row's regression on ln IL-6
+        intercept = alpha + alpha_site[site]
         for name, value in covariates.items():
-            mu = mu + betas[name] * value
+            intercept = intercept + betas[name] * value
+        mu = intercept + beta_il6 * (x - np.log(IL6_REFERENCE))
+        kept, dim = (rows["measured"], "il6_measured") if integrate else (slice(None), "obs")
         if residual == "student_t":
             residual_dist = pm.StudentT.dist(nu=priors["nu"].create("nu"), mu=mu, sigma=sigma)
         else:
-            residual_dist = pm.Normal.dist(mu, sigma)
+            residual_dist = pm.Normal.dist(mu[kept], sigma)
         # outcome and limits as data: new values of the same design reuse compiled code
-        lower = pm.Data("log_crp_lower", np.where(crp_cens == -1, log_crp, -np.inf), dims="obs")
-        upper = pm.Data("log_crp_upper", np.where(crp_cens == 1, log_crp, np.inf), dims="obs")
+        lower = np.where(crp_cens == -1, log_crp, -np.inf)[kept]
+        upper = np.where(crp_cens == 1, log_crp, np.inf)[kept]
         pm.Censored(
             "log_crp",
             residual_dist,
-            lower=lower,
-            upper=upper,
-            observed=pm.Data("log_crp_observed", log_crp, dims="obs"),
-            dims="obs",
+            lower=pm.Data("log_crp_lower", lower, dims=dim),
+            upper=pm.Data("log_crp_upper", upper, dims=dim),
+            observed=pm.Data("log_crp_observed", log_crp[kept], dims=dim),
+            dims=dim,
         )
+        if integrate:
+            for kind in ("below", "above"):
+                at = rows[kind]
+                if not at.size:
+                    continue
+                regression = intercept[at] - beta_il6 * np.log(IL6_REFERENCE), beta_il6
+                logp = censored_il6_logp(
+                    CENSORING[kind], log_il6[at], crp_cens[at], log_crp[at], *regression,
+                    mu_x, sigma_x, sigma,
+                )  # fmt: skip
+                pm.Potential(f"log_il6_{kind}", logp, dims=f"il6_{kind}")
     return model
+
+
+#: Censoring codes of a result: measured, below the LLOQ, above the ULOQ.
+CENSORING = {"measured": 0, "below": -1, "above": 1}
+
+#: Gauss-Legendre nodes and weights on (0, 1) for the bivariate normal probability.
+_NODES, _WEIGHTS = np.polynomial.legendre.leggauss(32)
+_NODES, _WEIGHTS = (_NODES + 1) / 2, _WEIGHTS / 2
+
+
+def bivariate_normal_cdf(h, k, rho):
+    r"""P(X < h, Y < k) for standard normals with correlation ``rho`` (PyTensor).
+
+    Plackett's identity with Genz's substitution :math:`r = \sin\theta` (Genz 2004),
+
+    .. math::
+
+        \Phi_2(h, k; \rho) = \Phi(h)\Phi(k) + \frac{1}{2\pi}\int_0^{\arcsin\rho}
+            \exp\Big(-\frac{h^2 - 2hk\sin\theta + k^2}{2\cos^2\theta}\Big) d\theta,
+
+    by 32-point Gauss-Legendre quadrature, smooth in every argument, so NUTS can
+    differentiate it. Against adaptive quadrature, for :math:`|\rho| \le 0.99` and
+    probabilities above 1e-8 (tested): log-probability error below 1e-9 for
+    :math:`\rho \ge 0`, below 1e-4 for :math:`\rho < 0`, where the two terms cancel in the
+    far tail.
+
+    Parameters
+    ----------
+    h, k, rho : TensorVariable
+        Broadcastable; :math:`|\rho| < 1`.
+
+    Returns
+    -------
+    TensorVariable
+    """
+    angle = pt.arcsin(rho)[..., None] * _NODES
+    sine = pt.sin(angle)
+    h, k = h[..., None], k[..., None]
+    density = pt.exp(-(h**2 - 2 * h * k * sine + k**2) / (2 * (1 - sine**2))) / (2 * np.pi)
+    corner = pt.exp(_log_ndtr(h[..., 0]) + _log_ndtr(k[..., 0]))
+    return corner + pt.arcsin(rho) * pt.sum(_WEIGHTS * density, axis=-1)
+
+
+def censored_il6_logp(
+    il6_side: int, limit, crp_cens, log_crp, intercept, beta, mu_x, sigma_x, sigma
+):
+    r"""Exact log-likelihood of rows whose IL-6 is censored, its latent value integrated out.
+
+    With :math:`x \sim N(\mu_x, \sigma_x)` and :math:`y \mid x \sim N(c + eta x, \sigma)`
+    (``intercept`` :math:`c` includes :math:`-eta \ln 20`), :math:`(x, y)` is bivariate
+    normal: :math:`y \sim N(m_y = c + eta\mu_x, s_y^2 = eta^2\sigma_x^2 + \sigma^2)` and
+    :math:`x \mid y \sim N(\mu_x + eta\sigma_x^2 (y - m_y)/s_y^2, \sigma_x\sigma/s_y)`.
+    IL-6 below its limit :math:`a` (``il6_side`` -1; above, +1) with
+
+    * CRP measured: :math:`\log N(y; m_y, s_y) + \log \Phi(\mp(a - E[x \mid y]) /
+      \mathrm{sd}(x \mid y))`;
+    * CRP censored at :math:`b` too: :math:`\log P(\pm x < \pm a, \pm y < \pm b)`, the
+      bivariate normal probability, as :math:`\Phi(lpha) \int_0^1
+      \Phiig((b' - c' - eta' (\mu'_x + \sigma_x \Phi^{-1}(\Phi(lpha) s)))/\sigmaig)\,ds`
+      in sign-flipped coordinates, by 32-point Gauss-Legendre quadrature (error below 1e-9
+      against ``scipy``, tested).
+
+    Parameters
+    ----------
+    il6_side : {-1, 1}
+        Below the LLOQ or above the ULOQ (every row of the call).
+    limit : array_like
+        ln of each row's IL-6 limit.
+    crp_cens : numpy.ndarray
+        CRP censoring of each row (-1, 0, +1).
+    log_crp : array_like
+        ln CRP: the value where measured, its limit where censored.
+    intercept, beta, mu_x, sigma_x, sigma
+        The regression of ln CRP on ln IL-6 (``intercept`` per row) and the IL-6 population.
+
+    Returns
+    -------
+    TensorVariable
+        One log-likelihood term per row.
+    """
+    s1 = -float(il6_side)  # +1: the event is x < a; -1: x > a
+    s2 = np.where(crp_cens == 1, -1.0, 1.0)  # +1: y < b; -1: y > b (any value where measured)
+    m_y = intercept + beta * mu_x
+    var_y = beta**2 * sigma_x**2 + sigma**2
+    sd_y = pt.sqrt(var_y)
+    # CRP measured
+    cond_mean = mu_x + beta * sigma_x**2 * (log_crp - m_y) / var_y
+    cond_sd = sigma_x * sigma / sd_y
+    measured = pm.logp(pm.Normal.dist(m_y, sd_y), log_crp) + _log_ndtr(
+        s1 * (limit - cond_mean) / cond_sd
+    )
+    # CRP censored: P(x' < a', y' < b') with x' = s1 x, y' = s2 y, standardised
+    h = s1 * (limit - mu_x) / sigma_x
+    k = s2 * (log_crp - m_y) / sd_y
+    both = pt.log(pt.maximum(bivariate_normal_cdf(h, k, s1 * s2 * beta * sigma_x / sd_y), 1e-300))
+    return pt.switch(pt.eq(crp_cens, 0), measured, both)
+
+
+def _log_ndtr(z):
+    """Log Phi(z), accurate in the lower tail."""
+    return pm.logcdf(pm.Normal.dist(0.0, 1.0), z)
+
+
+def conditional_il6(posterior: xr.Dataset, constant: xr.Dataset, rng: np.random.Generator):
+    """Draw each censored ln IL-6 from its conditional given the globals and the row's CRP.
+
+    Parameters
+    ----------
+    posterior : xarray.Dataset
+        Draws of a fit of :func:`build`; returned unchanged in effect (nothing drawn) when the
+        fit sampled the latent values itself (Student-t residuals).
+    constant : xarray.Dataset
+        Its ``constant_data``: what each row reports (``reported_log_il6``,
+        ``reported_log_crp``, ``reported_crp_cens``), its site and covariates.
+    rng : numpy.random.Generator
+        Source of the draws.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``log_il6_below`` (dims chain, draw, il6_below) and ``log_il6_above``, for the kinds
+        present.
+    """
+    out = {}
+    shape = (posterior.sizes["chain"], posterior.sizes["draw"])
+    for kind in ("below", "above"):
+        dim = f"il6_{kind}"
+        if f"il6_{kind}_rows" not in constant or f"log_il6_{kind}" in posterior:
+            continue
+        rows = constant[f"il6_{kind}_rows"].values
+        draws = _draw_censored_il6(posterior, constant, rows, CENSORING[kind], rng)
+        out[f"log_il6_{kind}"] = (("chain", "draw", dim), draws.reshape(*shape, -1))
+    return xr.Dataset(
+        out,
+        coords={"chain": posterior["chain"].values, "draw": posterior["draw"].values}
+        | {d: constant[d].values for v in out.values() for d in v[0][2:]},
+    )
+
+
+def _draw_censored_il6(posterior, constant, rows, il6_side, rng) -> np.ndarray:
+    """Exact draws of x | (theta, what the row shows) for censored-IL-6 rows, (draws, rows)."""
+    from scipy.special import ndtr, ndtri
+
+    def flat(name):
+        return posterior[name].values.reshape(-1, *posterior[name].shape[2:])
+
+    n = posterior.sizes["chain"] * posterior.sizes["draw"]
+    intercept = flat("alpha")[:, None] + flat("alpha_site")[:, constant["site_idx"].values[rows]]
+    for name in COVARIATES:
+        if name in constant:
+            intercept = intercept + flat(f"beta_{name}")[:, None] * constant[name].values[rows]
+    beta = flat("beta_il6")[:, None]
+    intercept = intercept - beta * np.log(IL6_REFERENCE)
+    mu_x, sigma_x, sigma = (flat(p)[:, None] for p in ("mu_il6", "sigma_il6", "sigma"))
+    limit = constant["reported_log_il6"].values[rows]
+    log_crp = constant["reported_log_crp"].values[rows]
+    crp_cens = constant["reported_crp_cens"].values[rows]
+    s1 = -float(il6_side)
+    var_y = beta**2 * sigma_x**2 + sigma**2
+    # CRP measured: a normal truncated at the limit, by inversion
+    mean = mu_x + beta * sigma_x**2 * (log_crp - intercept - beta * mu_x) / var_y
+    sd = sigma_x * sigma / np.sqrt(var_y)
+    top = ndtr(s1 * (limit - mean) / sd)
+    out = mean + s1 * sd * ndtri(np.clip(rng.uniform(size=top.shape) * top, 1e-300, None))
+    # CRP censored too: the IL-6 population truncated at the limit, accepted with the
+    # probability of the CRP event given x (rejection: exact)
+    both = crp_cens != 0
+    if both.any():
+        s2 = np.where(crp_cens[both] == 1, -1.0, 1.0)
+        mx, sx, sg = (np.broadcast_to(v, (n, rows.size))[:, both] for v in (mu_x, sigma_x, sigma))
+        c = intercept[:, both]
+        b = np.broadcast_to(beta, (n, rows.size))[:, both]
+        top = ndtr(s1 * (limit[both] - mx) / sx)
+        todo = np.ones(c.shape, dtype=bool)
+        drawn = np.empty(c.shape)
+        for _ in range(10_000):
+            x = mx + s1 * sx * ndtri(np.clip(rng.uniform(size=c.shape) * top, 1e-300, None))
+            accept = rng.uniform(size=c.shape) < ndtr(s2 * (log_crp[both] - c - b * x) / sg)
+            take = todo & accept
+            drawn[take] = x[take]
+            todo &= ~accept
+            if not todo.any():
+                break
+        else:
+            raise RuntimeError("censored IL-6: rejection sampling did not finish")
+        out[:, both] = drawn
+    return out
 
 
 def with_observed(table: pd.DataFrame, values: Mapping[str, np.ndarray]) -> pd.DataFrame:
@@ -384,6 +645,11 @@ FAMILY = ModelFamily(
         "log_il6": ObservedInfo("IL-6, measured values (pg/mL)", log=True),
     },
     with_observed=with_observed,
+    marginal=Marginal(
+        generative=build_latent,
+        conditional=conditional_il6,
+        potentials=("log_il6_below", "log_il6_above"),
+    ),
     # IL-6 is the design's data: a drawn IL-6 would not be the one the drawn CRP came from
     calibration=Calibration(
         design={"scenario": "healthy", "n_subjects": 100, "n_sites": 4},
