@@ -260,7 +260,13 @@ def _pareto_k_row(tree: xr.DataTree, threshold: float) -> dict:
     if "log_likelihood" not in tree.children or VARIABLE not in tree["log_likelihood"]:
         return {**row, "value": np.nan, "worst": "not computed: no log-likelihood per patient"}
     loo = patient_loo(tree, threshold)
-    worst = f"patient {loo.worst}; {loo.unreliable} patients above the limit; {loo.method}"
+    # no identifier: this table goes into the report (patients are named in the fit's log)
+    worst = f"{loo.unreliable} of {loo.pareto_k.size} patients above the limit; {loo.method}"
+    if loo.unreliable:
+        log.warning(
+            "PSIS-LOO unreliable (Pareto k above %.3g) for patients %s",
+            loo.limit, ", ".join(loo.unreliable_patients),
+        )  # fmt: skip
     return {**row, "threshold": loo.limit, "value": float(np.nanmax(loo.pareto_k)), "worst": worst}
 
 

@@ -104,6 +104,12 @@ class PatientLoo:
         return int((self.pareto_k > self.limit).sum())
 
     @property
+    def unreliable_patients(self) -> list[str]:
+        """Identifiers of the patients whose estimate is unreliable."""
+        ids = self.elpd.pareto_k[UNIT].values
+        return [str(i) for i in ids[self.pareto_k > self.limit]]
+
+    @property
     def worst(self) -> str:
         """The patient with the largest k."""
         return str(self.elpd.pareto_k[UNIT].values[int(np.nanargmax(self.pareto_k))])
