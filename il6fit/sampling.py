@@ -82,7 +82,7 @@ class SamplerSettings:
     method: str = "nuts"
     advi_iterations: int = 30000
     backend: str = "nutpie"
-    chains: int = 2
+    chains: int = 4
     draws: int = 1000
     tune: int = 1000
     target_accept: float = 0.95
