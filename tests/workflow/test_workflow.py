@@ -32,6 +32,7 @@ CONFIG = {
     },
     "models": ["il6_crp"],
     "sampler": {
+        "chains": 2,
         "draws": 200,
         "tune": 200,
         "models": {"treatment_response": {"target_accept": 0.85}, "tr_no_eta": {"tune": 150}},
