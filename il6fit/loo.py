@@ -43,15 +43,13 @@ def per_patient(log_likelihood: xr.Dataset, table: pd.DataFrame) -> xr.Dataset:
     xarray.Dataset
         Variable :data:`VARIABLE` with dims (chain, draw, :data:`UNIT`), patients sorted.
     """
-    # a table without patients (a toy model of groups, say): each row is its own unit
-    unit_of = table["USUBJID"].to_numpy() if "USUBJID" in table else np.arange(len(table))
-    patients = np.unique(unit_of)
+    unit_of, patients = _units(table)
     total = None
     for values in log_likelihood.data_vars.values():
         row_dim, *inner = (d for d in values.dims if d not in ("chain", "draw"))
         values = values.sum(inner) if inner else values
         rows = values[row_dim].values
-        ids = unit_of[rows.astype(int)] if rows.dtype.kind in "iu" else rows
+        ids = _patients_of(rows, unit_of)
         summed = (
             values.assign_coords({row_dim: ids})
             .groupby(row_dim)
@@ -61,6 +59,17 @@ def per_patient(log_likelihood: xr.Dataset, table: pd.DataFrame) -> xr.Dataset:
         )
         total = summed if total is None else total + summed
     return xr.Dataset({VARIABLE: total.transpose("chain", "draw", UNIT)})
+
+
+def _units(table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's patient and the patients, sorted (without ``USUBJID``, each row is one)."""
+    unit_of = table["USUBJID"].to_numpy() if "USUBJID" in table else np.arange(len(table))
+    return unit_of, np.unique(unit_of)
+
+
+def _patients_of(rows: np.ndarray, unit_of: np.ndarray) -> np.ndarray:
+    """Patients of a row dim's coordinate: row positions (integers) or patient identifiers."""
+    return unit_of[rows.astype(int)] if rows.dtype.kind in "iu" else rows
 
 
 def k_limit(n_draws: int) -> float:
@@ -193,13 +202,14 @@ def _moment_match_inputs(tree: xr.DataTree):
         names += kept
         terms += model.replace_rvs_by_values([model[n] for n in kept])
     likelihood = _get_batched_func(value_vars, terms, start)
-    unit_of = table["USUBJID"].to_numpy() if "USUBJID" in table else np.arange(len(table))
-    patients = np.unique(unit_of)
-    owners = []
-    for name in names:
-        rows = np.asarray(model.coords[model.named_vars_to_dims[name][0]])
-        ids = unit_of[rows.astype(int)] if rows.dtype.kind in "iu" else rows
-        owners.append(np.searchsorted(patients, ids))
+    unit_of, patients = _units(table)
+    owners = [
+        np.searchsorted(
+            patients,
+            _patients_of(np.asarray(model.coords[model.named_vars_to_dims[name][0]]), unit_of),
+        )
+        for name in names
+    ]
 
     def flat(draws):
         draws = draws.transpose("chain", "draw", ...)
