@@ -12,7 +12,7 @@ import pandas as pd
 import xarray as xr
 
 from il6fit.errors import SpecError
-from il6fit.loo import VARIABLE, patient_loo
+from il6fit.loo import DEFAULT_LOO, VARIABLE, LooSettings, patient_loo
 
 log = logging.getLogger(__name__)
 
@@ -29,11 +29,17 @@ COMPARISON_COLUMNS = (
     "max_pareto_k",
     "high_pareto_k",
     "elpd_reliable",
+    "loo_method",
     "n_observations",
 )
 
 
-def compare_fits(trees: Mapping[str, xr.DataTree], *, good_k: float = 0.7) -> pd.DataFrame:
+def compare_fits(
+    trees: Mapping[str, xr.DataTree],
+    *,
+    good_k: float = 0.7,
+    loo: LooSettings = DEFAULT_LOO,
+) -> pd.DataFrame:
     """Compare fits of one dataset by leave-one-patient-out PSIS-LOO, best first.
 
     The fits must have been made to the same patients and outcomes (the same analysis table
@@ -47,6 +53,8 @@ def compare_fits(trees: Mapping[str, xr.DataTree], *, good_k: float = 0.7) -> pd
     good_k : float
         Pareto k above which a patient's LOO estimate is counted as unreliable (capped at
         :func:`il6fit.loo.k_limit` of the draws).
+    loo : LooSettings
+        Fallbacks where PSIS is unreliable for some patient.
 
     Returns
     -------
@@ -54,7 +62,8 @@ def compare_fits(trees: Mapping[str, xr.DataTree], *, good_k: float = 0.7) -> pd
         Columns :data:`COMPARISON_COLUMNS`: ``elpd`` and its ``se``, ``p_loo`` (effective
         number of parameters), ``elpd_diff`` from the best model and its ``dse``, stacking
         ``weight``, the largest Pareto k, how many patients exceed the limit and whether the
-        model's elpd is reliable (none does).
+        model's elpd is reliable (none does), and how the
+        estimate was made (:attr:`il6fit.loo.PatientLoo.method`).
 
     Raises
     ------
@@ -79,7 +88,7 @@ def compare_fits(trees: Mapping[str, xr.DataTree], *, good_k: float = 0.7) -> pd
                 f"fits {names[0]} and {name} were made to different observations (the model "
                 "options change the analysis table): LOO cannot compare them."
             )
-    loos = {name: patient_loo(tree, good_k) for name, tree in trees.items()}
+    loos = {name: patient_loo(tree, good_k, loo) for name, tree in trees.items()}
     with warnings.catch_warnings():
         # high Pareto k is reported in the table rather than warned about
         warnings.simplefilter("ignore", UserWarning)
@@ -91,5 +100,6 @@ def compare_fits(trees: Mapping[str, xr.DataTree], *, good_k: float = 0.7) -> pd
     table["max_pareto_k"] = table["model"].map(lambda m: float(np.nanmax(loos[m].pareto_k)))
     table["high_pareto_k"] = table["model"].map(lambda m: loos[m].unreliable)
     table["elpd_reliable"] = table["high_pareto_k"] == 0
+    table["loo_method"] = table["model"].map(lambda m: loos[m].method)
     table["n_observations"] = int(next(iter(loos.values())).pareto_k.size)
     return table[list(COMPARISON_COLUMNS)]

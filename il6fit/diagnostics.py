@@ -13,7 +13,7 @@ import pandas as pd
 import xarray as xr
 
 from il6fit.errors import FitFailedError, SpecError
-from il6fit.loo import VARIABLE, patient_loo
+from il6fit.loo import DEFAULT_LOO, VARIABLE, LooSettings, patient_loo
 from il6fit.models.family import ModelFamily, ParameterInfo
 from il6fit.sampling import is_preview
 
@@ -116,7 +116,12 @@ def summarise(
     return table[list(SUMMARY_COLUMNS)]
 
 
-def check(tree: xr.DataTree, summary: pd.DataFrame, thresholds: Thresholds) -> pd.DataFrame:
+def check(
+    tree: xr.DataTree,
+    summary: pd.DataFrame,
+    thresholds: Thresholds,
+    loo: LooSettings = DEFAULT_LOO,
+) -> pd.DataFrame:
     """Judge a fit against the thresholds.
 
     Parameters
@@ -129,6 +134,8 @@ def check(tree: xr.DataTree, summary: pd.DataFrame, thresholds: Thresholds) -> p
         From :func:`summarise`; R-hat and ESS are read from it.
     thresholds : Thresholds
         The limits.
+    loo : LooSettings
+        Fallbacks of the leave-one-patient-out estimate where PSIS is unreliable.
 
     Returns
     -------
@@ -181,7 +188,7 @@ def check(tree: xr.DataTree, summary: pd.DataFrame, thresholds: Thresholds) -> p
             "rule": ">=",
             "worst": f"chain {int(bfmi.argmin())}",
         },
-        _pareto_k_row(tree, thresholds.pareto_k_max),
+        _pareto_k_row(tree, thresholds.pareto_k_max, loo),
     ]
     table = pd.DataFrame(rows)
     table["gates"] = table["check"] != PARETO_K_CHECK
@@ -255,11 +262,11 @@ def _row(name: str, summary: pd.DataFrame, column: str, pick, rule: str, thresho
     }
 
 
-def _pareto_k_row(tree: xr.DataTree, threshold: float) -> dict:
+def _pareto_k_row(tree: xr.DataTree, threshold: float, settings: LooSettings) -> dict:
     row = {"check": PARETO_K_CHECK, "threshold": threshold, "rule": "<="}
     if "log_likelihood" not in tree.children or VARIABLE not in tree["log_likelihood"]:
         return {**row, "value": np.nan, "worst": "not computed: no log-likelihood per patient"}
-    loo = patient_loo(tree, threshold)
+    loo = patient_loo(tree, threshold, settings)
     # no identifier: this table goes into the report (patients are named in the fit's log)
     worst = f"{loo.unreliable} of {loo.pareto_k.size} patients above the limit; {loo.method}"
     if loo.unreliable:
@@ -285,6 +292,7 @@ def judge(
     *,
     ci_kind: str = "eti",
     ci_prob: float = 0.9,
+    loo: LooSettings = DEFAULT_LOO,
 ) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
     """Summarise a fit and judge it: the one summary and verdict fits, calibration and recovery use.
 
@@ -299,6 +307,8 @@ def judge(
     ci_kind, ci_prob
         Credible interval kind and probability of the summary (the checks read only R-hat
         and ESS from it).
+    loo : LooSettings
+        Fallbacks of the leave-one-patient-out estimate where PSIS is unreliable.
 
     Returns
     -------
@@ -310,7 +320,7 @@ def judge(
         From :func:`failed_checks`; empty when the fit passed.
     """
     summary = summarise(tree, parameters, ci_kind=ci_kind, ci_prob=ci_prob)
-    checks = check(tree, summary, thresholds)
+    checks = check(tree, summary, thresholds, loo)
     return summary, checks, failed_checks(checks)
 
 
@@ -347,6 +357,7 @@ def gate(
     on_failure: str,
     ci_kind: str,
     ci_prob: float,
+    loo: LooSettings = DEFAULT_LOO,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Summarise a fit and judge it; stop or mark it when it fails.
 
@@ -367,6 +378,8 @@ def gate(
         whatever the policy: it was asked for.
     ci_kind, ci_prob
         Credible interval kind and probability.
+    loo : LooSettings
+        Fallbacks of the leave-one-patient-out estimate where PSIS is unreliable.
 
     Returns
     -------
@@ -387,7 +400,7 @@ def gate(
             f"unknown diagnostics policy '{on_failure}'; choose one of {', '.join(POLICIES)}."
         )
     summary, checks, failures = judge(
-        tree, family.parameters, thresholds, ci_kind=ci_kind, ci_prob=ci_prob
+        tree, family.parameters, thresholds, ci_kind=ci_kind, ci_prob=ci_prob, loo=loo
     )
     if not failures:
         log.info("%s passed every check", fit_name)

@@ -21,6 +21,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from il6fit.errors import SpecError
+
 log = logging.getLogger(__name__)
 
 #: The variable of a fit's ``log_likelihood`` group, and its dim (patient identifiers).
@@ -128,16 +130,59 @@ class PatientLoo:
         return str(self.elpd.pareto_k[UNIT].values[int(np.nanargmax(self.pareto_k))])
 
 
+#: Fallbacks where PSIS is unreliable, in the order they may be configured.
+FALLBACKS = ("moment_match", "refit")
+
+
+@dataclass(frozen=True)
+class LooSettings:
+    """What is done for patients whose PSIS estimate is unreliable (config ``diagnostics.loo``).
+
+    Attributes
+    ----------
+    fallbacks : tuple of str
+        Tried in this order while some patient's Pareto k stays above the limit:
+        ``moment_match`` (``arviz_stats.loo_moment_match``, no refit) and ``refit`` (exact
+        leave-one-patient-out refits of those patients, ``arviz_stats.reloo``).
+    max_refits : int
+        Most patients refitted for one fit; with more unreliable than that, the refits are
+        not made (each costs a fit) and the estimate stays unreliable, saying so.
+    """
+
+    fallbacks: tuple[str, ...] = FALLBACKS
+    max_refits: int = 10
+
+    def __post_init__(self):
+        unknown = set(self.fallbacks) - set(FALLBACKS)
+        if unknown or self.max_refits < 0:
+            raise SpecError(
+                f"diagnostics.loo: fallbacks are chosen from {', '.join(FALLBACKS)} and "
+                f"max_refits is at least 0; got {list(self.fallbacks)}, {self.max_refits}."
+            )
+        object.__setattr__(self, "fallbacks", tuple(self.fallbacks))
+
+
+#: Both fallbacks, at most 10 refits: the config's defaults.
+DEFAULT_LOO = LooSettings()
+
+
 def patient_loo(
-    tree: xr.DataTree, limit: float | None = None, *, moment_match: bool = True
+    tree: xr.DataTree, limit: float | None = None, settings: LooSettings = DEFAULT_LOO
 ) -> PatientLoo:
-    """PSIS-LOO of a fit with one log-likelihood term per patient, with its fallback.
+    """PSIS-LOO of a fit with one log-likelihood term per patient, with its fallbacks.
 
     Where some patient's Pareto k is above the limit and the fit says what made it (a fit
-    written by :func:`il6fit.inference.fit_model`), those patients' estimates are redone by
-    moment matching (``arviz_stats.loo_moment_match``, Paananen et al. 2021): the posterior
-    draws are moved by affine transformations towards the leave-one-patient-out posterior
-    and reweighted, with the model rebuilt from the fit to evaluate its densities.
+    written by :func:`il6fit.inference.fit_model`), the fallbacks of ``settings`` are tried in
+    order on the patients still above it:
+
+    - ``moment_match``: the posterior draws are moved by affine transformations towards the
+      leave-one-patient-out posterior and reweighted (``arviz_stats.loo_moment_match``,
+      Paananen et al. 2021), the model rebuilt from the fit to evaluate its densities;
+    - ``refit``: the model is refitted without the patient, with the fit's sampler settings
+      and seed, and the patient's log-likelihood averaged over the refit's draws
+      (``arviz_stats.reloo``, exact). A patient's terms must depend on parameters that the
+      refit also has, so this needs a model without per-patient latent values (the marginal
+      families); for others it is skipped, saying so.
 
     Parameters
     ----------
@@ -145,13 +190,14 @@ def patient_loo(
         A fit whose ``log_likelihood`` group holds :data:`VARIABLE`.
     limit : float, optional
         Pareto k limit; :func:`k_limit` of the fit's draws if not given (the smaller).
-    moment_match : bool
-        Use the fallback where PSIS is unreliable.
+    settings : LooSettings
+        The fallbacks.
 
     Returns
     -------
     PatientLoo
-        ``method`` is ``psis`` or ``psis + moment matching``.
+        ``method`` names what was done, e.g. ``psis + moment matching + 2 exact refits``, and
+        a fallback that did not finish, in brackets.
     """
     post = tree["posterior"]
     default = k_limit(post.sizes["chain"] * post.sizes["draw"])
@@ -161,77 +207,173 @@ def patient_loo(
         warnings.simplefilter("ignore", UserWarning)
         elpd = azs.loo(tree, pointwise=True, var_name=VARIABLE)
     out = PatientLoo(elpd, "psis", limit)
-    rebuildable = {"il6fit_family", "il6fit_options"} <= set(tree.attrs)
-    if not (moment_match and out.unreliable and rebuildable):
+    if not {"il6fit_family", "il6fit_options"} <= set(tree.attrs):
         return out
+    for fallback in settings.fallbacks:
+        if not out.unreliable:
+            break
+        step = _moment_matched if fallback == "moment_match" else _refitted
+        out = step(tree, out, settings)
+    return out
+
+
+def _moment_matched(tree: xr.DataTree, out: PatientLoo, settings: LooSettings) -> PatientLoo:
     log.info("PSIS-LOO unreliable for %d patients: moment matching", out.unreliable)
     try:
-        log_prob, log_lik_i, upars = _moment_match_inputs(tree)
+        rebuilt = _Rebuilt(tree)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
             matched = azs.loo_moment_match(
-                tree, elpd, log_prob_upars_fn=log_prob, log_lik_i_upars_fn=log_lik_i,
-                upars=upars, var_name=VARIABLE, k_threshold=limit,
+                tree, out.elpd, log_prob_upars_fn=rebuilt.log_prob,
+                log_lik_i_upars_fn=rebuilt.log_lik_i, upars=rebuilt.upars(tree),
+                var_name=VARIABLE, k_threshold=out.limit,
             )  # fmt: skip
     except (ValueError, FloatingPointError, np.linalg.LinAlgError) as error:
         log.warning("moment matching did not finish (%s): PSIS estimates kept", error)
-        return replace(out, method="psis (moment matching did not finish)")
-    return replace(out, elpd=matched, method="psis + moment matching")
+        return replace(out, method=f"{out.method} (moment matching did not finish)")
+    return replace(out, elpd=matched, method=f"{out.method} + moment matching")
 
 
-def _moment_match_inputs(tree: xr.DataTree):
-    """Build the log density and per-patient log-likelihood at unconstrained draws."""
-    # arviz-stats' own PyMC helpers (pinned version): one observed variable, no potentials;
-    # a patient's terms span several variables and potentials, summed here
-    from arviz_stats.loo.loo_moment_match_helper import _get_upars_da
-    from arviz_stats.loo.pymc_helper import _get_batched_func
+def _refitted(tree: xr.DataTree, out: PatientLoo, settings: LooSettings) -> PatientLoo:
+    if out.unreliable > settings.max_refits:
+        log.warning(
+            "%d patients would need exact refits, more than diagnostics.loo.max_refits (%d): "
+            "not refitted", out.unreliable, settings.max_refits,
+        )  # fmt: skip
+        return replace(out, method=f"{out.method} ({out.unreliable} refits needed, not made)")
+    log.info("PSIS-LOO unreliable for %d patients: exact refits", out.unreliable)
+    try:
+        wrapper = _PatientRefits(tree)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            refitted = azs.reloo(
+                wrapper, out.elpd, var_name=VARIABLE, k_threshold=out.limit, pointwise=True
+            )
+    except _NotRefittable as reason:
+        log.warning("exact refits not made: %s", reason)
+        return replace(out, method=f"{out.method} (exact refits not possible: {reason})")
+    return replace(out, elpd=refitted, method=f"{out.method} + {out.unreliable} exact refits")
 
-    from il6fit.storage import fitted_inputs
 
-    family, options, table = fitted_inputs(tree)
-    priors = family.priors(json.loads(tree.attrs["il6fit_options"])["priors"])
-    model = family.build(table, priors, options)
-    start = dict(model.initial_point())
-    value_vars = list(model.value_vars)
-    upars, n_params = _get_upars_da(tree, model, start, value_vars)
-    log_density = _get_batched_func(value_vars, [model.logp(jacobian=True, sum=True)], start)
-    names = [rv.name for rv in model.observed_RVs]
-    terms = [model.logp(vars=[rv], sum=False)[0] for rv in model.observed_RVs]
-    if family.marginal is not None:
-        kept = [n for n in family.marginal.potentials if n in model.named_vars]
-        names += kept
-        terms += model.replace_rvs_by_values([model[n] for n in kept])
-    likelihood = _get_batched_func(value_vars, terms, start)
-    unit_of, patients = _units(table)
-    owners = [
-        np.searchsorted(
-            patients,
-            _patients_of(np.asarray(model.coords[model.named_vars_to_dims[name][0]]), unit_of),
+class _NotRefittable(Exception):
+    """A patient's log-likelihood cannot be evaluated at a refit's draws."""
+
+
+class _Rebuilt:
+    """A fit's model, rebuilt from the fit.
+
+    Its log density and each patient's log-likelihood as functions of unconstrained draws.
+    """
+
+    def __init__(self, tree: xr.DataTree):
+        # arviz-stats' own PyMC helpers (pinned version): one observed variable, no potentials;
+        # a patient's terms span several variables and potentials, summed here
+        from arviz_stats.loo.pymc_helper import _get_batched_func
+
+        from il6fit.storage import fitted_inputs
+
+        family, options, table = fitted_inputs(tree)
+        priors = family.priors(json.loads(tree.attrs["il6fit_options"])["priors"])
+        self.family, self.options, self.priors, self.table = family, options, priors, table
+        self.model = model = family.build(table, priors, options)
+        self.start = dict(model.initial_point())
+        self.value_vars = list(model.value_vars)
+        self.n_params = sum(int(np.prod(v.shape)) for v in self.start.values())
+        self.log_density = _get_batched_func(
+            self.value_vars, [model.logp(jacobian=True, sum=True)], self.start
         )
-        for name in names
-    ]
+        names = [rv.name for rv in model.observed_RVs]
+        terms = [model.logp(vars=[rv], sum=False)[0] for rv in model.observed_RVs]
+        if family.marginal is not None:
+            kept = [n for n in family.marginal.potentials if n in model.named_vars]
+            names += kept
+            terms += model.replace_rvs_by_values([model[n] for n in kept])
+        self.likelihood = _get_batched_func(self.value_vars, terms, self.start)
+        self.unit_of, self.patients = _units(table)
+        self.owners = [
+            np.searchsorted(
+                self.patients,
+                _patients_of(
+                    np.asarray(model.coords[model.named_vars_to_dims[name][0]]), self.unit_of
+                ),
+            )
+            for name in names
+        ]
 
-    def flat(draws):
+    def upars(self, tree: xr.DataTree) -> xr.DataArray:
+        """Return the draws of ``tree``, unconstrained as this model's value variables."""
+        from arviz_stats.loo.loo_moment_match_helper import _get_upars_da
+
+        return _get_upars_da(tree, self.model, self.start, self.value_vars)[0]
+
+    def _flat(self, draws):
         draws = draws.transpose("chain", "draw", ...)
-        return draws, np.asarray(draws.values).reshape(-1, n_params)
+        return draws, np.asarray(draws.values).reshape(-1, self.n_params)
 
-    def as_draws(draws, values):
+    @staticmethod
+    def _as_draws(draws, values):
         return xr.DataArray(
             np.asarray(values).reshape(draws.sizes["chain"], draws.sizes["draw"]),
             dims=("chain", "draw"),
             coords={"chain": draws["chain"], "draw": draws["draw"]},
         )
 
-    def log_prob(draws):
-        draws, q = flat(draws)
-        return as_draws(draws, log_density(q)[0])
+    def log_prob(self, draws: xr.DataArray) -> xr.DataArray:
+        """Log density (Jacobian included) at unconstrained draws."""
+        draws, q = self._flat(draws)
+        return self._as_draws(draws, self.log_density(q)[0])
 
-    def log_lik_i(draws, i):
-        draws, q = flat(draws)
+    def log_lik_i(self, draws: xr.DataArray, i: int) -> xr.DataArray:
+        """Log-likelihood of patient ``i`` (position among the sorted patients) at draws."""
+        draws, q = self._flat(draws)
         total = 0.0
-        for values, owner in zip(likelihood(q), owners, strict=True):
+        for values, owner in zip(self.likelihood(q), self.owners, strict=True):
             values = np.asarray(values).reshape(q.shape[0], owner.size, -1).sum(axis=2)
             total = total + values[:, owner == i].sum(axis=1)
-        return as_draws(draws, total)
+        return self._as_draws(draws, total)
 
-    return log_prob, log_lik_i, upars
+
+class _PatientRefits(azs.SamplingWrapper):
+    """Exact leave-one-patient-out refits of a fit, for ``arviz_stats.reloo``."""
+
+    def __init__(self, tree: xr.DataTree):
+        from il6fit.sampling import SamplerSettings
+
+        self.rebuilt = _Rebuilt(tree)
+        sampler = json.loads(tree.attrs.get("il6fit_sampler", "{}"))
+        self.settings = SamplerSettings(**sampler)
+        self.seed = int(tree.attrs.get("il6fit_seed", 0))
+        super().__init__(model=self.rebuilt.model, idata_orig=tree)
+
+    def sel_observations(self, idx):
+        """Return the analysis table without patient ``idx`` (a position), and that position."""
+        patient = self.rebuilt.patients[idx]
+        table = self.rebuilt.table
+        return table[self.rebuilt.unit_of != patient].reset_index(drop=True), idx
+
+    def sample(self, modified_observed_data):
+        """Fit the model to the table without the patient."""
+        from il6fit.sampling import sample_posterior
+
+        r = self.rebuilt
+        model = r.family.build(modified_observed_data, r.priors, r.options)
+        shapes = {
+            v.name: np.shape(x)
+            for v, x in zip(model.value_vars, model.initial_point().values(), strict=True)
+        }
+        wanted = {v.name: np.shape(r.start[v.name]) for v in r.value_vars}
+        if shapes != wanted:
+            raise _NotRefittable(
+                f"{r.family.name} has parameters of single patients or sites, which a refit "
+                "without the patient does not estimate"
+            )
+        return sample_posterior(model, self.settings, self.seed)
+
+    def get_inference_data(self, fitted_model):
+        """Return the refit itself (already a DataTree)."""
+        return fitted_model
+
+    def log_likelihood__i(self, excluded_obs, idata__i):
+        """Return the left-out patient's log-likelihood at each draw of the refit."""
+        values = self.rebuilt.log_lik_i(self.rebuilt.upars(idata__i), excluded_obs)
+        return values.expand_dims({UNIT: 1})

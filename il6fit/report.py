@@ -366,7 +366,8 @@ def _comparisons_html(
         "difference smaller than about twice its standard error does not separate the models. "
         "The unit left out is the patient (all of their visits and outcomes). Pareto k above "
         "the limit marks patients whose LOO estimate is unreliable; the comparison then says "
-        "so (column <em>elpd reliable</em>).</p>"
+        "so (column <em>elpd reliable</em>); <em>loo method</em> says how the estimate was "
+        "made: PSIS, with moment matching or exact refits where PSIS alone was unreliable.</p>"
     ]
     for c in comparisons:
         table = c.table.copy()
@@ -385,7 +386,7 @@ def _comparisons_html(
             f"<h3>{html.escape(c.name)} (dataset {html.escape(c.dataset)}, "
             f"{int(c.table['n_observations'].iloc[0])} patients left out one at a time)</h3>"
             + note
-            + _table(table, text_columns=("model", "fit verdict"), digits=4)
+            + _table(table, text_columns=("model", "fit verdict", "loo_method"), digits=4)
             + (_img(f"comparison {c.name}", c.figure) if c.figure else "")
         )
     return "".join(parts)

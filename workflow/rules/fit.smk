@@ -47,6 +47,7 @@ rule check_fit:
         summary=config["summary"],
         thresholds=config["diagnostics"]["thresholds"],
         on_failure=config["diagnostics"]["on_failure"],
+        loo=config["diagnostics"]["loo"],
         code=lambda wildcards: code_version("check_fit.py", wildcards.model),
     script:
         "../scripts/check_fit.py"
@@ -87,6 +88,7 @@ rule compare_models:
     params:
         models=lambda wildcards: config["comparisons"][wildcards.comparison]["models"],
         good_k=config["diagnostics"]["thresholds"]["pareto_k_max"],
+        loo=config["diagnostics"]["loo"],
         code=code_version("compare_models.py"),
     script:
         "../scripts/compare_models.py"

@@ -1,5 +1,6 @@
 from il6fit.diagnostics import Thresholds, gate
 from il6fit.logs import log_to
+from il6fit.loo import LooSettings
 from il6fit.models import get_model
 from il6fit.storage import load
 
@@ -11,6 +12,7 @@ summary, checks = gate(
     fit_name=f"{snakemake.wildcards.model} on {snakemake.wildcards.dataset}",
     thresholds=Thresholds(**snakemake.params.thresholds),
     on_failure=snakemake.params.on_failure,
+    loo=LooSettings(**snakemake.params.loo),
     **snakemake.params.summary,
 )
 summary.to_csv(snakemake.output.summary, index=False)
