@@ -133,6 +133,8 @@ class Calibrator:
     fit_priors : mapping of str to Prior, optional
         Priors of the fit, when they should differ from those the data are drawn with (to
         check that a miscalibrated model is caught).
+    options : mapping, optional
+        The family's options (its defaults where not given), for data and fits alike.
     """
 
     def __init__(
@@ -144,17 +146,21 @@ class Calibrator:
         fit_priors: Mapping[str, Prior] | None = None,
         *,
         n_ranks: int,
+        options: Mapping | None = None,
     ):
         self.family = get_model(model)
         if self.family.calibration is None:
             raise SpecError(f"model {model} declares no calibration.")
         self.design = design_table
-        self.settings = replace(settings or SamplerSettings(), cores=1, backend="nutpie")
+        self.settings = replace(
+            settings or SamplerSettings(), cores=1, backend="nutpie", method="nuts"
+        )
         self.n_ranks = n_ranks
         self.thresholds = thresholds or Thresholds()
         self.priors = dict(self.family.default_priors)
         self.fit_priors = {**self.priors, **dict(fit_priors or {})}
-        self.generator = self.family.generative(design_table, self.priors)
+        self.options = self.family.make_options(dict(options or {}))
+        self.generator = self.family.generative(design_table, self.priors, self.options)
         self.names = assessed(self.family, self.generator)
         self._compiled = CompiledModel()
 
@@ -187,7 +193,7 @@ class Calibrator:
         data = self.family.with_observed(self.design, outcomes)
         # outcomes (and censoring limits) are model data and the design fixes the model's
         # structure, so one compiled model serves every replicate: only its data change
-        model = self.family.build(data, self.fit_priors)
+        model = self.family.build(data, self.fit_priors, self.options)
         tree = sample_posterior(model, self.settings, seed + 1, reuse=self._compiled)
         tree = self.family.complete(tree, seed + 2)
         truth = prior["prior"]

@@ -12,8 +12,10 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from il6fit.models import get_model
 from il6fit.provenance import package_versions
 from il6fit.ranks import summarise_ranks
+from il6fit.settings import sampler_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -22,7 +24,8 @@ def main() -> None:
     """Tabulate every calibrated model's coverage and ECDF verdict."""
     config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["calibration"]
     run_time = sys.argv[1] if len(sys.argv) > 1 else "not recorded"
-    sampler = config["sampler"]
+    full = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    earlier = _sections((ROOT / "docs" / "calibration.md").read_text())
     lines = [
         "# Simulation-based calibration",
         "",
@@ -32,10 +35,10 @@ def main() -> None:
         f"- Replicates per model: {config['replicates']}"
         + "".join(f", {model} {n}" for model, n in config.get("model_replicates", {}).items())
         + f"; in jobs of {config['batch_size']}.",
-        f"- Each replicate: parameters from the prior, outcomes from the model on a fixed "
-        f"simulated design, a fit with nutpie ({sampler['chains']} chains x {sampler['draws']} "
-        f"draws after {sampler['tune']} tuning steps), the truth ranked among "
-        f"{sampler['n_ranks']} evenly thinned draws.",
+        "- Each replicate: parameters from the prior, outcomes from the model on a fixed "
+        "simulated design, a fit with nutpie with the model's fit settings (shown per model: "
+        "those of a run, so the gate judges the fits a run makes), the truth ranked among "
+        f"{config['sampler']['n_ranks']} evenly thinned draws.",
         f"- Verdict: every quantity's rank ECDF (on the rank grid) within its band, the bands "
         f"holding together with probability {config['band_prob']:.0%} for a calibrated model "
         "(Bonferroni over the quantities). z is the mean rank's distance from its expectation "
@@ -50,20 +53,34 @@ def main() -> None:
     for model in config["models"]:
         path = ROOT / "results" / "calibration" / model / "coverage.csv"
         if not path.exists():
-            lines += [f"## {model}", "", "Not run.", ""]
+            # not rerun: the section of the run that last calibrated it stays, saying so
+            kept = earlier.get(model, "Not run.")
+            note = "Not rerun by the latest `make calibrate`: the record below is an earlier run's."
+            if not kept.startswith("Not r"):
+                kept = f"{note}\n\n{kept}"
+            lines += [f"## {model}", "", kept, ""]
             continue
         coverage = pd.read_csv(path)
         ranks = pd.read_csv(path.with_name("ranks.csv"))
-        design = config["designs"][model]
+        design = config.get("designs", {}).get(model) or get_model(model).calibration.design
         failing = int(coverage["replicates_failing_gate"].iloc[0])
         inside = int(coverage["within_band"].sum())
+        n = int(coverage["replicates"].max())
+        settings = {**sampler_settings(full, model), **config["sampler"]}
         lines += [
             f"## {model}",
+            "",
+            f"Fits: {settings['chains']} chains x {settings['draws']} draws after "
+            f"{settings['tune']} tuning steps, target acceptance {settings['target_accept']}, "
+            f"{settings.get('adaptation', 'low_rank').replace('_', '-')} mass-matrix adaptation. "
+            f"A coverage of 0.90 over {n} replicates has a standard error of "
+            f"{(0.9 * 0.1 / n) ** 0.5:.3f}; mean 90 % coverage over the quantities: "
+            f"{coverage['coverage_90'].mean():.3f}.",
             "",
             f"Design: {design}. Verdict: "
             + ("**passed**" if inside == len(coverage) else "**FAILED**")
             + f", {inside} of {len(coverage)} ECDFs within their bands; "
-            f"{failing} of {int(coverage['replicates'].max())} replicate fits failed the "
+            f"{failing} of {n} replicate fits ({failing / n:.1%}) failed the "
             "diagnostics gate (kept and counted)" + _failure_tally(ranks) + ".",
             "",
             _looks(ranks, config["band_prob"]),
@@ -79,6 +96,12 @@ def main() -> None:
             )
         lines.append("")
     (ROOT / "docs" / "calibration.md").write_text("\n".join(lines))
+
+
+def _sections(text: str) -> dict[str, str]:
+    """Split an earlier docs/calibration.md into its model sections (heading left out)."""
+    parts = re.split(r"^## (\S+)\n\n", text, flags=re.MULTILINE)
+    return {name: body.strip() for name, body in zip(parts[1::2], parts[2::2], strict=True)}
 
 
 def _looks(ranks: pd.DataFrame, band_prob: float) -> str:

@@ -18,6 +18,8 @@ DISTRIBUTIONS: dict[str, tuple[type[pm.Distribution], tuple[str, ...]]] = {
     "Exponential": (pm.Exponential, ("lam",)),
     "Gamma": (pm.Gamma, ("alpha", "beta")),
     "LogNormal": (pm.LogNormal, ("mu", "sigma")),
+    # deviations summing to zero (site effects), so that they leave the intercept alone
+    "ZeroSumNormal": (pm.ZeroSumNormal, ("sigma",)),
 }
 
 

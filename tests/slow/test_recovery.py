@@ -27,7 +27,8 @@ def test_il6_crp_recovers_the_generating_parameters(name):
         family,
         data.subjects,
         data.measurements,
-        options={"visits": [0]},
+        # 8 sites: partial pooling, and the between-site SD is identified
+        options={"visits": [0], "site_effects": "hierarchical"},
         settings=SamplerSettings(chains=4, draws=1000, tune=1000, cores=2),
         seed=3,
     )

@@ -50,7 +50,12 @@ def test_unknown_model_lists_valid_names():
 def test_il6_crp_structure_dims_and_censoring():
     model = get_model("il6_crp").generative(table(), DEFAULT_PRIORS)
     free = {v.name for v in model.free_RVs}
-    assert {"alpha", "beta_il6", "sigma", "tau_site", "z_site"} <= free
+    assert {"alpha", "beta_il6", "sigma", "alpha_site"} <= free
+    assert model.named_vars_to_dims["alpha_site"] == ("site",)
+    hierarchical = get_model("il6_crp").build(
+        table(), DEFAULT_PRIORS, {"site_effects": "hierarchical"}
+    )
+    assert {"tau_site", "z_site"} <= {v.name for v in hierarchical.free_RVs}
     assert {"log_il6_below", "log_il6_above"} <= free
     assert model.named_vars_to_dims["log_crp"] == ("obs",)
     assert list(model.coords["site"]) == ["A", "B"]

@@ -16,7 +16,11 @@ rule sbc_batch:
         ],
         design=lambda wildcards: calibration_design(wildcards.model),
         design_seed=lambda wildcards: job_seed("sbc_design", model=wildcards.model),
-        sampler=config["calibration"]["sampler"],
+        # the model's fit settings (what a run would fit it with), then calibration's own
+        sampler=lambda wildcards: {
+            **sampler_settings(wildcards.model),
+            **config["calibration"]["sampler"],
+        },
         code=lambda wildcards: code_version("sbc_batch.py", wildcards.model),
         # replicate fits keep no log-likelihood: the sampler checks only
         thresholds={
