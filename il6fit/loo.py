@@ -110,7 +110,9 @@ class PatientLoo:
 
     @property
     def pareto_k(self) -> np.ndarray:
-        """Pareto k of each patient."""
+        """Pareto k of each patient (0 where the estimate needed no importance sampling)."""
+        if self.elpd.pareto_k is None:  # K-fold: every patient held out by a refit
+            return np.zeros(self.elpd.elpd_i.size)
         return np.asarray(self.elpd.pareto_k).ravel()
 
     @property
@@ -121,17 +123,17 @@ class PatientLoo:
     @property
     def unreliable_patients(self) -> list[str]:
         """Identifiers of the patients whose estimate is unreliable."""
-        ids = self.elpd.pareto_k[UNIT].values
+        ids = self.elpd.elpd_i[UNIT].values
         return [str(i) for i in ids[self.pareto_k > self.limit]]
 
     @property
     def worst(self) -> str:
         """The patient with the largest k."""
-        return str(self.elpd.pareto_k[UNIT].values[int(np.nanargmax(self.pareto_k))])
+        return str(self.elpd.elpd_i[UNIT].values[int(np.nanargmax(self.pareto_k))])
 
 
 #: Fallbacks where PSIS is unreliable, in the order they may be configured.
-FALLBACKS = ("moment_match", "refit")
+FALLBACKS = ("moment_match", "refit", "kfold")
 
 
 @dataclass(frozen=True)
@@ -143,26 +145,33 @@ class LooSettings:
     fallbacks : tuple of str
         Tried in this order while some patient's Pareto k stays above the limit:
         ``moment_match`` (``arviz_stats.loo_moment_match``, no refit) and ``refit`` (exact
-        leave-one-patient-out refits of those patients, ``arviz_stats.reloo``).
+        leave-one-patient-out refits of those patients, ``arviz_stats.reloo``) and ``kfold``
+        (grouped K-fold cross-validation: ``folds`` refits, each without a fold of patients,
+        ``arviz_stats.loo_kfold``; for every patient, when too many are unreliable to refit
+        one at a time).
     max_refits : int
-        Most patients refitted for one fit; with more unreliable than that, the refits are
-        not made (each costs a fit) and the estimate stays unreliable, saying so.
+        Most patients refitted one at a time for one fit; with more unreliable than that, the
+        refits are not made (each costs a fit).
+    folds : int
+        Folds of the K-fold fallback (patients in sorted order, dealt out in turn).
     """
 
     fallbacks: tuple[str, ...] = FALLBACKS
     max_refits: int = 10
+    folds: int = 10
 
     def __post_init__(self):
         unknown = set(self.fallbacks) - set(FALLBACKS)
-        if unknown or self.max_refits < 0:
+        if unknown or self.max_refits < 0 or self.folds < 2:
             raise SpecError(
-                f"diagnostics.loo: fallbacks are chosen from {', '.join(FALLBACKS)} and "
-                f"max_refits is at least 0; got {list(self.fallbacks)}, {self.max_refits}."
+                f"diagnostics.loo: fallbacks are chosen from {', '.join(FALLBACKS)}, "
+                "max_refits is at least 0 and folds at least 2; got "
+                f"{list(self.fallbacks)}, {self.max_refits}, {self.folds}."
             )
         object.__setattr__(self, "fallbacks", tuple(self.fallbacks))
 
 
-#: Both fallbacks, at most 10 refits: the config's defaults.
+#: Every fallback, at most 10 single refits, 10 folds: the config's defaults.
 DEFAULT_LOO = LooSettings()
 
 
@@ -180,9 +189,13 @@ def patient_loo(
       Paananen et al. 2021), the model rebuilt from the fit to evaluate its densities;
     - ``refit``: the model is refitted without the patient, with the fit's sampler settings
       and seed, and the patient's log-likelihood averaged over the refit's draws
-      (``arviz_stats.reloo``, exact). A patient's terms must depend on parameters that the
-      refit also has, so this needs a model without per-patient latent values (the marginal
-      families); for others it is skipped, saying so.
+      (``arviz_stats.reloo``, exact), for at most ``settings.max_refits`` patients;
+    - ``kfold``: grouped K-fold cross-validation, every patient's estimate from a refit
+      without their fold (``arviz_stats.loo_kfold``, ``settings.folds`` refits).
+
+    Refits need a patient's terms to depend only on parameters that a refit without them also
+    has: a model without per-patient latent values (the marginal families); for others they
+    are skipped, saying so.
 
     Parameters
     ----------
@@ -212,8 +225,8 @@ def patient_loo(
     for fallback in settings.fallbacks:
         if not out.unreliable:
             break
-        step = _moment_matched if fallback == "moment_match" else _refitted
-        out = step(tree, out, settings)
+        step = {"moment_match": _moment_matched, "refit": _refitted, "kfold": _kfolded}
+        out = step[fallback](tree, out, settings)
     return out
 
 
@@ -253,6 +266,26 @@ def _refitted(tree: xr.DataTree, out: PatientLoo, settings: LooSettings) -> Pati
         log.warning("exact refits not made: %s", reason)
         return replace(out, method=f"{out.method} (exact refits not possible: {reason})")
     return replace(out, elpd=refitted, method=f"{out.method} + {out.unreliable} exact refits")
+
+
+def _kfolded(tree: xr.DataTree, out: PatientLoo, settings: LooSettings) -> PatientLoo:
+    log.info(
+        "PSIS-LOO unreliable for %d patients: %d-fold cross-validation by patient",
+        out.unreliable, settings.folds,
+    )  # fmt: skip
+    try:
+        wrapper = _PatientRefits(tree)
+        n = wrapper.rebuilt.patients.size
+        folds = min(settings.folds, n)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            kfold = azs.loo_kfold(
+                tree, wrapper, var_name=VARIABLE, folds=np.arange(n) % folds + 1, pointwise=True
+            )
+    except _NotRefittable as reason:
+        log.warning("K-fold cross-validation not made: %s", reason)
+        return replace(out, method=f"{out.method} (K-fold not possible: {reason})")
+    return replace(out, elpd=kfold, method=f"{out.method} -> {folds}-fold by patient")
 
 
 class _NotRefittable(Exception):
@@ -323,14 +356,26 @@ class _Rebuilt:
         draws, q = self._flat(draws)
         return self._as_draws(draws, self.log_density(q)[0])
 
-    def log_lik_i(self, draws: xr.DataArray, i: int) -> xr.DataArray:
-        """Log-likelihood of patient ``i`` (position among the sorted patients) at draws."""
+    def log_lik(self, draws: xr.DataArray, positions) -> xr.DataArray:
+        """Log-likelihood of the patients at ``positions`` (among the sorted patients).
+
+        Returns dims (chain, draw, :data:`UNIT`).
+        """
         draws, q = self._flat(draws)
-        total = 0.0
+        positions = np.atleast_1d(positions)
+        total = np.zeros((q.shape[0], positions.size))
         for values, owner in zip(self.likelihood(q), self.owners, strict=True):
             values = np.asarray(values).reshape(q.shape[0], owner.size, -1).sum(axis=2)
-            total = total + values[:, owner == i].sum(axis=1)
-        return self._as_draws(draws, total)
+            total += np.stack([values[:, owner == i].sum(axis=1) for i in positions], axis=1)
+        return xr.DataArray(
+            total.reshape(draws.sizes["chain"], draws.sizes["draw"], positions.size),
+            dims=("chain", "draw", UNIT),
+            coords={"chain": draws["chain"], "draw": draws["draw"], UNIT: self.patients[positions]},
+        )
+
+    def log_lik_i(self, draws: xr.DataArray, i: int) -> xr.DataArray:
+        """Log-likelihood of patient ``i`` (position among the sorted patients) at draws."""
+        return self.log_lik(draws, i).isel({UNIT: 0}, drop=True)
 
 
 class _PatientRefits(azs.SamplingWrapper):
@@ -346,10 +391,10 @@ class _PatientRefits(azs.SamplingWrapper):
         super().__init__(model=self.rebuilt.model, idata_orig=tree)
 
     def sel_observations(self, idx):
-        """Return the analysis table without patient ``idx`` (a position), and that position."""
-        patient = self.rebuilt.patients[idx]
+        """Return the analysis table without the patients at ``idx`` (positions), and ``idx``."""
+        held_out = self.rebuilt.patients[np.atleast_1d(idx)]
         table = self.rebuilt.table
-        return table[self.rebuilt.unit_of != patient].reset_index(drop=True), idx
+        return table[~np.isin(self.rebuilt.unit_of, held_out)].reset_index(drop=True), idx
 
     def sample(self, modified_observed_data):
         """Fit the model to the table without the patient."""
@@ -364,8 +409,8 @@ class _PatientRefits(azs.SamplingWrapper):
         wanted = {v.name: np.shape(r.start[v.name]) for v in r.value_vars}
         if shapes != wanted:
             raise _NotRefittable(
-                f"{r.family.name} has parameters of single patients or sites, which a refit "
-                "without the patient does not estimate"
+                f"{r.family.name} has parameters of patients, sites or arms that a refit "
+                "without those patients does not estimate"
             )
         return sample_posterior(model, self.settings, self.seed)
 
@@ -374,6 +419,5 @@ class _PatientRefits(azs.SamplingWrapper):
         return fitted_model
 
     def log_likelihood__i(self, excluded_obs, idata__i):
-        """Return the left-out patient's log-likelihood at each draw of the refit."""
-        values = self.rebuilt.log_lik_i(self.rebuilt.upars(idata__i), excluded_obs)
-        return values.expand_dims({UNIT: 1})
+        """Return the left-out patients' log-likelihood at each draw of the refit."""
+        return self.rebuilt.log_lik(self.rebuilt.upars(idata__i), excluded_obs)

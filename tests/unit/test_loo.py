@@ -102,6 +102,33 @@ def test_refits_give_each_patient_the_exact_held_out_log_density(monkeypatch):
     assert float(loo.elpd.elpd) == pytest.approx(float(loo.elpd.elpd_i.sum()))
 
 
+def test_k_fold_by_patient_takes_over_when_too_many_patients_need_refits(monkeypatch):
+    table = irregular_table(n=6)
+    tree, model = fit(table)
+    refits = []
+
+    def recording(model, settings, seed, **kwargs):
+        refit = stand_in_draws(model, settings, seed)
+        refits.append((sorted(set(model.coords["subject"])), refit))
+        return refit
+
+    monkeypatch.setattr(il6fit.sampling, "sample_posterior", recording)
+    settings = LooSettings(fallbacks=("refit", "kfold"), max_refits=2, folds=2)
+    loo = patient_loo(tree, -np.inf, settings)
+    assert loo.method == "psis (6 refits needed, not made) -> 2-fold by patient"
+    assert len(refits) == 2 and np.all(loo.pareto_k == 0)
+    patients = sorted(table["USUBJID"].unique())
+    potentials = get_model("treatment_response").marginal.potentials
+    for kept, refit in refits:
+        left_out = sorted(set(patients) - set(kept))
+        assert len(left_out) == 3  # patients dealt out to the folds in turn
+        terms = per_patient(potential_log_likelihood(refit, model, potentials), table)
+        for patient in left_out:
+            values = terms[VARIABLE].sel(patient=patient).values.ravel()
+            expected = logsumexp(values) - np.log(values.size)
+            assert float(loo.elpd.elpd_i.sel(patient=patient)) == pytest.approx(expected)
+
+
 def test_too_many_unreliable_patients_are_not_refitted_and_say_so(monkeypatch):
     tree, _ = fit(irregular_table(n=6))
     monkeypatch.setattr(il6fit.sampling, "sample_posterior", pytest.fail)
@@ -125,4 +152,4 @@ def test_a_fit_whose_refit_lacks_its_parameters_is_not_refitted_and_says_so(monk
 
 def test_unknown_fallbacks_are_a_clear_error():
     with pytest.raises(SpecError, match="moment_match, refit"):
-        LooSettings(fallbacks=("kfold",))
+        LooSettings(fallbacks=("waic",))
