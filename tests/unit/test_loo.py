@@ -74,17 +74,23 @@ def fit(table):
     return tree, model
 
 
-def test_refits_give_each_patient_the_exact_held_out_log_density(monkeypatch):
-    table = irregular_table(n=6)
-    tree, model = fit(table)
-    refits = []
+@pytest.fixture
+def refits(monkeypatch):
+    """Every refit's patients and draws, stand-in draws in place of sampling."""
+    made = []
 
     def recording(model, settings, seed, **kwargs):
         refit = stand_in_draws(model, settings, seed)
-        refits.append((sorted(set(model.coords["subject"])), refit))
+        made.append((sorted(set(model.coords["subject"])), refit))
         return refit
 
     monkeypatch.setattr(il6fit.sampling, "sample_posterior", recording)
+    return made
+
+
+def test_refits_give_each_patient_the_exact_held_out_log_density(refits):
+    table = irregular_table(n=6)
+    tree, model = fit(table)
     # a limit below every k: every patient is refitted
     loo = patient_loo(tree, -np.inf, LooSettings(fallbacks=("refit",), max_refits=6))
     assert loo.method == "psis + 6 exact refits"
@@ -102,17 +108,9 @@ def test_refits_give_each_patient_the_exact_held_out_log_density(monkeypatch):
     assert float(loo.elpd.elpd) == pytest.approx(float(loo.elpd.elpd_i.sum()))
 
 
-def test_k_fold_by_patient_takes_over_when_too_many_patients_need_refits(monkeypatch):
+def test_k_fold_by_patient_takes_over_when_too_many_patients_need_refits(refits):
     table = irregular_table(n=6)
     tree, model = fit(table)
-    refits = []
-
-    def recording(model, settings, seed, **kwargs):
-        refit = stand_in_draws(model, settings, seed)
-        refits.append((sorted(set(model.coords["subject"])), refit))
-        return refit
-
-    monkeypatch.setattr(il6fit.sampling, "sample_posterior", recording)
     settings = LooSettings(fallbacks=("refit", "kfold"), max_refits=2, folds=2)
     loo = patient_loo(tree, -np.inf, settings)
     assert loo.method == "psis (6 refits needed, not made) -> 2-fold by patient"
