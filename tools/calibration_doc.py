@@ -46,7 +46,7 @@ def main() -> None:
         "- Each model's verdict is also shown on its first 100, 200, 400, ... replicates, the "
         "looks at which the run was extended: a verdict that passes only at the last look "
         "would show.",
-        f"- Run time of the whole calibration on 2 cores: {run_time}.",
+        f"- Run time on 2 cores: {run_time}.",
         f"- Versions: PyMC {package_versions()['pymc']}, nutpie {package_versions()['nutpie']}.",
         "",
     ]
