@@ -402,12 +402,8 @@ class _PatientRefits(azs.SamplingWrapper):
 
         r = self.rebuilt
         model = r.family.build(modified_observed_data, r.priors, r.options)
-        shapes = {
-            v.name: np.shape(x)
-            for v, x in zip(model.value_vars, model.initial_point().values(), strict=True)
-        }
-        wanted = {v.name: np.shape(r.start[v.name]) for v in r.value_vars}
-        if shapes != wanted:
+        shapes = {name: np.shape(value) for name, value in model.initial_point().items()}
+        if shapes != {name: np.shape(value) for name, value in r.start.items()}:
             raise _NotRefittable(
                 f"{r.family.name} has parameters of patients, sites or arms that a refit "
                 "without those patients does not estimate"
