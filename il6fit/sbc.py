@@ -59,7 +59,7 @@ REPLICATE_COLUMNS = (
 )  # fmt: skip
 
 
-def design(model: str, spec: Mapping, seed: int) -> pd.DataFrame:
+def design(model: str, spec: Mapping, seed: int, options: Mapping | None = None) -> pd.DataFrame:
     """Build the fixed design of a model's calibration: an analysis table of simulated data.
 
     Parameters
@@ -70,6 +70,8 @@ def design(model: str, spec: Mapping, seed: int) -> pd.DataFrame:
         ``scenario`` plus :class:`il6fit.simulate.Scenario` fields (``n_subjects``, ...).
     seed : int
         Seed of the simulated dataset.
+    options : mapping, optional
+        The family's options (``priors`` ignored), its defaults where not given.
 
     Returns
     -------
@@ -86,7 +88,8 @@ def design(model: str, spec: Mapping, seed: int) -> pd.DataFrame:
         as_read(subjects), as_read(measurements),
         subjects_file="simulated", measurements_file="simulated",
     )  # fmt: skip
-    table = family.table(data.subjects, data.measurements)
+    typed = family.make_options({k: v for k, v in dict(options or {}).items() if k != "priors"})
+    table = family.table(data.subjects, data.measurements, typed)
     for column in [c for c in table.columns if c.lower().endswith("_cens")]:
         table[column] = 0
     if family.calibration is not None and family.calibration.prepare_design is not None:
@@ -134,7 +137,8 @@ class Calibrator:
         Priors of the fit, when they should differ from those the data are drawn with (to
         check that a miscalibrated model is caught).
     options : mapping, optional
-        The family's options (its defaults where not given), for data and fits alike.
+        The family's options (its defaults where not given) and ``priors`` (overrides of its
+        default priors), for data and fits alike: what a run's config gives the model.
     """
 
     def __init__(
@@ -157,9 +161,10 @@ class Calibrator:
         )
         self.n_ranks = n_ranks
         self.thresholds = thresholds or Thresholds()
-        self.priors = dict(self.family.default_priors)
+        options = dict(options or {})
+        self.priors = self.family.priors(options.pop("priors", None))
         self.fit_priors = {**self.priors, **dict(fit_priors or {})}
-        self.options = self.family.make_options(dict(options or {}))
+        self.options = self.family.make_options(options)
         self.generator = self.family.generative(design_table, self.priors, self.options)
         self.names = assessed(self.family, self.generator)
         self._compiled = CompiledModel()

@@ -40,7 +40,8 @@ def main() -> None:
     warnings.simplefilter("ignore")
     logging.disable(logging.WARNING)
     family = get_model(args.model)
-    table = design(args.model, family.calibration.design, seed=7)
+    options = dict(item.split("=", 1) for item in args.option)
+    table = design(args.model, family.calibration.design, seed=7, options=options)
     config = yaml.safe_load(Path("config/config.yaml").read_text())
     shipped = sampler_settings(config, args.model)
     given = {
@@ -48,7 +49,6 @@ def main() -> None:
         "draws": args.draws, "target_accept": args.target_accept,
     }  # fmt: skip
     settings = SamplerSettings(**{**shipped, **{k: v for k, v in given.items() if v is not None}})
-    options = dict(item.split("=", 1) for item in args.option)
     calibrator = Calibrator(args.model, table, settings=settings, n_ranks=99, options=options)
     out = pd.concat([calibrator.replicate(r, 1000 + 17 * r) for r in range(args.replicates)])
     per = out.groupby("replicate").first()

@@ -15,6 +15,8 @@ rule sbc_batch:
             for r in batch_replicates(wildcards)
         ],
         design=lambda wildcards: calibration_design(wildcards.model),
+        # the model's options and priors of the config: calibrate what a run fits
+        options=lambda wildcards: model_options(wildcards.model),
         design_seed=lambda wildcards: job_seed("sbc_design", model=wildcards.model),
         # the model's fit settings (what a run would fit it with), then calibration's own
         sampler=lambda wildcards: {

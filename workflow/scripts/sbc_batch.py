@@ -19,10 +19,16 @@ sampler = dict(snakemake.params.sampler)
 n_ranks = sampler.pop("n_ranks")
 calibrator = Calibrator(
     model,
-    design(model, snakemake.params.design, seed=snakemake.params.design_seed),
+    design(
+        model,
+        snakemake.params.design,
+        seed=snakemake.params.design_seed,
+        options=snakemake.params.options,
+    ),
     settings=SamplerSettings(**sampler),
     thresholds=Thresholds(**snakemake.params.thresholds),
     n_ranks=n_ranks,
+    options=snakemake.params.options,
 )
 tables = [
     calibrator.replicate(replicate, seed)
