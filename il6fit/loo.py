@@ -11,6 +11,7 @@ patient (Vehtari et al. 2024: above ``min(1 - 1/log10(S), 0.7)`` the estimate is
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import warnings
@@ -222,18 +223,19 @@ def patient_loo(
     out = PatientLoo(elpd, "psis", limit)
     if not {"il6fit_family", "il6fit_options"} <= set(tree.attrs):
         return out
+    # the model is rebuilt (and its functions compiled) once, for whichever fallbacks run
+    rebuilt = functools.cache(lambda: _Rebuilt(tree))
     for fallback in settings.fallbacks:
         if not out.unreliable:
             break
-        step = {"moment_match": _moment_matched, "refit": _refitted, "kfold": _kfolded}
-        out = step[fallback](tree, out, settings)
+        out = _STEPS[fallback](tree, out, settings, rebuilt)
     return out
 
 
-def _moment_matched(tree: xr.DataTree, out: PatientLoo, settings: LooSettings) -> PatientLoo:
+def _moment_matched(tree, out: PatientLoo, settings: LooSettings, rebuilt) -> PatientLoo:
     log.info("PSIS-LOO unreliable for %d patients: moment matching", out.unreliable)
     try:
-        rebuilt = _Rebuilt(tree)
+        rebuilt = rebuilt()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
             matched = azs.loo_moment_match(
@@ -247,7 +249,7 @@ def _moment_matched(tree: xr.DataTree, out: PatientLoo, settings: LooSettings) -
     return replace(out, elpd=matched, method=f"{out.method} + moment matching")
 
 
-def _refitted(tree: xr.DataTree, out: PatientLoo, settings: LooSettings) -> PatientLoo:
+def _refitted(tree, out: PatientLoo, settings: LooSettings, rebuilt) -> PatientLoo:
     if out.unreliable > settings.max_refits:
         log.warning(
             "%d patients would need exact refits, more than diagnostics.loo.max_refits (%d): "
@@ -256,7 +258,7 @@ def _refitted(tree: xr.DataTree, out: PatientLoo, settings: LooSettings) -> Pati
         return replace(out, method=f"{out.method} ({out.unreliable} refits needed, not made)")
     log.info("PSIS-LOO unreliable for %d patients: exact refits", out.unreliable)
     try:
-        wrapper = _PatientRefits(tree)
+        wrapper = _PatientRefits(tree, rebuilt())
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
             refitted = azs.reloo(
@@ -268,13 +270,13 @@ def _refitted(tree: xr.DataTree, out: PatientLoo, settings: LooSettings) -> Pati
     return replace(out, elpd=refitted, method=f"{out.method} + {out.unreliable} exact refits")
 
 
-def _kfolded(tree: xr.DataTree, out: PatientLoo, settings: LooSettings) -> PatientLoo:
+def _kfolded(tree, out: PatientLoo, settings: LooSettings, rebuilt) -> PatientLoo:
     log.info(
         "PSIS-LOO unreliable for %d patients: %d-fold cross-validation by patient",
         out.unreliable, settings.folds,
     )  # fmt: skip
     try:
-        wrapper = _PatientRefits(tree)
+        wrapper = _PatientRefits(tree, rebuilt())
         n = wrapper.rebuilt.patients.size
         folds = min(settings.folds, n)
         with warnings.catch_warnings():
@@ -286,6 +288,10 @@ def _kfolded(tree: xr.DataTree, out: PatientLoo, settings: LooSettings) -> Patie
         log.warning("K-fold cross-validation not made: %s", reason)
         return replace(out, method=f"{out.method} (K-fold not possible: {reason})")
     return replace(out, elpd=kfold, method=f"{out.method} -> {folds}-fold by patient")
+
+
+#: Each fallback: ``(tree, loo so far, settings, rebuilt model) -> loo``.
+_STEPS = {"moment_match": _moment_matched, "refit": _refitted, "kfold": _kfolded}
 
 
 class _NotRefittable(Exception):
@@ -312,9 +318,6 @@ class _Rebuilt:
         self.start = dict(model.initial_point())
         self.value_vars = list(model.value_vars)
         self.n_params = sum(int(np.prod(v.shape)) for v in self.start.values())
-        self.log_density = _get_batched_func(
-            self.value_vars, [model.logp(jacobian=True, sum=True)], self.start
-        )
         names = [rv.name for rv in model.observed_RVs]
         terms = [model.logp(vars=[rv], sum=False)[0] for rv in model.observed_RVs]
         if family.marginal is not None:
@@ -332,6 +335,15 @@ class _Rebuilt:
             )
             for name in names
         ]
+
+    @functools.cached_property
+    def log_density(self):
+        """The log density (Jacobian included), batched over unconstrained draws."""
+        from arviz_stats.loo.pymc_helper import _get_batched_func
+
+        return _get_batched_func(
+            self.value_vars, [self.model.logp(jacobian=True, sum=True)], self.start
+        )
 
     def upars(self, tree: xr.DataTree) -> xr.DataArray:
         """Return the draws of ``tree``, unconstrained as this model's value variables."""
@@ -381,10 +393,10 @@ class _Rebuilt:
 class _PatientRefits(azs.SamplingWrapper):
     """Exact leave-one-patient-out refits of a fit, for ``arviz_stats.reloo``."""
 
-    def __init__(self, tree: xr.DataTree):
+    def __init__(self, tree: xr.DataTree, rebuilt: _Rebuilt):
         from il6fit.sampling import SamplerSettings
 
-        self.rebuilt = _Rebuilt(tree)
+        self.rebuilt = rebuilt
         sampler = json.loads(tree.attrs.get("il6fit_sampler", "{}"))
         self.settings = SamplerSettings(**sampler)
         self.seed = int(tree.attrs.get("il6fit_seed", 0))
