@@ -37,7 +37,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 RUNNERS = ("il6fit", "il6fit refit", "pymc", "stan")
-MODELS = ("treatment_response", "il6_crp")
+MODELS = ("treatment_response", "il6_crp", "mmrm")
 
 
 def load_config() -> dict:

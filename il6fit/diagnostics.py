@@ -15,7 +15,9 @@ import xarray as xr
 from il6fit.errors import FitFailedError, SpecError
 from il6fit.loo import DEFAULT_LOO, VARIABLE, LooSettings, patient_loo
 from il6fit.models.family import ModelFamily, ParameterInfo
+from il6fit.models.landmark import landmark_check
 from il6fit.sampling import is_preview
+from il6fit.storage import fitted_inputs
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +55,10 @@ class Thresholds:
         Largest fraction of draws that may hit the maximum tree depth.
     ebfmi_min : float
         Smallest E-BFMI of any chain allowed.
+    landmark_p_min : float
+        Smallest two-sided posterior predictive p-value of each arm's observed mean change at
+        the landmark week (completers) allowed; 0.01 marks a fit whose observed mean lies
+        outside the central 99 % of its predictive distribution (families with a landmark).
     pareto_k_max : float
         Largest Pareto shape k of leave-one-patient-out PSIS-LOO for which a patient's
         estimate counts as reliable (capped at ``1 - 1/log10(draws)``, see
@@ -66,6 +72,7 @@ class Thresholds:
     divergences_max: int = 0
     treedepth_saturation_max: float = 0.0
     ebfmi_min: float = 0.3
+    landmark_p_min: float = 0.01
     pareto_k_max: float = 0.7
 
 
@@ -399,9 +406,13 @@ def gate(
         raise SpecError(
             f"unknown diagnostics policy '{on_failure}'; choose one of {', '.join(POLICIES)}."
         )
-    summary, checks, failures = judge(
+    summary, checks, _ = judge(
         tree, family.parameters, thresholds, ci_kind=ci_kind, ci_prob=ci_prob, loo=loo
     )
+    if family.landmark is not None and not is_preview(tree):
+        row = landmark_row(tree, thresholds.landmark_p_min)
+        checks = pd.concat([checks, pd.DataFrame([row])], ignore_index=True)
+    failures = failed_checks(checks)
     if not failures:
         log.info("%s passed every check", fit_name)
     elif is_preview(tree):
@@ -411,6 +422,52 @@ def gate(
     else:
         log.warning("fit %s FAILED the diagnostics gate: %s", fit_name, "; ".join(failures))
     return summary, checks
+
+
+#: The gate's estimand check (families with a landmark week).
+LANDMARK_CHECK = "landmark change vs predictive"
+
+
+def landmark_row(tree: xr.DataTree, p_min: float) -> dict:
+    """Check a fit's estimand: observed mean change per arm against its predictive (the gate).
+
+    Each arm's completers' observed mean change at the landmark week is compared with its
+    posterior predictive distribution (:func:`il6fit.models.landmark.landmark_check`); the
+    smallest two-sided p-value across arms is the check's value. A model whose course or
+    covariance does not fit the trial shows here, where more sampling cannot help.
+
+    Parameters
+    ----------
+    tree : xarray.DataTree
+        A fit written by :func:`il6fit.inference.fit_model` (its table and options stored)
+        with a ``posterior`` group.
+    p_min : float
+        Smallest p-value that passes.
+
+    Returns
+    -------
+    dict
+        A row of a checks table (:data:`CHECK_COLUMNS`); ``worst`` names the arm with the
+        smallest p-value, its observed mean and predictive interval.
+    """
+    row = {"check": LANDMARK_CHECK, "threshold": p_min, "rule": ">=", "gates": True}
+    if "analysis_table" not in tree.children or "il6fit_options" not in tree.attrs:
+        return {**row, "value": np.nan, "passed": True, "worst": "not computed: no stored table"}
+    family, options, table = fitted_inputs(tree)
+    observed = family.landmark.observed(table, options)
+    predictive = family.landmark.predictive(tree, table, options, np.random.default_rng(0))
+    result = landmark_check(observed, predictive, prob=1 - p_min)
+    worst = result.loc[result["p"].idxmin()]
+    return {
+        **row,
+        "value": float(worst["p"]),
+        "passed": bool(worst["p"] >= p_min),
+        "worst": (
+            f"{worst['arm']}: observed mean change {worst['observed']:.3g} "
+            f"({worst['completers']} completers), predictive {1 - p_min:.0%} "
+            f"{worst['predictive_lower']:.3g} to {worst['predictive_upper']:.3g}"
+        ),
+    }
 
 
 def summarise_estimands(

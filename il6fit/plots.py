@@ -94,6 +94,40 @@ def forest(summary: pd.DataFrame) -> plt.Figure:
     return fig
 
 
+def element_draws(post: xr.DataTree, label: str) -> np.ndarray | None:
+    """Draws (chain, draw) of a scalar parameter or one element, named as in a summary.
+
+    Parameters
+    ----------
+    post : xarray.DataTree or xarray.Dataset
+        A posterior.
+    label : str
+        ``"name"`` or ``"name[coord, coord]"`` (coordinates as a summary writes them).
+
+    Returns
+    -------
+    numpy.ndarray or None
+        None when the posterior has no such parameter.
+    """
+    name, _, inner = label.partition("[")
+    if name not in post:
+        return None
+    values = post[name]
+    if not inner:
+        return values.values if values.ndim == 2 else None
+    wanted = inner.rstrip("]").split(", ")
+    dims = [d for d in values.dims if d not in ("chain", "draw")]
+    if len(wanted) != len(dims):
+        return None
+    selection = {}
+    for dim, text in zip(dims, wanted, strict=True):
+        matches = [i for i, c in enumerate(values[dim].values) if str(c) == text]
+        if not matches:
+            return None
+        selection[dim] = matches[0]
+    return values.isel(selection).values
+
+
 def rank_plot(tree: xr.DataTree, var_names: Sequence[str]) -> plt.Figure:
     """Rank histograms per chain: flat and overlapping when the chains agree.
 
@@ -102,21 +136,22 @@ def rank_plot(tree: xr.DataTree, var_names: Sequence[str]) -> plt.Figure:
     tree : xarray.DataTree
         A fit.
     var_names : sequence of str
-        Scalar parameters to show.
+        Scalar parameters or elements (``"beta[A, 24.0]"``) to show.
 
     Returns
     -------
     matplotlib.figure.Figure
     """
     post = tree["posterior"]
-    names = [v for v in var_names if v in post and post[v].ndim == 2]
+    draws_of = {v: element_draws(post, v) for v in var_names}
+    names = [v for v, d in draws_of.items() if d is not None]
     ncol = 3
     nrow = -(-len(names) // ncol)
     fig, axes = plt.subplots(nrow, ncol, figsize=(9, 2.2 * nrow), squeeze=False)
     chains, draws = post.sizes["chain"], post.sizes["draw"]
     bins = np.linspace(0, chains * draws, 21)
     for ax, name in zip(axes.flat, names, strict=False):
-        ranks = rankdata(post[name].values.ravel()).reshape(chains, draws)
+        ranks = rankdata(draws_of[name].ravel()).reshape(chains, draws)
         for c in range(chains):
             ax.hist(ranks[c], bins=bins, histtype="step", label=f"chain {c}")
         ax.axhline(draws / (len(bins) - 1), color="grey", ls=":", lw=0.8)
@@ -140,18 +175,19 @@ def trace_plot(tree: xr.DataTree, units: Mapping[str, str]) -> plt.Figure:
     tree : xarray.DataTree
         A fit.
     units : mapping of str to str
-        Scalar parameters to show, with their units.
+        Scalar parameters or elements (``"beta[A, 24.0]"``) to show, with their units.
 
     Returns
     -------
     matplotlib.figure.Figure
     """
     post = tree["posterior"]
-    names = [v for v in units if v in post and post[v].ndim == 2]
+    draws_of = {v: element_draws(post, v) for v in units}
+    names = [v for v, d in draws_of.items() if d is not None]
     fig, axes = plt.subplots(len(names), 1, figsize=(9, 1.4 * len(names) + 0.8), squeeze=False)
     for ax, name in zip(axes[:, 0], names, strict=True):
         for c in range(post.sizes["chain"]):
-            ax.plot(post[name].values[c], lw=0.4, alpha=0.8, label=f"chain {c}")
+            ax.plot(draws_of[name][c], lw=0.4, alpha=0.8, label=f"chain {c}")
         ax.set_ylabel(f"{name}\n({units[name]})", fontsize=7)
         ax.tick_params(labelsize=7)
     axes[-1, 0].set_xlabel("draw after tuning (iteration)")

@@ -47,6 +47,9 @@ class FitSection:
     captions: Mapping[str, str] = field(default_factory=dict)
     estimands: pd.DataFrame | None = None
     sensitivity: pd.DataFrame | None = None
+    #: for a model with a landmark week: the completers' observed mean change per arm
+    #: (:func:`il6fit.models.landmark.completer_change`)
+    observed_change: pd.DataFrame | None = None
 
     @property
     def name(self) -> str:
@@ -155,6 +158,7 @@ def build_report(
         f"</title><style>{_STYLE}</style></head><body>",
         f"<h1>{html.escape(title)}</h1>",
         verdict,
+        _landmark_html(fits),
         _convergence_overview(fits),
         "<h2>Data</h2>",
         *(_dataset_html(d) for d in datasets),
@@ -193,6 +197,88 @@ def _table(frame: pd.DataFrame, *, text_columns: Sequence[str] = (), digits: int
         for row in frame.itertuples(index=False)
     )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def landmark_table(fits: Sequence[FitSection]) -> pd.DataFrame:
+    """Tabulate one dataset's landmark estimands side by side, beside the observed change.
+
+    Parameters
+    ----------
+    fits : sequence of FitSection
+        Fits to one dataset with a landmark (``observed_change`` and estimands set), the
+        primary analysis first; the observed change is the first fit's.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per arm (``mean change``) and per active arm (``effect vs <control>``):
+        ``estimand``, ``arm``, ``completers``, ``observed (mean ± SE)`` (the difference of
+        observed means for an effect), then one column per fit with its posterior mean and
+        credible interval.
+    """
+    observed = fits[0].observed_change.set_index("arm")
+    arms = list(observed.index)
+    control = arms[0]
+    rows = []
+    for arm in arms:
+        o = observed.loc[arm]
+        rows.append(
+            {
+                "estimand": "mean change",
+                "arm": arm,
+                "key": f"change[{arm}]",
+                "completers": int(o["completers"]),
+                "observed (mean ± SE)": f"{o['observed']:.2f} ± {o['se']:.2f}",
+            }
+        )
+    for arm in arms[1:]:
+        o, c = observed.loc[arm], observed.loc[control]
+        gap, se = o["observed"] - c["observed"], float(np.hypot(o["se"], c["se"]))
+        rows.append(
+            {
+                "estimand": f"effect vs {control}",
+                "arm": arm,
+                "key": f"effect[{arm}]",
+                "completers": int(o["completers"] + c["completers"]),
+                "observed (mean ± SE)": f"{gap:.2f} ± {se:.2f}",
+            }
+        )
+    table = pd.DataFrame(rows)
+    for f in fits:
+        estimates = f.estimands.set_index("parameter")
+        verdict = "passed" if f.passed else "FAILED"
+        table[f"{f.model} ({verdict})"] = [
+            f"{estimates.loc[k, 'mean']:.2f} ({estimates.loc[k, 'ci_lower']:.2f} to "
+            f"{estimates.loc[k, 'ci_upper']:.2f})"
+            if k in estimates.index
+            else "-"
+            for k in table["key"]
+        ]
+    return table.drop(columns="key")
+
+
+def _landmark_html(fits: Sequence[FitSection]) -> str:
+    with_landmark = [f for f in fits if f.observed_change is not None and f.estimands is not None]
+    if not with_landmark:
+        return ""
+    parts = ["<h2>Treatment effects at the landmark week</h2>"]
+    for dataset in dict.fromkeys(f.dataset for f in with_landmark):
+        group = [f for f in with_landmark if f.dataset == dataset]
+        options = group[0].metadata.get("options", {}).get("options", {})
+        interval = f"{group[0].estimands['ci_prob'].iloc[0]:.0%}"
+        score = options.get("score", "score")
+        week = options.get("landmark_week", "")
+        table = landmark_table(group)
+        parts.append(
+            f"<h3>{html.escape(dataset)}: change in {html.escape(str(score))} from baseline to "
+            f"week {week:g} (score units)</h3>"
+            f"<p>Primary analysis: <b>{html.escape(group[0].model)}</b>. Model columns: "
+            f"posterior mean ({interval} credible interval), standardised over the analysed "
+            "patients; observed: the plain mean change among completers (a score at baseline "
+            "and at the landmark), model-free and unadjusted; an effect's observed value is the "
+            "difference of two arms' means.</p>" + _table(table, text_columns=tuple(table.columns))
+        )
+    return "".join(parts)
 
 
 def _convergence_overview(fits: Sequence[FitSection]) -> str:

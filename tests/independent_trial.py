@@ -132,9 +132,16 @@ def population_change(
 
 
 def trial(
-    n_per_arm: int, seed: int, *, p_missed: float = 0.05, truth: Truth = Truth()
+    n_per_arm: int,
+    seed: int,
+    *,
+    p_missed: float = 0.05,
+    esr: bool = True,
+    truth: Truth = Truth(),
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """One trial in il6fit's data contract (text cells, as read from files).
+
+    ``esr=False`` leaves ESR out (a trial that measured CRP only: DAS28-CRP, no DAS28-ESR).
 
     Returns
     -------
@@ -160,6 +167,8 @@ def trial(
     missed = (rows["week"] > 0) & (rng.random(len(rows)) < p_missed)
     rows = rows[~missed]
     units = {"TJC28": "", "SJC28": "", "PTGA": "mm", "CRP": "mg/L", "ESR": "mm/h"}
+    if not esr:
+        del units["ESR"]
     long = rows.melt(
         id_vars=["patient", "week"], value_vars=list(units), var_name="PARAMCD", value_name="v"
     )

@@ -21,6 +21,7 @@ FAMILY_MODULES = (
     "disease_activity",
     "treatment_response",
     "eular_response",
+    "mmrm",
 )
 
 #: Every model family, by config name.

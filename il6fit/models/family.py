@@ -216,8 +216,15 @@ class FigureSpec:
     caption: str
 
 
-def _scalars(fig: FigureInput) -> list[str]:
-    return [p for p in fig.summary["parameter"] if "[" not in p]
+def _scalars(fig: FigureInput, most: int = 9) -> list[str]:
+    """Pick the parameters of rank and trace plots.
+
+    The scalar ones, else the elements that mixed worst (lowest bulk ESS), at most ``most``.
+    """
+    scalars = [p for p in fig.summary["parameter"] if "[" not in p]
+    if scalars:
+        return scalars
+    return list(fig.summary.nsmallest(most, "ess_bulk")["parameter"])
 
 
 #: Figures drawn for every fit of every family, after the family's own.
@@ -242,7 +249,12 @@ COMMON_FIGURES: dict[str, FigureSpec] = {
     ),
     "trace": FigureSpec(
         lambda f: plots.trace_plot(
-            f.tree, dict(zip(f.summary["parameter"], f.summary["unit"], strict=True))
+            f.tree,
+            {
+                p: u
+                for p, u in zip(f.summary["parameter"], f.summary["unit"], strict=True)
+                if p in _scalars(f)
+            },
         ),
         "trace plots per chain",
     ),
@@ -330,6 +342,29 @@ class Marginal:
 
 
 @dataclass(frozen=True)
+class Landmark:
+    """The observed mean change per arm at the landmark week and the model's replicate of it.
+
+    What the gate's estimand check compares (:func:`il6fit.models.landmark.landmark_check`):
+    the completers' observed mean change per arm against its posterior predictive
+    distribution, each completer's landmark score drawn given their other observed visits (so
+    a selection of completers on earlier scores, missing at random, is no misfit).
+
+    Attributes
+    ----------
+    observed : callable
+        ``(table, options) -> DataFrame``: one row per completer (a score at baseline and at
+        the landmark) with ``USUBJID``, ``arm`` and ``change``.
+    predictive : callable
+        ``(tree, table, options, rng) -> xarray.DataArray``: draws of the completers' mean
+        change per arm, dims (chain, draw, arm).
+    """
+
+    observed: Callable[[pd.DataFrame, Any], pd.DataFrame]
+    predictive: Callable[..., xr.DataArray]
+
+
+@dataclass(frozen=True)
 class ModelFamily:
     """A model family.
 
@@ -372,6 +407,9 @@ class ModelFamily:
     marginal : Marginal, optional
         For a family that samples only its global parameters, how its latent values are
         drawn back and which model draws data.
+    landmark : Landmark, optional
+        For a family with treatment estimands at a landmark week, the observed and replicated
+        mean change per arm (the gate's estimand check and the report's side-by-side table).
     """
 
     name: str
@@ -391,6 +429,7 @@ class ModelFamily:
     calibration: Calibration | None = None
     recovery: RecoveryStudy | None = None
     marginal: Marginal | None = None
+    landmark: Landmark | None = None
 
     def make_options(self, options: Any = None) -> Any:
         """Return typed options from config values (``priors`` ignored), defaults filled in.

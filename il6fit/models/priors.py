@@ -18,6 +18,9 @@ DISTRIBUTIONS: dict[str, tuple[type[pm.Distribution], tuple[str, ...]]] = {
     "Exponential": (pm.Exponential, ("lam",)),
     "Gamma": (pm.Gamma, ("alpha", "beta")),
     "LogNormal": (pm.LogNormal, ("mu", "sigma")),
+    "Beta": (pm.Beta, ("alpha", "beta")),
+    # correlation matrices (a repeated-measures covariance): the model reads eta
+    "LKJ": (pm.LKJCorr, ("eta",)),
     # deviations summing to zero (site effects), so that they leave the intercept alone
     "ZeroSumNormal": (pm.ZeroSumNormal, ("sigma",)),
 }
@@ -70,6 +73,21 @@ class Prior:
         """
         cls = DISTRIBUTIONS[self.dist][0]
         return cls(name, **dict(self.params), **kwargs)
+
+    def unnamed(self, **kwargs) -> pm.Distribution:
+        """Return the distribution outside any model (``.dist``), e.g. for ``sd_dist``.
+
+        Parameters
+        ----------
+        **kwargs
+            Passed on to the PyMC distribution (``shape``, ...).
+
+        Returns
+        -------
+        TensorVariable
+        """
+        cls = DISTRIBUTIONS[self.dist][0]
+        return cls.dist(**dict(self.params), **kwargs)
 
     @classmethod
     def from_config(cls, value: Mapping) -> Prior:

@@ -72,6 +72,7 @@ from il6fit.models.family import (
     Calibration,
     FigureInput,
     FigureSpec,
+    Landmark,
     Marginal,
     ModelFamily,
     ObservedInfo,
@@ -558,6 +559,99 @@ def estimands(tree: xr.DataTree, table: pd.DataFrame, options: Options, seed: in
     )
 
 
+def observed_change(table: pd.DataFrame, options: Options) -> pd.DataFrame:
+    """Return the completers' observed change at the landmark week, one per completer.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        An analysis table of the family (a patient's first score at a week is used).
+    options : Options
+        ``landmark_week``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``USUBJID``, ``arm``, ``change`` (landmark score minus baseline).
+    """
+    first = table.groupby(["USUBJID", "week"], sort=True)[["y", "arm"]].first()
+    start = first.xs(0.0, level="week")
+    end = first.xs(float(options.landmark_week), level="week")
+    both = end.join(start["y"].rename("baseline"), how="inner")
+    return pd.DataFrame(
+        {
+            "USUBJID": both.index.to_numpy(),
+            "arm": both["arm"].to_numpy(),
+            "change": (both["y"] - both["baseline"]).to_numpy(float),
+        }
+    )
+
+
+def landmark_predictive(
+    tree: xr.DataTree, table: pd.DataFrame, options: Options, rng: np.random.Generator
+) -> xr.DataArray:
+    r"""Draws of the completers' mean change per arm, each given their other visits.
+
+    For every posterior draw the completers' subject effects are drawn from their exact
+    conditional given all their visits but the landmark (:func:`conditional_effects` on the
+    data without the landmark rows), then their landmark score
+    :math:`b_i + \Delta_i (1 - e^{-kL}) + \sigma \varepsilon`, less the observed baseline.
+
+    Parameters
+    ----------
+    tree : xarray.DataTree
+        A fit of :func:`build`.
+    table : pandas.DataFrame
+        Its analysis table.
+    options : Options
+        ``landmark_week``.
+    rng : numpy.random.Generator
+        Source of the draws.
+
+    Returns
+    -------
+    xarray.DataArray
+        Dims (chain, draw, arm).
+    """
+    landmark = float(options.landmark_week)
+    post = tree["posterior"].to_dataset()
+    constant = tree["constant_data"].to_dataset()
+    design = _design(table)
+    keep = (table["week"] != landmark).to_numpy()
+    reduced = _grid_data(
+        table[keep],
+        {
+            **design,
+            "subject_idx": design["subject_idx"][keep],
+            "week_idx": design["week_idx"][keep],
+        },
+    )
+    without = constant.assign({name: (constant[name].dims, reduced[name]) for name in GRID_DATA})
+    effects = conditional_effects(post, without, rng)
+    completers = observed_change(table, options)
+    position = {s: i for i, s in enumerate(design["subjects"])}
+    members = np.array([position[s] for s in completers["USUBJID"]])
+    shape = (post.sizes["chain"], post.sizes["draw"])
+    reached = 1 - np.exp(-post["k"].values.reshape(-1, 1) * landmark)
+    base = effects["base"].values.reshape(-1, len(design["subjects"]))[:, members]
+    plateau = effects["plateau"].values.reshape(-1, len(design["subjects"]))[:, members]
+    sigma = post["sigma"].values.reshape(-1, 1)
+    end = base + plateau * reached + sigma * rng.standard_normal(base.shape)
+    baseline = table[table["week"] == 0].groupby("USUBJID")["y"].first()
+    change = end - baseline.loc[completers["USUBJID"]].to_numpy()
+    arms = [str(a) for a in post["arm"].values]
+    arm_of = completers["arm"].to_numpy()
+    means = np.full((change.shape[0], len(arms)), np.nan)
+    for j, arm in enumerate(arms):
+        if (arm_of == arm).any():
+            means[:, j] = change[:, arm_of == arm].mean(axis=1)
+    return xr.DataArray(
+        means.reshape(*shape, len(arms)),
+        dims=("chain", "draw", "arm"),
+        coords={"chain": post["chain"].values, "draw": post["draw"].values, "arm": arms},
+    )
+
+
 #: Estimands reported, with units.
 ESTIMANDS = {
     "change": ParameterInfo("mean change in DAS28 at the landmark week", "score"),
@@ -700,6 +794,7 @@ FAMILY = ModelFamily(
     observed={"y": ObservedInfo("DAS28 at every visit (score)")},
     with_observed=lambda table, values: table.assign(y=np.asarray(values["y"], dtype=float)),
     marginal=Marginal(generative=build_latent, conditional=conditional_effects),
+    landmark=Landmark(observed=observed_change, predictive=landmark_predictive),
     calibration=Calibration(
         design={"scenario": "ra_tcz_trial", "n_subjects": 60}, estimands=("change", "effect")
     ),

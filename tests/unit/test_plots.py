@@ -75,3 +75,22 @@ def test_eular_figure_shows_posterior_means_and_observed_shares():
     crosses = next(line for line in ax.lines if line.get_label() == "observed share")
     assert list(crosses.get_ydata()) == pytest.approx([0.5, 0.0])  # none: 1 of 2, 0 of 1
     assert "(0-1)" in ax.get_ylabel()
+
+
+def test_rank_and_trace_plots_show_elements_when_a_model_has_no_scalar_parameter():
+    from il6fit.plots import element_draws, rank_plot, trace_plot
+
+    rng = np.random.default_rng(0)
+    post = xr.Dataset(
+        {"beta": (("chain", "draw", "arm", "visit"), rng.normal(size=(2, 50, 2, 3)))},
+        coords={"arm": ["A", "B"], "visit": [4.0, 12.0, 24.0]},
+    )
+    tree = xr.DataTree.from_dict({"posterior": post})
+    picked = element_draws(tree["posterior"], "beta[B, 12.0]")
+    assert np.array_equal(picked, post["beta"].values[:, :, 1, 1])
+    assert element_draws(tree["posterior"], "beta[C, 12.0]") is None
+    figure = rank_plot(tree, ["beta[A, 4.0]", "beta[B, 24.0]"])
+    assert [a.get_title() for a in figure.axes if a.get_visible()] == [
+        "beta[A, 4.0]", "beta[B, 24.0]"
+    ]  # fmt: skip
+    assert len(trace_plot(tree, {"beta[A, 4.0]": "score"}).axes) == 1

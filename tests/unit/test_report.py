@@ -185,3 +185,47 @@ def test_a_refit_report_says_what_changed_and_how_the_estimates_moved():
     assert shifts.loc[0, "change in sd before"] == pytest.approx(2.0)
     first = build_report(title="T", datasets=[], fits=[after], config={}, versions={})
     assert "No previous run recorded" in first
+
+
+def landmark_fit(model: str, changes: list[float], passed: bool) -> FitSection:
+    arms = ["Placebo", "TCZ 8"]
+    rows = [(f"change[{a}]", c) for a, c in zip(arms, changes, strict=True)]
+    rows.append(("effect[TCZ 8]", changes[1] - changes[0]))
+    estimands = pd.DataFrame(
+        {
+            "parameter": [r[0] for r in rows],
+            "mean": [r[1] for r in rows],
+            "ci_lower": [r[1] - 0.1 for r in rows],
+            "ci_upper": [r[1] + 0.1 for r in rows],
+            "ci_prob": 0.9,
+            "unit": "score",
+            "description": "",
+        }
+    )
+    observed = pd.DataFrame(
+        {"arm": arms, "completers": [50, 48], "observed": [-0.5, -2.0], "se": [0.1, 0.12]}
+    )
+    return dataclasses.replace(
+        section("trial", passed),
+        model=model,
+        estimands=estimands,
+        observed_change=observed,
+        metadata={"options": {"options": {"score": "DAS28ESR", "landmark_week": 24}}},
+    )
+
+
+def test_landmark_estimands_of_all_models_sit_side_by_side_with_the_observed_change():
+    from il6fit.report import landmark_table
+
+    fits = [landmark_fit("mmrm", [-0.52, -2.01], True), landmark_fit("tr", [-0.4, -1.8], False)]
+    table = landmark_table(fits).set_index(["estimand", "arm"])
+    assert list(table.columns) == [
+        "completers", "observed (mean ± SE)", "mmrm (passed)", "tr (FAILED)"
+    ]  # fmt: skip
+    assert table.loc[("effect vs Placebo", "TCZ 8"), "observed (mean ± SE)"] == "-1.50 ± 0.16"
+    assert table.loc[("mean change", "TCZ 8"), "mmrm (passed)"] == "-2.01 (-2.11 to -1.91)"
+    assert table.loc[("effect vs Placebo", "TCZ 8"), "tr (FAILED)"] == "-1.40 (-1.50 to -1.30)"
+    html = build_report(title="T", datasets=[dataset()], fits=fits, config={"seed": 1}, versions={})
+    first = html.index("<h2>")
+    assert html[first:].startswith("<h2>Treatment effects at the landmark week")
+    assert "Primary analysis: <b>mmrm</b>" in html

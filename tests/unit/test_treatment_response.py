@@ -213,3 +213,71 @@ def test_estimand_table_reports_probabilities_without_intervals():
     assert row["mean"] == 1.0
     assert np.isnan(row["ci_lower"])
     assert summary.loc["effect[TCZ 8]", "unit"] == "score"
+
+
+def test_landmark_check_draws_each_completer_given_their_other_visits():
+    from il6fit.models.treatment_response import conditional_effects, landmark_predictive
+
+    t = irregular_table(seed=4, n=30)
+    t.loc[t["week"] == 16, "week"] = 24.0  # completers: those seen at weeks 0 and 24
+    family = get_model("treatment_response")
+    model = family.build(t, DEFAULT_PRIORS)
+    _, theta = point(model)
+    n = 4000
+    dims = model.named_vars_to_dims
+    names = ("mu_base", "gamma_base", "sigma_base", "delta", "eta", "tau_delta", "k", "sigma")
+    posterior = xr.Dataset(
+        {
+            name: (
+                ("chain", "draw", *dims.get(name, ())),
+                np.broadcast_to(theta[name], (1, n, *np.shape(theta[name]))),
+            )
+            for name in names
+        },
+        coords={"chain": [0], "draw": np.arange(n), "arm": list(model.coords["arm"])},
+    )
+    constant = xr.Dataset(
+        {v.name: (dims.get(v.name, ()), v.get_value()) for v in model.data_vars},
+        coords={"subject": list(model.coords["subject"])},
+    )
+    tree = xr.DataTree.from_dict({"posterior": posterior, "constant_data": constant})
+    options = Options(landmark_week=24)
+    observed = family.landmark.observed(t, options)
+    assert set(observed["USUBJID"]) == set(t.loc[t["week"] == 24, "USUBJID"])
+    draws = landmark_predictive(tree, t, options, np.random.default_rng(1))
+    # direct: effects given the visits other than week 24, then the week-24 score
+    without = t[t["week"] != 24]
+    reached = 1 - np.exp(-theta["k"] * 24)
+    drawn = conditional_effects(
+        posterior,
+        constant.assign(
+            {name: (constant[name].dims, value) for name, value in _grid(without, model).items()}
+        ),
+        np.random.default_rng(2),
+    )
+    subjects = list(model.coords["subject"])
+    for arm in model.coords["arm"]:
+        members = observed[observed["arm"] == arm]
+        at = [subjects.index(s) for s in members["USUBJID"]]
+        baseline = t[t["week"] == 0].groupby("USUBJID")["y"].first().loc[members["USUBJID"]]
+        centre = drawn["base"].values[0][:, at] + drawn["plateau"].values[0][:, at] * reached
+        expected = (centre.mean(axis=0) - baseline.to_numpy()).mean()
+        assert float(draws.sel(arm=arm).mean()) == pytest.approx(expected, abs=0.03), arm
+
+
+def _grid(rows: pd.DataFrame, model) -> dict:
+    """Visit counts and sums per subject and week of some rows, on the model's grid."""
+    subjects, weeks = list(model.coords["subject"]), list(model.coords["week"])
+    count = np.zeros((len(subjects), len(weeks)))
+    total = np.zeros_like(count)
+    for r in rows.itertuples():
+        count[subjects.index(r.USUBJID), weeks.index(r.week)] += 1
+        total[subjects.index(r.USUBJID), weeks.index(r.week)] += r.y
+    sum_yy = rows.assign(yy=rows["y"] ** 2).groupby("USUBJID")["yy"].sum()
+    return {
+        "visit_count": count,
+        "visit_sum": total,
+        "visits": count.sum(axis=1),
+        "sum_y": total.sum(axis=1),
+        "sum_yy": sum_yy.reindex(subjects, fill_value=0.0).to_numpy(),
+    }

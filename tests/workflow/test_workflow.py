@@ -7,6 +7,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import independent_trial
 import pandas as pd
 import pytest
 import xarray as xr
@@ -29,6 +30,12 @@ CONFIG = {
             "simulate": {"scenario": "healthy", "n_subjects": 40, "n_sites": 2},
             "models": ["il6_crp", "toy_crp"],
         },
+        # a trial il6fit did not simulate, without ESR: every treatment model on DAS28-CRP
+        "crp_only": {
+            "subjects": "data/crp_only/subjects.csv",
+            "measurements": "data/crp_only/measurements.csv",
+            "models": ["mmrm_crp", "tr_crp", "eular_crp"],
+        },
     },
     "models": ["il6_crp"],
     "sampler": {
@@ -39,7 +46,10 @@ CONFIG = {
     },
     "diagnostics": {"thresholds": {"ess_bulk_min": 50, "ess_tail_min": 50}},
     "variants": {
-        "tr_no_eta": {"model": "treatment_response", "options": {"effect_modification": False}}
+        "tr_no_eta": {"model": "treatment_response", "options": {"effect_modification": False}},
+        "mmrm_crp": {"model": "mmrm", "options": {"score": "DAS28CRP"}},
+        "tr_crp": {"model": "treatment_response", "options": {"score": "DAS28CRP"}},
+        "eular_crp": {"model": "eular_response", "options": {"score": "DAS28CRP"}},
     },
     "comparisons": {"eta": {"dataset": "trial", "models": ["treatment_response", "tr_no_eta"]}},
 }
@@ -52,6 +62,10 @@ TOY = Path(__file__).with_name("toy_crp.py")
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     folder = workflow_copy(tmp_path_factory.mktemp("run"), CONFIG, families=(TOY,))
+    subjects, measurements = independent_trial.trial(20, seed=3, esr=False)
+    (folder / "data/crp_only").mkdir(parents=True)
+    subjects.to_csv(folder / "data/crp_only/subjects.csv", index=False)
+    measurements.to_csv(folder / "data/crp_only/measurements.csv", index=False)
     snakemake(folder)
     return folder
 
@@ -95,6 +109,21 @@ def test_run_writes_report_fits_summaries_figures_and_ledgers(run):
     assert "Clinical estimands" in html
     subjects = pd.read_csv(run / "results/simulated/trial/subjects.csv")
     assert not any(uid in html for uid in subjects["USUBJID"])
+
+
+def test_a_trial_without_esr_fits_every_treatment_model_on_das28_crp(run):
+    measurements = pd.read_csv(run / "results/prepared/crp_only/measurements.csv")
+    assert "ESR" not in set(measurements["PARAMCD"])
+    for model in ("mmrm_crp", "tr_crp", "eular_crp"):
+        tree = xr.open_datatree(run / f"results/fits/{model}/crp_only.nc")
+        assert json.loads(tree.attrs["il6fit_options"])["options"]["score"] == "DAS28CRP"
+        estimands = pd.read_csv(run / f"results/estimands/{model}/crp_only.csv")
+        assert len(estimands) > 0, model
+    checks = pd.read_csv(run / "results/diagnostics/mmrm_crp/crp_only.csv").set_index("check")
+    assert "landmark change vs predictive" in checks.index
+    report = (run / "results/report.html").read_text()
+    section = report[report.index("<h3>crp_only: change in DAS28CRP") :]
+    assert "Primary analysis: <b>mmrm_crp</b>" in section[:2000]
 
 
 def test_sampler_overrides_apply_per_model_and_to_a_variant_through_its_model(run):

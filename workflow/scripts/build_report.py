@@ -8,6 +8,7 @@ from il6fit.data import read_prepared
 from il6fit.history import record
 from il6fit.logs import log_to
 from il6fit.models import Prior
+from il6fit.models.landmark import completer_change
 from il6fit.provenance import package_versions
 from il6fit.report import (
     CalibrationSection,
@@ -42,7 +43,7 @@ for (model, dataset), fit, summary, checks, sensitivity in zip(
     params.pairs, inputs.fits, inputs.summaries, inputs.checks, inputs.sensitivity, strict=True
 ):
     tree = load(fit, model=model, dataset=dataset)
-    family, _, _ = fitted_inputs(tree)
+    family, options, table = fitted_inputs(tree)
     metadata = fit_metadata(tree)
     folder = Path("results/figures", model, dataset)
     estimand_path = f"results/estimands/{model}/{dataset}.csv"
@@ -69,6 +70,11 @@ for (model, dataset), fit, summary, checks, sensitivity in zip(
             captions=params.captions[model],
             estimands=pd.read_csv(estimand_path) if estimand_path in inputs.estimands else None,
             sensitivity=pd.read_csv(sensitivity),
+            observed_change=None
+            if family.landmark is None
+            else completer_change(
+                family.landmark.observed(table, options), list(tree["posterior"]["arm"].values)
+            ),
         )
     )
 
