@@ -626,7 +626,12 @@ def landmark_predictive(
             "week_idx": design["week_idx"][keep],
         },
     )
-    without = constant.assign({name: (constant[name].dims, reduced[name]) for name in GRID_DATA})
+    # a stored fit keeps the generative model's constant data: the grid is made here
+    dims = {
+        name: ("subject", "week") if name.startswith("visit_") else ("subject",)
+        for name in GRID_DATA
+    }
+    without = constant.assign({name: (dims[name], reduced[name]) for name in GRID_DATA})
     effects = conditional_effects(post, without, rng)
     completers = observed_change(table, options)
     position = {s: i for i, s in enumerate(design["subjects"])}

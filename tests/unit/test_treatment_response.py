@@ -240,7 +240,17 @@ def test_landmark_check_draws_each_completer_given_their_other_visits():
         {v.name: (dims.get(v.name, ()), v.get_value()) for v in model.data_vars},
         coords={"subject": list(model.coords["subject"])},
     )
-    tree = xr.DataTree.from_dict({"posterior": posterior, "constant_data": constant})
+    # a stored fit holds the generative (latent) model's constant data
+    latent = family.generative(t, DEFAULT_PRIORS)
+    stored = xr.Dataset(
+        {
+            v.name: (latent.named_vars_to_dims.get(v.name, ()), v.get_value())
+            for v in latent.data_vars
+            if v.name != "y_observed"
+        },
+        coords={"subject": list(latent.coords["subject"]), "week": list(latent.coords["week"])},
+    )
+    tree = xr.DataTree.from_dict({"posterior": posterior, "constant_data": stored})
     options = Options(landmark_week=24)
     observed = family.landmark.observed(t, options)
     assert set(observed["USUBJID"]) == set(t.loc[t["week"] == 24, "USUBJID"])
