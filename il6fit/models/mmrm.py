@@ -210,6 +210,17 @@ def analysis_table(
             f"mmrm: no patient in arms {list(arms)} has a baseline {score} and a later one"
             + (" and baseline IL-6." if options.effect_modification else ".")
         )
+    repeated = table[table.duplicated(["USUBJID", "week"], keep=False)]
+    if not repeated.empty:
+        first = repeated.iloc[0]
+        count = int(
+            ((repeated["USUBJID"] == first["USUBJID"]) & (repeated["week"] == first["week"])).sum()
+        )
+        raise SpecError(
+            f"mmrm: patient {first['USUBJID']} has {count} "
+            f"{score} results at week {first['week']:g}; a visit holds one result per patient. "
+            "Window the visits (`prepare.visit_weeks`) or keep one result per visit."
+        )
     weeks = sorted(table["week"].unique())
     if float(options.landmark_week) not in weeks:
         raise SpecError(

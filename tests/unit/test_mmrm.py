@@ -256,3 +256,15 @@ def test_the_gate_marks_a_fit_whose_observed_landmark_change_it_cannot_reproduce
     shifted = fitting.assign(y=fitting["y"] - 0.8 * (fitting["week"] == 24))
     row = landmark_row(stored(shifted), 0.01)
     assert not row["passed"] and "observed mean change" in row["worst"], row
+
+
+def test_two_results_at_one_visit_are_refused_with_the_fix():
+    subjects, measurements = trial(5, seed=4, esr=False)
+    data = prepare(
+        as_read(subjects), as_read(measurements), subjects_file="s", measurements_file="m"
+    )
+    doubled = data.measurements.copy()
+    extra = doubled[(doubled["PARAMCD"] == "DAS28CRP") & (doubled["AVISITN"] == 12)].iloc[[0]]
+    doubled = pd.concat([doubled, extra], ignore_index=True)
+    with pytest.raises(SpecError, match=r"has 2 DAS28CRP results at week 12.*visit_weeks"):
+        FAMILY.table(data.subjects, doubled, {"score": "DAS28CRP"})
