@@ -377,7 +377,9 @@ def _fit_html(f: FitSection) -> str:
         "<h4>Priors</h4>"
         + _table(priors, text_columns=("parameter", "prior"))
         + "<h4>Checks</h4>"
-        + _table(f.checks, text_columns=("check", "rule", "worst"), digits=4)
+        + _table(
+            _checks_shown(f.checks), text_columns=("check", "rule", "part of", "worst"), digits=4
+        )
         + _attempts_html(f)
         + f"<h4>Estimates (posterior mean, sd, {interval} credible interval)</h4>"
         + _table(summary, text_columns=("parameter", "unit"))
@@ -385,6 +387,14 @@ def _fit_html(f: FitSection) -> str:
         + figures
         + "</div>"
     )
+
+
+def _checks_shown(checks: pd.DataFrame) -> pd.DataFrame:
+    """Say in words whether each check makes the verdict (not as a pass/FAIL cell)."""
+    if "gates" not in checks:
+        return checks
+    part = checks["gates"].map({True: "verdict", False: "reported beside"})
+    return checks.drop(columns="gates").assign(**{"part of": part})
 
 
 def _attempts_html(f: FitSection) -> str:
