@@ -34,7 +34,7 @@ CONFIG = {
         "crp_only": {
             "subjects": "data/crp_only/subjects.csv",
             "measurements": "data/crp_only/measurements.csv",
-            "models": ["mmrm_crp", "tr_crp", "eular_crp"],
+            "models": ["mmrm", "treatment_response", "eular_response"],
         },
     },
     "models": ["il6_crp"],
@@ -47,9 +47,10 @@ CONFIG = {
     "diagnostics": {"thresholds": {"ess_bulk_min": 50, "ess_tail_min": 50}},
     "variants": {
         "tr_no_eta": {"model": "treatment_response", "options": {"effect_modification": False}},
-        "mmrm_crp": {"model": "mmrm", "options": {"score": "DAS28CRP"}},
-        "tr_crp": {"model": "treatment_response", "options": {"score": "DAS28CRP"}},
-        "eular_crp": {"model": "eular_response", "options": {"score": "DAS28CRP"}},
+    },
+    # DAS28-CRP for every treatment model: the crp_only trial has no ESR
+    "model_options": {
+        name: {"score": "DAS28CRP"} for name in ("mmrm", "treatment_response", "eular_response")
     },
     "comparisons": {"eta": {"dataset": "trial", "models": ["treatment_response", "tr_no_eta"]}},
 }
@@ -114,16 +115,16 @@ def test_run_writes_report_fits_summaries_figures_and_ledgers(run):
 def test_a_trial_without_esr_fits_every_treatment_model_on_das28_crp(run):
     measurements = pd.read_csv(run / "results/prepared/crp_only/measurements.csv")
     assert "ESR" not in set(measurements["PARAMCD"])
-    for model in ("mmrm_crp", "tr_crp", "eular_crp"):
+    for model in ("mmrm", "treatment_response", "eular_response"):
         tree = xr.open_datatree(run / f"results/fits/{model}/crp_only.nc")
         assert json.loads(tree.attrs["il6fit_options"])["options"]["score"] == "DAS28CRP"
         estimands = pd.read_csv(run / f"results/estimands/{model}/crp_only.csv")
         assert len(estimands) > 0, model
-    checks = pd.read_csv(run / "results/diagnostics/mmrm_crp/crp_only.csv").set_index("check")
+    checks = pd.read_csv(run / "results/diagnostics/mmrm/crp_only.csv").set_index("check")
     assert "landmark change vs predictive" in checks.index
     report = (run / "results/report.html").read_text()
     section = report[report.index("<h3>crp_only: change in DAS28CRP") :]
-    assert "Primary analysis: <b>mmrm_crp</b>" in section[:2000]
+    assert "Primary analysis: <b>mmrm</b>" in section[:2000]
 
 
 def test_sampler_overrides_apply_per_model_and_to_a_variant_through_its_model(run):
@@ -188,7 +189,11 @@ def test_an_edited_default_prior_reruns_that_familys_fits_and_what_follows_only(
     finally:
         module.write_text(original)
     fits = {p for p in planned if p.startswith("results/fits/")}
-    assert fits == {"results/fits/treatment_response/trial.nc", "results/fits/tr_no_eta/trial.nc"}
+    assert fits == {
+        "results/fits/treatment_response/trial.nc",
+        "results/fits/tr_no_eta/trial.nc",
+        "results/fits/treatment_response/crp_only.nc",
+    }
     # downstream of those fits: their tables, figures, the comparison of the two, the report
     assert "results/estimands/treatment_response/trial.csv" in planned
     assert "results/figures/tr_no_eta/trial/course.png" in planned
@@ -303,6 +308,8 @@ def test_the_report_opens_in_a_browser_with_every_image_and_no_subject_identifie
     for dataset in ("trial", "controls"):
         ids = pd.read_csv(run / f"results/simulated/{dataset}/subjects.csv")["USUBJID"]
         assert not [uid for uid in ids if uid in view["text"]]
+    ids = pd.read_csv(run / "data/crp_only/subjects.csv")["USUBJID"]
+    assert not [uid for uid in ids if uid in view["text"]]
 
 
 def test_the_stop_policy_fails_the_run_naming_the_fit_and_its_failing_checks(run):
