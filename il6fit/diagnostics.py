@@ -457,6 +457,8 @@ def landmark_row(tree: xr.DataTree, p_min: float) -> dict:
     observed = family.landmark.observed(table, options)
     predictive = family.landmark.predictive(tree, table, options, np.random.default_rng(0))
     result = landmark_check(observed, predictive, prob=1 - p_min)
+    if result.empty:
+        return {**row, "value": np.nan, "passed": True, "worst": "not computed: no completers"}
     worst = result.loc[result["p"].idxmin()]
     return {
         **row,
