@@ -39,7 +39,9 @@ primary analysis (brms.mmrm is the Bayesian reference).
 
 Priors (domain-facts §4-§5c, DAS28 units): week-24 changes from about -0.8 (placebo + MTX) to
 -3.7 (tocilizumab), ``Normal(-1.5, 2)``; a residual SD near 0.7 and between-patient SD near 0.6
-give change SDs of about 1, ``HalfNormal(2)``; LKJ(2) mildly favours weak correlations. For CDAI
+give change SDs of about 1, ``HalfNormal(2)``; LKJ(2) mildly favours weak correlations; the
+:math:`\rho` of compound symmetry and AR(1) is positive, ``Beta(2, 2)`` (a patient's visits of
+one score are positively correlated). For CDAI
 or SDAI (0-76, 0-86 points) set ``beta`` and ``sigma`` priors about ten times wider.
 """
 
