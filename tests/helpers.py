@@ -62,7 +62,7 @@ def snakemake(folder: Path, *args: str, check: bool = True) -> subprocess.Comple
         env=env,
         capture_output=True,
         text=True,
-        timeout=900,
+        timeout=2400,  # the tiny run: about 13 min alone on 2 cores, more on a loaded machine
     )
     if check and result.returncode != 0:
         raise AssertionError(f"snakemake failed:\n{result.stdout}\n{result.stderr}")
