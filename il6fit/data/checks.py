@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from il6fit.data.contract import (
+    CATEGORICAL,
     CENSORABLE,
     MEASUREMENT_COLUMNS,
     MEASUREMENTS_SCHEMA,
@@ -19,6 +20,8 @@ from il6fit.data.contract import (
     VISIT_COLUMNS,
 )
 from il6fit.data.read import ROW
+from il6fit.data.responses import category_results
+from il6fit.data.text import unit_key, visible
 from il6fit.errors import DataError
 
 _RESULT = re.compile(
@@ -27,6 +30,23 @@ _RESULT = re.compile(
 _CENSORING = {"<": -1, "<=": -1, ">": 1, ">=": 1}
 _AGREEMENT = 1e-6
 _KEY = ["USUBJID", "PARAMCD", "AVISITN"]
+#: Text that pandas reads as a number but that is none: nan, inf, infinity.
+_NOT_FINITE = re.compile(r"[-+]?(?:nan|inf|infinity)", re.IGNORECASE)
+_PLAIN_NUMBER = "give a plain number (decimal point, no units or thousands separators)."
+#: Internal columns of the measurements table while it is prepared: each result and its unit
+#: as given, for messages that quote them after conversion to the canonical unit.
+GIVEN, GIVEN_UNIT = "_given", "_given_unit"
+#: Columns of the prepared measurements table that are not input columns: an input column of
+#: one of these names would be taken for il6fit's own, so it is an error. Other extra input
+#: columns are set aside before preparation, so they cannot collide with its working columns.
+RESERVED_COLUMNS = {
+    "ROW": "the prepared table's input row number",
+    "CENS": "the prepared table's censoring flag",
+    "SOURCE": "the prepared table's 'reported' or 'derived'",
+}
+#: Parameters that count joints: their results are whole numbers.
+_COUNTS = tuple(code for code, p in PARAMETERS.items() if p.unit == "joints")
+_SEPARATED = {";": "semicolon", "\t": "tab"}
 
 
 def _first(mask: pd.Series) -> int:
@@ -43,17 +63,64 @@ def _require_columns(
     if not missing:
         return
     found = [c for c in table.columns if c != ROW]
+    _reject_separated_names(found, missing, file)
     near = {c.upper(): c for c in found}
     hints = [f"'{near[m]}' should be '{m}'" for m in missing if m in near]
+    shown = (c if c.isascii() and c.isprintable() else visible(c) for c in found)
     raise DataError(
         file,
         f"required column{'s' if len(missing) > 1 else ''} {', '.join(missing)} missing "
-        f"(found: {', '.join(found)}).",
+        f"(found: {', '.join(shown)}).",
         column=missing[0],
         fix=f"rename: {'; '.join(hints)} (names are case-sensitive)."
         if hints
         else "add the column or rename yours to the contract's name (see config/README.md).",
     )
+
+
+def _reject_separated_names(found: Sequence[str], missing: Sequence[str], file: str) -> None:
+    """Raise if the column names split at semicolons or tabs into the missing columns."""
+    joined = ",".join(found)
+    for sep, name in _SEPARATED.items():
+        names = {n.strip().strip('"') for n in re.split(f"[,{sep}]", joined)}
+        if sep in joined and all(set(m.split(" or ")) & names for m in missing):
+            raise DataError(
+                file,
+                f"the file appears to be {name}-separated: the required columns "
+                f"{', '.join(missing)} are found only when the header is split at {name}s.",
+                fix="export it comma-separated, with ',' between fields and '.' as the decimal "
+                "point.",
+            )
+
+
+def _numbers(
+    table: pd.DataFrame,
+    column: str,
+    file: str,
+    *,
+    label: str = "",
+    fix: str = _PLAIN_NUMBER,
+    nullable: bool = True,
+) -> pd.Series:
+    """Parse a text column as finite numbers (empty cells NaN); raise on anything else.
+
+    ``pd.to_numeric`` reads 'inf', 'nan' and '1e999' as numbers; they are rejected here too.
+    """
+    text = table[column]
+    empty = text == ""
+    values = pd.to_numeric(text.where(~empty), errors="coerce")
+    bad = (values.isna() & ~empty) | np.isinf(values)
+    if not bad.any():
+        return values
+    i = _first(bad)
+    value = text[i]
+    problem = f"{label}{visible(value)} is not a number."
+    if np.isinf(values[i]) or _NOT_FINITE.fullmatch(value):
+        problem = f"{label}{visible(value)} is not a finite number."
+        fix = "give the value as a finite number ('inf' and 'nan' are not values)" + (
+            ", or leave the cell empty where it is missing." if nullable else "."
+        )
+    raise DataError(file, problem, row=int(table.at[i, ROW]), column=column, fix=fix)
 
 
 def _validate(table: pd.DataFrame, schema: Mapping, file: str, *, skip: Sequence[str] = ()):
@@ -82,26 +149,18 @@ def _validate(table: pd.DataFrame, schema: Mapping, file: str, *, skip: Sequence
                 ~text.isin(allowed) & ~empty,
                 file,
                 column,
-                lambda v, c=column: f"unknown {c} '{v}'.",
+                lambda v, c=column: f"unknown {c} {visible(v)}.",
                 fix=f"use one of {', '.join(allowed)}.",
             )
         if "number" in types or "integer" in types:
-            values = pd.to_numeric(text.where(~empty), errors="coerce")
-            _raise_at(
-                table,
-                values.isna() & ~empty,
-                file,
-                column,
-                lambda v: f"'{v}' is not a number.",
-                fix="give a plain number (decimal point, no units or thousands separators).",
-            )
+            values = _numbers(table, column, file, nullable="null" in types)
             if "integer" in types:
                 _raise_at(
                     table,
                     (values % 1 != 0) & values.notna(),
                     file,
                     column,
-                    lambda v: f"'{v}' is not a whole number.",
+                    lambda v: f"{visible(v)} is not a whole number.",
                     fix=f"{column} counts {spec.get('unit', 'units')}: give a whole number.",
                 )
             _check_range(table, values, spec, file, column)
@@ -113,7 +172,7 @@ def _validate(table: pd.DataFrame, schema: Mapping, file: str, *, skip: Sequence
                 dates.isna() & ~empty,
                 file,
                 column,
-                lambda v: f"'{v}' is not a date.",
+                lambda v: f"{visible(v)} is not a date.",
                 fix="write dates as YYYY-MM-DD (ISO 8601).",
             )
     return table
@@ -152,8 +211,21 @@ def _raise_at(table, mask, file, column, problem, *, fix, values=None):
     )
 
 
-def _check_subjects(subjects: pd.DataFrame, file: str) -> pd.DataFrame:
+def _check_subjects(
+    subjects: pd.DataFrame, file: str, used: Mapping[str, str] | None = None
+) -> pd.DataFrame:
+    """Check the subjects table; ``used`` columns (column -> config key using it) must exist."""
     _require_columns(subjects, SUBJECT_COLUMNS, file)
+    for column, user in (used or {}).items():
+        if column not in subjects.columns:
+            found = ", ".join(c for c in subjects.columns if c != ROW)
+            raise DataError(
+                file,
+                f"column {column} missing (found: {found}); {user} uses it.",
+                column=column,
+                fix=f"add the column {column} (cells may be empty where unknown), or remove "
+                f"'{user.rsplit(': ', 1)[-1]}' from {user.rsplit(': ', 1)[0]}.",
+            )
     subjects = subjects.copy()
     for column in SUBJECTS_SCHEMA["properties"]:
         if column not in subjects.columns:
@@ -166,7 +238,7 @@ def _check_subjects(subjects: pd.DataFrame, file: str) -> pd.DataFrame:
         first = int(subjects.loc[subjects["USUBJID"] == uid, ROW].iloc[0])
         raise DataError(
             file,
-            f"USUBJID '{uid}' appears on more than one row (rows {first} and "
+            f"USUBJID {visible(uid)} appears on more than one row (rows {first} and "
             f"{subjects.at[i, ROW]}).",
             row=int(subjects.at[i, ROW]),
             column="USUBJID",
@@ -177,26 +249,49 @@ def _check_subjects(subjects: pd.DataFrame, file: str) -> pd.DataFrame:
 
 def _check_measurements(meas: pd.DataFrame, file: str, subjects: pd.DataFrame) -> pd.DataFrame:
     _require_columns(meas, MEASUREMENT_COLUMNS, file, any_of=VISIT_COLUMNS)
+    _reject_reserved(meas, file)
+    # extra columns are allowed but unused: set aside, none can collide with a working column
+    meas = meas[[c for c in meas.columns if c in MEASUREMENTS_SCHEMA["properties"] or c == ROW]]
     meas = meas.copy()
     for column in OPTIONAL_MEASUREMENT_COLUMNS:
         if column not in meas.columns:
             meas[column] = ""
-    raw_avalc = meas["AVALC"]
+    raw_aval, raw_avalc = meas["AVAL"], meas["AVALC"]
     meas = _validate(meas, MEASUREMENTS_SCHEMA, file, skip=("AVAL", "AVALC"))
     _raise_at(
         meas,
         ~meas["USUBJID"].isin(subjects["USUBJID"]),
         file,
         "USUBJID",
-        lambda v: f"USUBJID '{v}' is not in the subjects table.",
+        lambda v: f"USUBJID {visible(v)} is not in the subjects table.",
         fix="add the subject to the subjects table or correct the identifier.",
+    )
+    _raise_at(
+        meas,
+        meas["ADY"] == 0,
+        file,
+        "ADY",
+        "study day 0 does not exist: CDISC counts the day of first dose as day 1 and the day "
+        "before it as day -1.",
+        fix="give the study day as CDISC counts it; if your days count the first dose as day 0, "
+        "add 1 to every day from it on.",
     )
     meas["AVAL"], meas["CENS"] = _parse_results(meas, file)
     meas["AVALC"] = raw_avalc
+    _check_counts(meas, raw_aval, file)
+    beyond_limit = raw_avalc.str.startswith(("<", ">"))
+    meas[GIVEN] = raw_aval.where((raw_aval != "") & ~beyond_limit, raw_avalc)
+    meas[GIVEN_UNIT] = meas["AVALU"]
 
-    key = meas["PARAMCD"] + "\x1f" + meas["AVALU"]
+    spellings = meas["AVALU"].unique()
+    spelled = meas["AVALU"].map(dict(zip(spellings, map(unit_key, spellings), strict=True)))
+    key = meas["PARAMCD"] + "\x1f" + spelled
     factors = key.map(
-        {f"{p.code}\x1f{u}": f for p in PARAMETERS.values() for u, f in p.conversions.items()}
+        {
+            f"{p.code}\x1f{unit_key(u)}": f
+            for p in PARAMETERS.values()
+            for u, f in p.conversions.items()
+        }
     )
     unknown = factors.isna()
     if unknown.any():
@@ -205,7 +300,7 @@ def _check_measurements(meas: pd.DataFrame, file: str, subjects: pd.DataFrame) -
         accepted = ", ".join(repr(u) for u in PARAMETERS[code].conversions)
         raise DataError(
             file,
-            f"unit '{unit}' is not known for {code}.",
+            f"unit {visible(unit)} is not known for {code}.",
             row=int(meas.at[i, ROW]),
             column="AVALU",
             fix=f"use one of {accepted}; il6fit converts them to {PARAMETERS[code].unit}.",
@@ -237,7 +332,7 @@ def _check_measurements(meas: pd.DataFrame, file: str, subjects: pd.DataFrame) -
         i = _first(censored)
         raise DataError(
             file,
-            f"a censored result ('{meas.at[i, 'AVALC']}') is not allowed for "
+            f"a censored result ({visible(meas.at[i, 'AVALC'])}) is not allowed for "
             f"{meas.at[i, 'PARAMCD']}.",
             row=int(meas.at[i, ROW]),
             column="AVALC",
@@ -247,16 +342,48 @@ def _check_measurements(meas: pd.DataFrame, file: str, subjects: pd.DataFrame) -
     return meas
 
 
+def _reject_reserved(meas: pd.DataFrame, file: str) -> None:
+    """Raise for an input column named like one il6fit adds while preparing the table."""
+    for name, use in RESERVED_COLUMNS.items():
+        if name in meas.columns:
+            raise DataError(
+                file,
+                f"column {name} is reserved by il6fit (it holds {use}).",
+                column=name,
+                fix="rename or drop the column.",
+            )
+
+
+def _check_counts(meas: pd.DataFrame, raw_aval: pd.Series, file: str) -> None:
+    """Raise for a joint count that is not a whole number."""
+    fractional = meas["PARAMCD"].isin(_COUNTS) & (meas["AVAL"] % 1 != 0)
+    if not fractional.any():
+        return
+    i = _first(fractional)
+    param = PARAMETERS[meas.at[i, "PARAMCD"]]
+    raise DataError(
+        file,
+        f"{param.code} {meas.at[i, 'AVAL']:g} is not a whole number: joint counts are whole "
+        "numbers.",
+        row=int(meas.at[i, ROW]),
+        column="AVAL" if raw_aval[i] != "" else "AVALC",
+        fix=f"give the number of joints, a whole number from {param.lower:g} to {param.upper:g}.",
+    )
+
+
 def _parse_results(meas: pd.DataFrame, file: str) -> tuple[pd.Series, pd.Series]:
     """Return (value, censoring) from AVAL, or from AVALC where AVAL is empty or a limit."""
+    categorical = meas["PARAMCD"].isin(CATEGORICAL)
+    if categorical.any():  # response categories: il6fit.data.responses
+        numeric = _parse_results(meas[~categorical], file)
+        parts = zip(numeric, category_results(meas[categorical], file), strict=True)
+        return tuple(pd.concat(p).reindex(meas.index) for p in parts)
     aval, avalc = meas["AVAL"], meas["AVALC"]
-    number = pd.to_numeric(aval.where(aval != ""), errors="coerce")
-    _raise_at(
+    number = _numbers(
         meas,
-        number.isna() & (aval != ""),
-        file,
         "AVAL",
-        lambda v: f"AVAL '{v}' is not a number.",
+        file,
+        label="AVAL ",
         fix="give a plain number; put limits such as '<1.5' in AVALC and leave AVAL empty.",
     )
     from_avalc = (aval == "") | avalc.str.startswith(("<", ">"))
@@ -275,22 +402,51 @@ def _parse_results(meas: pd.DataFrame, file: str) -> tuple[pd.Series, pd.Series]
         from_avalc & parsed["num"].isna(),
         file,
         "AVALC",
-        lambda v: f"AVALC '{v}' is neither a number nor a limit such as '<1.5' or '>5000'.",
+        lambda v: f"AVALC {visible(v)} is neither a number nor a limit such as '<1.5' or '>5000'.",
         fix="give a number, or '<' or '>' followed by the assay limit.",
     )
     limit_value = pd.to_numeric(parsed["num"])
+    _raise_at(
+        meas,
+        np.isinf(limit_value),
+        file,
+        "AVALC",
+        lambda v: f"AVALC {visible(v)} is not a finite number.",
+        fix="give a number, or '<' or '>' followed by the assay limit.",
+    )
     disagree = limit & number.notna() & ~np.isclose(number, limit_value, rtol=_AGREEMENT)
     _raise_at(
         meas,
         disagree,
         file,
         "AVAL",
-        lambda v: f"AVAL '{v}' disagrees with the limit in AVALC.",
+        lambda v: f"AVAL {visible(v)} disagrees with the limit in AVALC.",
         fix="leave AVAL empty for a result beyond a limit, or give the limit in both.",
     )
+    _check_repeated_result(meas, number, from_avalc, file)
     value = number.where(~from_avalc, limit_value)
     cens = parsed["op"].map(_CENSORING).fillna(0).astype(int)
     return value, cens
+
+
+def _check_repeated_result(
+    meas: pd.DataFrame, number: pd.Series, from_avalc: pd.Series, file: str
+) -> None:
+    """Raise where AVALC repeats AVAL as a number, but a different one."""
+    avalc = meas["AVALC"]
+    repeated = pd.to_numeric(avalc.where(~from_avalc & (avalc != "")), errors="coerce")
+    differ = np.isfinite(repeated) & ~np.isclose(number, repeated, rtol=_AGREEMENT, atol=0)
+    if not differ.any():
+        return
+    i = _first(differ)
+    raise DataError(
+        file,
+        f"AVAL {visible(meas.at[i, 'AVAL'])} and AVALC {visible(avalc[i])} disagree: AVALC "
+        "repeats the result as text, but holds another number.",
+        row=int(meas.at[i, ROW]),
+        column="AVAL",
+        fix="correct whichever is wrong, or leave AVALC empty.",
+    )
 
 
 def _duplicates(meas: pd.DataFrame, file: str) -> pd.Series:
@@ -299,23 +455,40 @@ def _duplicates(meas: pd.DataFrame, file: str) -> pd.Series:
     if not dup.any():
         return pd.Series(dtype=str)
     group = meas[dup]
-    first = group.groupby(_KEY, sort=False)[[ROW, "AVAL", "CENS"]].transform("first")
-    conflict = (group["AVAL"] != first["AVAL"]) | (group["CENS"] != first["CENS"])
+    columns = [ROW, "AVAL", "CENS", GIVEN, GIVEN_UNIT]
+    first = group.groupby(_KEY, sort=False)[columns].transform("first")
+    # the same result in two units may differ in its last bits once converted
+    same = np.isclose(group["AVAL"], first["AVAL"], rtol=_AGREEMENT, atol=0)
+    conflict = ~same | (group["CENS"] != first["CENS"])
     if conflict.any():
         i = _first(conflict)
         other = group.loc[i]
         raise DataError(
             file,
             f"conflicting duplicate: {other['PARAMCD']} of {other['USUBJID']} at visit "
-            f"{other['AVISITN']:g} is {first.at[i, 'AVAL']:g} on row {first.at[i, ROW]} and "
-            f"{other['AVAL']:g} here (both in {PARAMETERS[other['PARAMCD']].unit}).",
+            f"{other['AVISITN']:g} is {_as_given(first.loc[i], other['PARAMCD'])} on row "
+            f"{first.at[i, ROW]} and {_as_given(other, other['PARAMCD'])} here.",
             row=int(other[ROW]),
             column="AVAL",
             fix="keep one result per subject, parameter and visit.",
         )
     repeat = group[ROW] != first[ROW]
+    other_unit = group[GIVEN_UNIT].map(unit_key) != first[GIVEN_UNIT].map(unit_key)
+    note = pd.Series(np.where(other_unit, " (in another unit)", ""), index=group.index)
     return pd.Series(
-        ("duplicate: same result as row " + first.loc[repeat, ROW].astype(str)).to_numpy(),
+        ("duplicate: same result as row " + first[ROW].astype(str) + note)[repeat].to_numpy(),
         index=group.loc[repeat, ROW].to_numpy(),
         dtype=str,
     )
+
+
+def _as_given(row: pd.Series, code: str) -> str:
+    """Write a result as given, e.g. ``0.52 mg/dL``, and its prepared value if that differs."""
+    param = PARAMETERS[code]
+    given = f"{row[GIVEN]} {row[GIVEN_UNIT]}".strip()
+    factor = {unit_key(u): f for u, f in param.conversions.items()}[unit_key(row[GIVEN_UNIT])]
+    sign = {-1: "<", 1: ">"}.get(int(row["CENS"]), "")
+    censored_at_limit = bool(sign) and not row[GIVEN].startswith(("<", ">"))
+    if factor == 1 and not censored_at_limit:
+        return given
+    return f"{given} ({sign}{row['AVAL']:g} {param.unit})"

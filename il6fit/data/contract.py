@@ -11,7 +11,7 @@ Everything below is read from those two files, so the schema is the one source o
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 
 import yaml
@@ -57,6 +57,9 @@ class Parameter:
         Whether ``lower`` itself is allowed (concentrations must be > 0).
     censorable : bool
         Whether results may lie beyond an assay limit (``<x``, ``>x``).
+    categories : dict of str to int
+        For a response parameter (EULAR, ACR20/50/70): the codes allowed in ``AVALC`` and the
+        number each is stored as in ``AVAL``; empty for a numeric parameter.
     """
 
     code: str
@@ -67,6 +70,7 @@ class Parameter:
     upper: float
     lower_inclusive: bool = True
     censorable: bool = False
+    categories: dict[str, int] = field(default_factory=dict)
 
 
 def _parameter(code: str, spec: dict) -> Parameter:
@@ -80,6 +84,7 @@ def _parameter(code: str, spec: dict) -> Parameter:
         upper=float(spec["maximum"]),
         lower_inclusive=inclusive,
         censorable=bool(spec.get("censorable", False)),
+        categories={str(c): int(n) for c, n in spec.get("categories", {}).items()},
     )
 
 
@@ -109,3 +114,6 @@ CANONICAL_UNITS = {code: p.unit for code, p in PARAMETERS.items()}
 
 #: Parameters whose results can be censored at an assay limit.
 CENSORABLE = tuple(code for code, p in PARAMETERS.items() if p.censorable)
+
+#: Response parameters: results are categories (``AVALC``), stored as their numbers.
+CATEGORICAL = tuple(code for code, p in PARAMETERS.items() if p.categories)

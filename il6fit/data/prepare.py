@@ -15,10 +15,25 @@ Rules (also in ``config/README.md``):
 * rows matched by an ``exclude`` rule of the config are excluded and ledgered with the rule;
 * every ledger reason reads ``<kind>: <details>``, so reasons can be counted by kind;
 * an exact duplicate row is excluded and ledgered; a conflicting duplicate is an error;
+* response rows (EULAR, ACR20/50/70) give a category (the schema's ``categories``), stored as
+  its number with unit ``category`` (:mod:`il6fit.data.responses`); a response at week 0 is an
+  error;
 * DAS28-CRP and DAS28-ESR are derived from their four components wherever all are present;
-  a supplied score is then superseded and its row ledgered with the difference;
-* EULAR response and remission are derived per subject at a landmark week;
-* anything else wrong stops with a :class:`~il6fit.errors.DataError` naming file, row and column.
+  a supplied score is then superseded and its row ledgered with the difference; a score from
+  a component beyond its assay limit is censored at the score with the component at its limit
+  (``CENS`` -1 / +1), never exact;
+* EULAR response and remission are derived per subject at a landmark week, where the scores'
+  bounds decide them; a supplied EULAR row that DAS28 at week 0 and its visit decide is
+  superseded and ledgered (agrees or disagrees);
+* a subject lacking a covariate a configured model uses (``subject_columns``) is kept for the
+  model to model the value (``missing="model"``) or excluded with all of their rows, each
+  ledgered (``missing="drop"``); a used column absent from the table is an error;
+* the reader (:mod:`il6fit.data.read`) names files that are not comma-separated UTF-8, removes
+  invisible characters from cells, and reads Parquet dates, float32 values and a subject
+  identifier in the index as their CSV export would be;
+* anything else wrong (non-finite numbers, study day 0, a visit contradicting its study day,
+  reserved column names, ...) stops with a :class:`~il6fit.errors.DataError` naming file, row
+  and column; crossed config limits with a :class:`~il6fit.errors.SpecError`.
 
 The checks are in :mod:`il6fit.data.checks`, visit mapping in :mod:`il6fit.data.visits`, and
 censoring at limits, exclusion rules and derived scores in :mod:`il6fit.data.derivation`; this
@@ -39,10 +54,12 @@ from il6fit.data.derivation import (
     _apply_limits,
     _derive_das28,
     _excluded_by_rules,
+    _supplied_responses,
     response_table,
 )
 from il6fit.data.read import ROW
 from il6fit.data.visits import _assign_visits
+from il6fit.errors import SpecError
 
 LEDGER_COLUMNS = ("table", "file", "row", "USUBJID", "PARAMCD", "AVISITN", "status", "reason")
 
@@ -58,15 +75,17 @@ class Prepared:
     measurements : pandas.DataFrame
         Columns :data:`~il6fit.data.derivation.PREPARED_COLUMNS`; ``AVAL`` in the canonical
         unit ``AVALU``; ``CENS`` is -1 (below the lower limit, ``AVAL`` is that limit), 0, or +1
-        (above the upper limit); ``SOURCE`` is ``reported`` or ``derived``; ``ROW`` is the input
-        row (0 when derived).
+        (above the upper limit), for a derived score the bound its censored component gives;
+        a response (EULAR, ACR) is its category's number, unit ``category``; ``SOURCE`` is
+        ``reported`` or ``derived``; ``ROW`` is the input row (0 when derived).
     ledger : pandas.DataFrame
         One row per input row of both tables, columns :data:`LEDGER_COLUMNS`.
     response : pandas.DataFrame
         One row per subject and DAS28 score (:data:`~il6fit.data.derivation.RESPONSE_COLUMNS`):
-        baseline (week 0) and landmark values, change, EULAR response (``good``/``moderate``/
-        ``none``, empty without both visits) and remission (``Y`` if the landmark score is below
-        2.6, empty without it).
+        baseline (week 0) and landmark values with their censoring, change, EULAR response
+        (``good``/``moderate``/``none``, empty without both visits or where a censored score's
+        bounds leave it open), remission (``Y`` if the landmark score is below 2.6, empty
+        without it or if open) and a note on censored scores.
     """
 
     subjects: pd.DataFrame
@@ -86,6 +105,8 @@ def prepare(
     visit_window_days: float = 3,
     exclude: Sequence[Mapping] = (),
     landmark_week: float = 24,
+    missing: str = "model",
+    subject_columns: Mapping[str, str] | None = None,
 ) -> Prepared:
     """Validate and harmonise a dataset and account for every input row.
 
@@ -108,6 +129,14 @@ def prepare(
         in ``TRT01P``) and ``reason`` (text for the ledger).
     landmark_week : float
         Visit at which EULAR response and remission are assessed against week 0.
+    missing : {"model", "drop"}
+        A subject lacking a value of a column in ``subject_columns``: kept, the models
+        modelling the missing value (``model``), or excluded with all of their rows, each
+        ledgered (``drop``: complete cases for every model of the dataset).
+    subject_columns : mapping of str to str, optional
+        Subjects-table columns the dataset's models use (such as ``AGE``), each with what uses
+        it (a config key, for the message): the table must have them. Columns no model uses
+        (AGE, SEX, BMI) may be absent.
 
     Returns
     -------
@@ -121,18 +150,30 @@ def prepare(
     SpecError
         If an exclusion rule names an unknown code or an invalid regular expression.
     """
-    subjects = _check_subjects(subjects, subjects_file)
+    if missing not in ("model", "drop"):
+        raise SpecError(f"prepare.missing must be 'model' or 'drop', not '{missing}'.")
+    subject_columns = dict(subject_columns or {})
+    subjects = _check_subjects(subjects, subjects_file, subject_columns)
     meas = _check_measurements(measurements, measurements_file, subjects)
+    dropped = _incomplete(subjects, subject_columns) if missing == "drop" else pd.Series(dtype=str)
     meas, reasons = _assign_visits(
         meas, subjects, measurements_file, visit_weeks, visit_window_days
     )
     reasons = reasons.combine_first(_excluded_by_rules(meas, subjects, exclude))
+    reasons = reasons.combine_first(
+        pd.Series(meas["USUBJID"].map(dropped).to_numpy(), index=meas[ROW].to_numpy(), dtype=object)
+        .dropna()
+        .astype(str)
+    )
     meas = _apply_limits(meas, measurements_file, limits or {})
     reasons = reasons.combine_first(
         _duplicates(meas[~meas[ROW].isin(reasons.index)], measurements_file)
     )
     kept = meas[~meas[ROW].isin(reasons.index)]
     derived, superseded = _derive_das28(kept)
+    reasons = reasons.combine_first(superseded)
+    kept = kept[~kept[ROW].isin(superseded.index)]
+    superseded = _supplied_responses(kept, derived, measurements_file)
     reasons = reasons.combine_first(superseded)
     kept = kept[~kept[ROW].isin(superseded.index)]
 
@@ -156,8 +197,8 @@ def prepare(
                     "USUBJID": subjects["USUBJID"],
                     "PARAMCD": "",
                     "AVISITN": np.nan,
-                    "status": "used",
-                    "reason": "",
+                    "status": np.where(subjects["USUBJID"].isin(dropped.index), "excluded", "used"),
+                    "reason": subjects["USUBJID"].map(dropped).astype(object).fillna(""),
                 }
             ),
             pd.DataFrame(
@@ -175,12 +216,29 @@ def prepare(
         ],
         ignore_index=True,
     )[list(LEDGER_COLUMNS)]
+    subjects = subjects[~subjects["USUBJID"].isin(dropped.index)]
     return Prepared(
         subjects=subjects.drop(columns=[ROW]).reset_index(drop=True),
         measurements=prepared,
         ledger=ledger,
         response=response_table(prepared, subjects, landmark_week=landmark_week),
     )
+
+
+def _incomplete(subjects: pd.DataFrame, columns: Mapping[str, str]) -> pd.Series:
+    """Ledger reasons of the subjects lacking a value of a used column, by ``USUBJID``."""
+    reasons = pd.Series(dtype=str)
+    for column, user in columns.items():
+        empty = subjects[column].isna() | (subjects[column].astype(str) == "")
+        reasons = reasons.combine_first(
+            pd.Series(
+                f"missing covariate: {column} is empty for this subject and {user} uses it "
+                "(prepare.missing: drop)",
+                index=subjects.loc[empty, "USUBJID"].to_numpy(),
+                dtype=str,
+            )
+        )
+    return reasons
 
 
 def read_prepared(subjects: str, measurements: str) -> tuple[pd.DataFrame, pd.DataFrame]:

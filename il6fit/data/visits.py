@@ -20,6 +20,7 @@ def _assign_visits(
     window: float,
 ) -> tuple[pd.DataFrame, pd.Series]:
     """Give every row a visit; return the rows and the ledger reasons of those without one."""
+    _check_visit_days(meas, file, window)
     meas = meas.copy()
     open_rows = meas["AVISITN"].isna()
     if not open_rows.any():
@@ -101,3 +102,29 @@ def _assign_visits(
         ]
     )
     return meas, reasons
+
+
+def _check_visit_days(meas: pd.DataFrame, file: str, window: float) -> None:
+    """Raise where a row's visit (AVISITN) and study day (ADY) contradict each other.
+
+    They contradict when the study day lies farther from the visit's target day,
+    ``7 * week + 1``, than ``prepare.visit_window_days``, the window used to map study days to
+    visits.
+    """
+    target = 7 * meas["AVISITN"] + 1
+    gap = (meas["ADY"] - target).abs()
+    off = gap > window  # False where either is missing
+    if not off.any():
+        return
+    i = _first(off)
+    raise DataError(
+        file,
+        f"visit AVISITN {meas.at[i, 'AVISITN']:g} contradicts study day ADY "
+        f"{meas.at[i, 'ADY']:g}: its target day (7 x week + 1) is day {target[i]:g}, "
+        f"{gap[i]:g} days away, more than the {window:g} days of prepare.visit_window_days.",
+        row=int(meas.at[i, ROW]),
+        column="AVISITN",
+        fix="correct AVISITN or ADY; or leave AVISITN empty to have the study day mapped to its "
+        "visit; or widen prepare.visit_window_days if visits may lie this far from their "
+        "target day.",
+    )

@@ -1,9 +1,12 @@
+import datetime
+
+import numpy as np
 import pandas as pd
 import pyreadstat
 import pytest
 from helpers import MEASUREMENTS_HEADER, SUBJECTS_HEADER, read_pair
 
-from il6fit.data import prepare, read_table
+from il6fit.data import as_read, das28_crp, prepare, read_table
 from il6fit.errors import DataError, SpecError
 
 
@@ -397,3 +400,148 @@ def test_bad_exclusion_rules_are_config_errors(subjects_csv, write_csv, rule, te
     meas = write_csv("m.csv", [MEASUREMENTS_HEADER, "S-2,IL6,60,60,pg/mL,4"])
     with pytest.raises(SpecError, match=text):
         run(subjects_csv, meas, exclude=[rule])
+
+
+def test_typed_parquet_columns_read_as_their_csv_export_would(tmp_path):
+    frame = pd.DataFrame(
+        {
+            "F32": np.array([0.03, 1.5, 28], dtype=np.float32),
+            "F64": [0.1 + 0.2, 28.0, np.nan],
+            "DATE": [datetime.date(2020, 1, 31), None, datetime.date(2021, 2, 1)],
+            "TIME": pd.to_datetime(["2020-01-31 13:45", None, "2020-02-01 00:00"]),
+            "ZONED": pd.to_datetime(["2020-01-31 23:30"] * 3).tz_localize("Europe/Berlin"),
+        },
+        index=pd.Index(["S-1", "S-2", "S-3"], name="USUBJID"),
+    )
+    frame.to_parquet(tmp_path / "t.parquet")
+    table = read_table(tmp_path / "t.parquet")
+    assert table.drop(columns="_row").to_dict("list") == {
+        "USUBJID": ["S-1", "S-2", "S-3"],
+        "F32": ["0.03", "1.5", "28"],  # float32's own shortest text, not 0.0299999993
+        "F64": ["0.30000000000000004", "28", ""],
+        "DATE": ["2020-01-31", "", "2021-02-01"],
+        "TIME": ["2020-01-31", "", "2020-02-01"],
+        "ZONED": ["2020-01-31"] * 3,
+    }
+
+
+def test_an_unnamed_parquet_index_is_dropped(tmp_path):
+    pd.DataFrame({"A": ["x", "y", "z"]}).iloc[[2, 0]].to_parquet(tmp_path / "t.parquet")
+    table = read_table(tmp_path / "t.parquet")
+    assert list(table.columns) == ["A", "_row"]
+    assert table["_row"].tolist() == [1, 2]
+
+
+def test_invisible_characters_leave_cells_and_names(tmp_path):
+    path = tmp_path / "m.csv"
+    path.write_text("\u200bA,B\u00a0\n\ufeffx\u200b,\u00a0mm\u00a0VAS\u202f\n", encoding="utf-8")
+    assert read_table(path).drop(columns="_row").to_dict("list") == {"A": ["x"], "B": ["mm VAS"]}
+
+
+def test_a_rejected_unit_shows_its_look_alike_characters(subjects_csv, write_csv):
+    meas = write_csv("m.csv", [MEASUREMENTS_HEADER, "S-1,IL6,5,5,\u03bcg/dL,0"])
+    err = raises(subjects_csv, meas, row=2, column="AVALU", text="is not known for IL6")
+    assert "'\u03bcg/dL' (<U+03BC GREEK SMALL LETTER MU>g/dL)" in str(err)
+
+
+def test_column_names_split_at_semicolons_are_recognised():
+    # a table read by other means than read_table (which says so itself for a CSV file)
+    header = "USUBJID;PARAMCD;AVAL;AVALC;AVALU;AVISITN"
+    measurements = as_read(pd.DataFrame({header: ["S-1;CRP;5;5;mg/L;0"]}))
+    subjects = as_read(
+        pd.DataFrame([["S-1", "ST", "01", "P", 50, "F", 27]], columns=SUBJECTS_HEADER.split(","))
+    )
+    with pytest.raises(DataError, match="appears to be semicolon-separated"):
+        prepare(subjects, measurements, subjects_file="s", measurements_file="m")
+
+
+@pytest.mark.parametrize(
+    ("limits", "text"),
+    [
+        ({"IL-6": {"lloq": 1.5}}, r"prepare.limits.IL-6: unknown PARAMCD"),
+        ({"ESR": {"lloq": 1}}, r"prepare.limits.ESR: ESR results are never censored"),
+        ({"IL6": {"LLOQ": 1.5}}, r"prepare.limits.IL6: .* is not a mapping of lloq and uloq"),
+        ({"IL6": {"lloq": "1.5"}}, r"prepare.limits.IL6.lloq: '1.5' is not a positive number"),
+        ({"IL6": {"uloq": 0}}, r"prepare.limits.IL6.uloq: 0 is not a positive number"),
+        ({"IL6": {"lloq": 10, "uloq": 5}}, r"prepare.limits.IL6: lloq 10 is not below uloq 5"),
+    ],
+)
+def test_bad_config_limits_are_config_errors(subjects_csv, write_csv, limits, text):
+    meas = write_csv("m.csv", [MEASUREMENTS_HEADER, "S-2,IL6,60,60,pg/mL,4"])
+    with pytest.raises(SpecError, match=text) as info:
+        run(subjects_csv, meas, limits=limits)
+    assert "Fix: " in str(info.value)
+
+
+def test_a_value_converted_onto_its_limit_is_at_the_limit(subjects_csv, write_csv):
+    # 0.07 mg/dL is 0.7000000000000001 mg/L once converted
+    meas = write_csv("m.csv", [MEASUREMENTS_HEADER, "S-1,CRP,0.07,0.07,mg/dL,0"])
+    out = run(subjects_csv, meas, limits={"CRP": {"lloq": 0.7}}).measurements
+    assert (out["AVAL"].item(), out["CENS"].item()) == (0.7, -1)
+
+
+def test_visit_and_study_day_must_agree_without_scheduled_visits(subjects_csv, write_csv):
+    meas = write_csv("m.csv", [VISIT_HEADER, "S-1,CRP,5,5,mg/L,2,15", "S-1,CRP,5,5,mg/L,4,40"])
+    raises(subjects_csv, meas, row=3, column="AVISITN", text="visit AVISITN 4 contradicts")
+
+
+def das28_visit(subject: str, week: int, tjc: int, sjc: int, crp: str, ptga: int) -> list[str]:
+    """Rows of the four DAS28-CRP components; ``crp`` as AVALC (a number or a limit)."""
+    aval = "" if crp[0] in "<>" else crp
+    return [
+        f"{subject},TJC28,{tjc},{tjc},joints,{week}",
+        f"{subject},SJC28,{sjc},{sjc},joints,{week}",
+        f"{subject},CRP,{aval},{crp},mg/L,{week}",
+        f"{subject},PTGA,{ptga},{ptga},mm,{week}",
+    ]
+
+
+def test_das28_from_a_censored_crp_is_stored_as_its_bound_never_as_exact(subjects_csv, write_csv):
+    lines = [MEASUREMENTS_HEADER, *das28_visit("S-1", 0, 4, 1, "<3", 30)]
+    lines += das28_visit("S-2", 0, 4, 1, ">300", 30) + das28_visit("S-3", 0, 4, 1, "3", 30)
+    lines.append("S-1,DAS28CRP,3.1,3.1,score,0")
+    prepared = run(subjects_csv, write_csv("m.csv", lines))
+    das = prepared.measurements.query("PARAMCD == 'DAS28CRP'").set_index("USUBJID")
+    assert das["CENS"].to_dict() == {"S-1": -1, "S-2": 1, "S-3": 0}
+    for subject, crp in (("S-1", 3.0), ("S-2", 300.0), ("S-3", 3.0)):
+        assert das.loc[subject, "AVAL"] == pytest.approx(float(das28_crp(4, 1, crp, 30)))
+    # the score lies in [f(CRP 0), f(3)] = [2.78, 3.28]: a supplied 3.1 is consistent with it
+    assert prepared.ledger.query("table == 'measurements' and row == 14")["reason"].item() == (
+        "supplied score superseded: DAS28CRP derived from its components lies between 2.78 and "
+        "3.28 (a component beyond its assay limit), as does the 3.10 given (the derived, "
+        "censored score is used)"
+    )
+    response = prepared.response.set_index("USUBJID")
+    assert response["BASECENS"].to_dict() == {"S-1": -1, "S-2": 1, "S-3": 0}
+
+
+def test_a_value_at_a_configured_limit_censors_the_score_too(subjects_csv, write_csv):
+    lines = [MEASUREMENTS_HEADER, *das28_visit("S-1", 0, 4, 1, "0.5", 30)]
+    prepared = run(subjects_csv, write_csv("m.csv", lines), limits={"CRP": {"lloq": 0.5}})
+    das = prepared.measurements.query("PARAMCD == 'DAS28CRP'")
+    assert das["CENS"].item() == -1
+    assert das["AVAL"].item() == pytest.approx(float(das28_crp(4, 1, 0.5, 30)))
+
+
+def test_eular_from_censored_scores_is_given_only_where_the_bounds_decide_it(
+    subjects_csv, write_csv
+):
+    lines = [MEASUREMENTS_HEADER]
+    for subject in ("S-1", "S-2", "S-3"):
+        lines += das28_visit(subject, 0, 16, 10, "30", 70)  # 6.30
+    lines += das28_visit("S-1", 24, 1, 0, "<3", 20)  # in [1.80, 2.30]: good, remission
+    lines += das28_visit("S-2", 24, 4, 1, "<3", 30)  # in [2.78, 3.28]: moderate or good
+    lines += das28_visit("S-3", 24, 4, 1, "3", 30)  # 3.28 exactly: moderate
+    prepared = run(subjects_csv, write_csv("m.csv", lines))
+    response = prepared.response.set_index("USUBJID")
+    assert response["EULAR"].to_dict() == {"S-1": "good", "S-2": "", "S-3": "moderate"}
+    assert response["REMISS"].to_dict() == {"S-1": "Y", "S-2": "N", "S-3": "N"}
+    assert response["CENS"].to_dict() == {"S-1": -1, "S-2": -1, "S-3": 0}
+    assert response.loc["S-1", "AVAL"] == pytest.approx(float(das28_crp(1, 0, 3.0, 20)))
+    assert response["CHG"].isna().tolist() == [True, True, False]
+    assert response.loc["S-1", "NOTE"] == (
+        "censored score (week 24 score below 2.30; a component beyond its limit): the bounds "
+        "decide the categories"
+    )
+    assert response.loc["S-2", "NOTE"].endswith("EULAR could be moderate or good")
+    assert response.loc["S-3", "NOTE"] == ""
