@@ -5,10 +5,15 @@ in: the true log concentration :math:`x_i` is a parameter constrained to :math:`
 (:math:`x_i > \ln U`), drawn from the same population model as the measured values, so the
 outcome the biomarker predicts also informs it. Measured values are observed under that
 population model and inform its parameters.
+
+A disease-activity score derived from a censored component is censored too (``CENS`` -1 / +1,
+:mod:`il6fit.data.derivation`); models that take scores as exact values leave such results out
+(:func:`exact_scores`) rather than use the bound as if it were the score.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -18,6 +23,8 @@ import pytensor.tensor as pt
 
 from il6fit.models.family import ParameterInfo
 from il6fit.models.priors import Prior
+
+log = logging.getLogger(__name__)
 
 
 def latent_log_biomarker(
@@ -240,3 +247,42 @@ def biomarker_estimates(table: pd.DataFrame) -> dict[str, float]:
             "crp_sigma": float(residual.std(ddof=2)),
         }
     return out
+
+
+def exact_scores(rows: pd.DataFrame, model: str, code: str) -> pd.DataFrame:
+    """Leave out censored results of a score, with a note of how many in the log.
+
+    A score derived from a component beyond its assay limit (CRP below its LLOQ, say) is known
+    only to lie below (or above) the value stored; taking it as exact would substitute the
+    limit. Leaving it out is unbiased only if censoring is unrelated to the outcome; censored
+    CRP goes with low disease activity, so with many censored scores it is a
+    missing-not-at-random exclusion (interval censoring of the score would avoid it).
+
+    Parameters
+    ----------
+    rows : pandas.DataFrame
+        Prepared measurements of one score (a ``CENS`` column; without one every row is exact).
+    model : str
+        The model's name, for the log.
+    code : str
+        The score's PARAMCD, for the log.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The rows whose ``CENS`` is 0.
+    """
+    if "CENS" not in rows:
+        return rows
+    censored = rows["CENS"].fillna(0) != 0
+    if censored.any():
+        log.info(
+            "%s: %d censored %s result(s) of %d subject(s) left out (derived from a component "
+            "beyond its assay limit, so known only within bounds); a censored baseline leaves its "
+            "subject out",
+            model,
+            int(censored.sum()),
+            code,
+            rows.loc[censored, "USUBJID"].nunique(),
+        )
+    return rows[~censored]

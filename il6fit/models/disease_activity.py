@@ -26,7 +26,10 @@ With ``outcome: das28esr`` the outcome is instead DAS28-ESR, which contains ESR,
         + b^{CRP}_d (c_i - \ln 10) + u^d_{s[i]}, \sigma_d)
 
 ESR is itself an acute-phase measure (r = 0.80 with CRP, domain-facts §2d), so this outcome is
-not free of the biomarkers either; the components are the cleaner question.
+not free of the biomarkers either; the components are the cleaner question. An outcome known
+only within bounds (a DAS28-ESR derived from a censored ESR, were ESR censorable) is never taken
+as exact: its row is left out (counted in the log), a missing-not-at-random exclusion if many
+are.
 
 The biomarkers are censoring-aware predictors (:mod:`il6fit.models.censored`): IL-6 with a
 normal population model on the log scale, CRP regressed on it, both latent where the assay gave
@@ -39,6 +42,7 @@ conditionally independent given the biomarkers.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
@@ -64,6 +68,8 @@ from il6fit.models.family import (
     option,
 )
 from il6fit.models.priors import Prior
+
+log = logging.getLogger(__name__)
 
 OUTCOMES = ("components", "das28esr")
 JOINTS = {"tender": "TJC28", "swollen": "SJC28"}
@@ -208,6 +214,14 @@ def analysis_table(
     outcomes = outcome_codes(options)
     codes = outcomes + [BIOMARKERS[p][0] for p in BIOMARKERS if p in predictors]
     table = wide_results(measurements, codes, visits)
+    censored = (table[[f"{c}_cens" for c in outcomes]] != 0).any(axis=1)
+    if censored.any():
+        log.info(
+            "disease_activity: %d row(s) with a censored outcome left out (a score derived from "
+            "a component beyond its assay limit is known only within bounds)",
+            int(censored.sum()),
+        )
+    table = table[~censored].reset_index(drop=True)
     if table.empty:
         raise SpecError(
             f"disease_activity: no subject has all of {', '.join(codes)} at visit(s) "

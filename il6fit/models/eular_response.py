@@ -1,7 +1,8 @@
 r"""EULAR response at the landmark week: an ordinal (cumulative logit) model on arm and biomarkers.
 
 For subject :math:`i` in arm :math:`a[i]` with response :math:`Y_i \in` {none < moderate < good}
-(van Gestel's table from baseline and landmark DAS28, domain-facts §3d):
+(van Gestel's table from baseline and landmark DAS28, domain-facts §3d, or the category the data
+supply where they have no DAS28 to derive it from):
 
 .. math::
 
@@ -16,9 +17,19 @@ censoring-aware predictors (:mod:`il6fit.models.censored`); :math:`D_i` the base
 an optional adjustment (``covariates: [il6, crp, das28]``). :math:`\beta_a` is the log odds
 ratio of a better response category on arm :math:`a` against control (proportional odds).
 
-Subjects without a landmark score (dropouts) are left out: a complete-case analysis, unbiased
-only if dropout does not depend on the response. The ``treatment_response`` model, which uses
-every visit, is the one to trust when dropout is informative.
+The response of a subject is the one the chosen DAS28 score gives at weeks 0 and the landmark;
+where that score is censored (derived from CRP below its assay limit, say) it is known only
+within bounds, and the response is used where it is the same at every value the bounds allow
+(:func:`il6fit.data.response_table`). Otherwise it is a supplied EULAR row at the landmark
+week (``PARAMCD`` EULAR, for data without the components). Subjects with neither (dropouts,
+or a censored score whose bounds leave the category open and no supplied category) are left
+out: a complete-case analysis, unbiased only if dropout does not depend on the response; the
+count left out because of censoring is logged, and leaving them out is a missing-not-at-random
+exclusion when many scores are censored (low CRP goes with a good response), which interval
+censoring of the ordinal response would avoid. The ``das28`` adjustment needs an exact
+baseline score: subjects whose baseline score is censored or absent are left out of that
+variant (logged). The ``treatment_response`` model, which uses every visit, is the one to trust
+when dropout is informative.
 
 Estimands, standardised over the subjects in the data (each counterfactually in each arm, with
 their own baseline biomarkers) for every posterior draw: P(good), P(moderate or good) and
@@ -27,6 +38,7 @@ P(none) by arm, and the difference in P(good) against control.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
@@ -38,7 +50,8 @@ import pymc as pm
 import xarray as xr
 from scipy.special import expit
 
-from il6fit.data.scores import eular_response
+from il6fit.data import response_table
+from il6fit.data.contract import PARAMETERS as DATA_PARAMETERS
 from il6fit.errors import SpecError
 from il6fit.models.arms import ARMS_DOC, ARMS_SCHEMA, DEFAULT_ARMS, arm_order
 from il6fit.models.censored import (
@@ -59,8 +72,13 @@ from il6fit.models.family import (
 )
 from il6fit.models.priors import Prior
 
-#: Response categories, in order; the model's codes are their positions.
-CATEGORIES = ("none", "moderate", "good")
+log = logging.getLogger(__name__)
+
+_EULAR_NUMBERS = DATA_PARAMETERS["EULAR"].categories
+
+#: Response categories, in order; the model's codes are their positions, which are also their
+#: numbers in the data contract (``none``, ``moderate``, ``good``).
+CATEGORIES = tuple(sorted(_EULAR_NUMBERS, key=_EULAR_NUMBERS.get))
 #: Baseline DAS28 at which the optional adjustment is centred (RA trial baselines, §4).
 DAS28_REFERENCE = 6.0
 COVARIATES = (*BIOMARKERS, "das28")
@@ -96,13 +114,15 @@ class Options:
     """Options of the EULAR response model (``model_options.eular_response``)."""
 
     score: Literal["DAS28ESR", "DAS28CRP"] = option(
-        "DAS28ESR", "Score the EULAR response is computed from."
+        "DAS28ESR",
+        "Score the EULAR response is computed from; a supplied EULAR row is used where a subject "
+        "has no such score at weeks 0 and the landmark (or its bounds leave the category open).",
     )
     arms: Mapping[str, float] | None = option(None, ARMS_DOC, **ARMS_SCHEMA)
     landmark_week: float = option(
         24,
-        "Week of the response assessment; subjects without a score then are left out "
-        "(complete case).",
+        "Week of the response assessment; subjects without a response then (from the score or "
+        "supplied) are left out (complete case).",
     )
     covariates: tuple[Literal["il6", "crp", "das28"], ...] = option(
         ("il6", "crp"),
@@ -112,7 +132,10 @@ class Options:
 
 
 def requires(options: Options) -> tuple[str, ...]:
-    """PARAMCD codes a dataset needs: the score and the biomarkers adjusted for.
+    """PARAMCD codes a dataset needs: the biomarkers adjusted for, and the score for ``das28``.
+
+    The response itself comes from the score or from supplied EULAR rows, either will do, so
+    neither is demanded here; :func:`analysis_table` stops when no subject has a response.
 
     Parameters
     ----------
@@ -123,7 +146,8 @@ def requires(options: Options) -> tuple[str, ...]:
     -------
     tuple of str
     """
-    return (*[BIOMARKERS[p][0] for p in BIOMARKERS if p in options.covariates], options.score)
+    biomarkers = [BIOMARKERS[p][0] for p in BIOMARKERS if p in options.covariates]
+    return (*biomarkers, options.score) if "das28" in options.covariates else tuple(biomarkers)
 
 
 def analysis_table(
@@ -143,9 +167,10 @@ def analysis_table(
     Returns
     -------
     pandas.DataFrame
-        ``USUBJID``, ``arm``, ``dose``, ``response`` (0 none, 1 moderate, 2 good), ``BASE``,
-        ``LANDMARK`` (the two scores), for each biomarker its value and ``<code>_cens``, and
-        ``das28_centred`` (baseline score minus 6) when adjusted for.
+        ``USUBJID``, ``arm``, ``dose``, ``response`` (0 none, 1 moderate, 2 good),
+        ``response_source`` (``score`` or ``supplied``), ``BASE`` and ``LANDMARK`` (the two
+        scores where exact, else empty), for each biomarker its value and ``<code>_cens``,
+        and ``das28_centred`` (baseline score minus 6) when adjusted for.
 
     Raises
     ------
@@ -165,25 +190,73 @@ def analysis_table(
             f"{', '.join(COVARIATES)}."
         )
     codes = [BIOMARKERS[p][0] for p in BIOMARKERS if p in covariates]
-    base = wide_results(measurements, [score, *codes], [0]).set_index("USUBJID")
-    later = measurements[
-        (measurements["PARAMCD"] == score) & (measurements["AVISITN"] == landmark_week)
-    ].set_index("USUBJID")["AVAL"]
-    table = base.join(later.rename("LANDMARK"), how="inner").rename(columns={score: "BASE"})
-    table["arm"] = subjects.set_index("USUBJID")["TRT01P"].reindex(table.index)
-    table = table[table["arm"].isin(arms)].reset_index()
+    table = _responses(subjects, measurements, score, landmark_week)
+    if codes:
+        biomarkers = wide_results(measurements, codes, [0]).drop(columns="AVISITN")
+        table = table.merge(biomarkers, on="USUBJID", how="inner")
+    table["arm"] = table["USUBJID"].map(subjects.set_index("USUBJID")["TRT01P"])
+    table = table[table["arm"].isin(arms)]
+    if "das28" in covariates:
+        inexact = table["BASE"].isna()
+        if inexact.any():
+            log.info(
+                "eular_response: %d subject(s) without an exact baseline %s (absent, or censored: "
+                "derived from a result beyond an assay limit) left out for the das28 adjustment",
+                int(inexact.sum()),
+                score,
+            )
+        table = table[~inexact]
+        table["das28_centred"] = table["BASE"] - DAS28_REFERENCE
     if table.empty:
         raise SpecError(
-            f"eular_response: no subject in arms {list(arms)} has {score} at weeks 0 and "
-            f"{landmark_week:g} and baseline {', '.join(codes)}."
+            f"eular_response: no subject in arms {list(arms)} has a EULAR response at week "
+            f"{landmark_week:g} ({score} at weeks 0 and {landmark_week:g}, or a supplied EULAR "
+            "row)"
+            + (f" and baseline {', '.join(codes)}" if codes else "")
+            + (f" and an exact baseline {score}" if "das28" in covariates else "")
+            + "."
         )
     table["dose"] = table["arm"].map(arms)
-    category = eular_response(table["BASE"].to_numpy(float), table["LANDMARK"].to_numpy(float))
-    table["response"] = pd.Series(category).map({c: i for i, c in enumerate(CATEGORIES)})
-    table = table.drop(columns=[f"{score}_cens", "AVISITN"])
-    if "das28" in covariates:
-        table["das28_centred"] = table["BASE"] - DAS28_REFERENCE
-    return table.sort_values("USUBJID").reset_index(drop=True)
+    columns = ["USUBJID", "arm", "dose", "response", "response_source", "BASE", "LANDMARK"]
+    rest = [c for c in table.columns if c not in columns]
+    return table[columns + rest].sort_values("USUBJID").reset_index(drop=True)
+
+
+def _responses(
+    subjects: pd.DataFrame, measurements: pd.DataFrame, score: str, landmark_week: float
+) -> pd.DataFrame:
+    """Each subject's response code at the landmark: from the score, else supplied."""
+    derived = response_table(measurements, subjects, landmark_week=landmark_week)
+    derived = derived[derived["PARAMCD"] == score].set_index("USUBJID")
+    base_exact, exact = (derived[c].eq(0).fillna(False).astype(bool) for c in ("BASECENS", "CENS"))
+    both = derived["BASECENS"].notna() & derived["CENS"].notna()
+    open_ = both & ~(base_exact & exact) & (derived["EULAR"] == "")
+    rows = measurements[
+        (measurements["PARAMCD"] == "EULAR") & (measurements["AVISITN"] == landmark_week)
+    ]
+    supplied = rows.groupby("USUBJID")["AVAL"].first()
+    codes = {c: i for i, c in enumerate(CATEGORIES)}
+    from_score = derived["EULAR"].map(codes).dropna()
+    from_supplied = supplied[~supplied.index.isin(from_score.index)]
+    if open_.any():
+        rescued = int(open_[open_].index.isin(from_supplied.index).sum())
+        log.info(
+            "eular_response: %d subject(s) have a censored %s whose bounds leave the EULAR "
+            "response open: %d with a supplied category use it, %d are left out",
+            int(open_.sum()),
+            score,
+            rescued,
+            int(open_.sum()) - rescued,
+        )
+    table = pd.DataFrame(
+        {
+            "response": pd.concat([from_score, from_supplied]).astype(int),
+            "response_source": ["score"] * len(from_score) + ["supplied"] * len(from_supplied),
+        }
+    )
+    table["BASE"] = derived["BASE"].where(base_exact).reindex(table.index)
+    table["LANDMARK"] = derived["AVAL"].where(exact).reindex(table.index)
+    return table.rename_axis("USUBJID").reset_index()
 
 
 def build(table: pd.DataFrame, priors: Mapping[str, Prior], options: Options) -> pm.Model:

@@ -25,7 +25,11 @@ No value is imputed and no patient has a parameter of their own: a patient's lik
 multivariate normal density of the visits they have, a sub-vector of :math:`y_i` with the
 matching block of :math:`\Sigma`, which is valid when visits are missing at random (MAR: given
 the patient's observed scores). It is the exact per-patient log-likelihood that
-leave-one-patient-out uses.
+leave-one-patient-out uses. A censored score (DAS28-CRP derived from CRP below its assay limit
+is known only to lie below the value stored) is never taken as exact: it is left out, a visit
+or, at baseline, the patient (counted in the log). Low CRP goes with low activity, so when many
+scores are censored this is a missing-not-at-random exclusion; interval censoring of the
+change would avoid it.
 
 Clinical estimands at the landmark week :math:`L` (a modelled visit), standardised over the
 patients analysed (each counterfactually in each arm, with their own baseline): mean change
@@ -61,6 +65,7 @@ import xarray as xr
 from il6fit.data.scores import DAS28_REMISSION, eular_response
 from il6fit.errors import SpecError
 from il6fit.models.arms import ARMS_DOC, ARMS_SCHEMA, DEFAULT_ARMS, arm_order
+from il6fit.models.censored import exact_scores
 from il6fit.models.family import (
     Calibration,
     FigureInput,
@@ -187,7 +192,8 @@ def analysis_table(
     if sum(dose == 0 for dose in arms.values()) != 1:
         raise SpecError(f"mmrm needs exactly one control arm (dose 0) in `arms`; got {arms}.")
     rows = measurements[(measurements["PARAMCD"] == score) & measurements["AVAL"].notna()]
-    rows = rows[["USUBJID", "AVISITN", "AVAL"]].astype({"AVISITN": float, "AVAL": float})
+    rows = exact_scores(rows, "mmrm", score)[["USUBJID", "AVISITN", "AVAL"]]
+    rows = rows.astype({"AVISITN": float, "AVAL": float})
     baseline = rows[rows["AVISITN"] == 0].groupby("USUBJID")["AVAL"].first()
     later = rows[rows["AVISITN"] > 0]
     if options.visits is not None:

@@ -18,7 +18,10 @@ plateau effect of active treatment changes per unit of baseline ln IL-6 (effect 
 :math:`\delta_{control}` is the placebo (background DMARD) response. The exponential approach at
 a shared rate :math:`k` is the time course of an indirect-response model (Levi 2013: DAS28
 turnover half-life about 18 days, :math:`k \approx 0.27`/week). Post-baseline IL-6 is never a
-predictor: it rises on tocilizumab.
+predictor: it rises on tocilizumab. A censored score (DAS28-CRP derived from CRP below its assay
+limit is known only to lie below the value stored) is never taken as exact: the visit, or at
+baseline the subject, is left out (counted in the log), a missing-not-at-random exclusion when
+many scores are censored (low CRP goes with low activity); interval censoring would avoid it.
 
 The model is Gaussian in the subject effects :math:`u_i = (z^b_i, z^\Delta_i)` given the
 global parameters :math:`\theta`, so they are integrated out exactly and NUTS samples only the
@@ -67,7 +70,7 @@ import xarray as xr
 from il6fit.data.scores import DAS28_REMISSION, eular_response
 from il6fit.errors import SpecError
 from il6fit.models.arms import ARMS_DOC, ARMS_SCHEMA, DEFAULT_ARMS, arm_order
-from il6fit.models.censored import IL6_REFERENCE
+from il6fit.models.censored import IL6_REFERENCE, exact_scores
 from il6fit.models.family import (
     Calibration,
     FigureInput,
@@ -166,7 +169,7 @@ def analysis_table(
             f"treatment_response needs exactly one control arm (dose 0) in `arms`; got {arms}."
         )
     arm_of = subjects.set_index("USUBJID")["TRT01P"]
-    rows = measurements[measurements["PARAMCD"] == score]
+    rows = exact_scores(measurements[measurements["PARAMCD"] == score], "treatment_response", score)
     il6 = measurements[(measurements["PARAMCD"] == "IL6") & (measurements["AVISITN"] == 0)]
     il6 = il6.set_index("USUBJID")["AVAL"]
     table = pd.DataFrame(

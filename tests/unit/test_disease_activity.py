@@ -45,6 +45,17 @@ def test_table_keeps_rows_with_every_value_at_the_chosen_visits():
     assert "TJC28" not in later.columns
 
 
+def test_a_censored_outcome_score_is_left_out(caplog):
+    rows = measurements()
+    # A's week-12 DAS28-ESR is a bound (as if derived from a censored ESR)
+    rows.loc[(rows["USUBJID"] == "A") & (rows["PARAMCD"] == "DAS28ESR") & (rows["AVISITN"] == 12),
+             "CENS"] = -1  # fmt: skip
+    with caplog.at_level("INFO", logger="il6fit.models.disease_activity"):
+        table = FAMILY.table(SUBJECTS, rows, {"visits": [0, 12], "outcome": "das28esr"})
+    assert table[["USUBJID", "AVISITN"]].values.tolist() == [["A", 0.0], ["B", 0.0], ["C", 0.0]]
+    assert "1 row(s) with a censored outcome left out" in caplog.text
+
+
 @pytest.mark.parametrize(
     ("options", "text"),
     [

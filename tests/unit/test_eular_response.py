@@ -1,16 +1,21 @@
 """The EULAR response model: response coding, structure, estimands from a known posterior."""
 
+import logging
+
 import numpy as np
 import pandas as pd
+import pymc as pm
 import pytest
 from arviz_base import from_dict
 
+from il6fit.data import as_read, das28_crp, prepare
 from il6fit.errors import SpecError
 from il6fit.models import get_model
 from il6fit.models.eular_response import probabilities
 
 FAMILY = get_model("eular_response")
 ARMS = {"Placebo": 0.0, "TCZ 8": 8.0}
+COMPONENTS = ("TJC28", "SJC28", "CRP", "PTGA")
 
 
 def data():
@@ -49,7 +54,7 @@ def test_table_codes_the_response_and_leaves_out_dropouts():
     [
         ({"arms": {"TCZ 8": 8.0}}, "exactly one control arm"),
         ({"arms": ARMS, "covariates": ["bmi"]}, "unknown covariate"),
-        ({"arms": ARMS, "landmark_week": 52}, "has DAS28ESR at weeks 0 and 52"),
+        ({"arms": ARMS, "landmark_week": 52}, "DAS28ESR at weeks 0 and 52, or a supplied EULAR"),
     ],
 )
 def test_bad_options_are_named(options, text):
@@ -124,3 +129,76 @@ def test_simulated_responses_follow_the_odds_ratio():
     assert (placebo == 0).mean() == pytest.approx(0.5, abs=0.03)  # expit(0 - 0)
     assert (active == 2).mean() == pytest.approx(0.5, abs=0.03)  # 1 - expit(2 - 2)
     assert (placebo == 2).mean() == pytest.approx(1 - 1 / (1 + np.exp(-2.0)), abs=0.03)
+
+
+def prepared(rows: list[tuple], arms: dict[str, str]):
+    """A dataset prepared from (subject, PARAMCD, AVALC, AVISITN) rows, units canonical."""
+    units = {"IL6": "pg/mL", "CRP": "mg/L", "TJC28": "joints", "SJC28": "joints", "PTGA": "mm"}
+    subjects = pd.DataFrame(
+        {"USUBJID": list(arms), "STUDYID": "ST", "SITEID": "01", "TRT01P": list(arms.values()),
+         "AGE": 50, "SEX": "F", "BMI": 25.0}
+    )  # fmt: skip
+    measurements = pd.DataFrame(
+        [
+            (s, code, "" if value[0] in "<>" or code == "EULAR" else value, value,
+             units.get(code, ""), week)
+            for s, code, value, week in rows
+        ],
+        columns=["USUBJID", "PARAMCD", "AVAL", "AVALC", "AVALU", "AVISITN"],
+    )  # fmt: skip
+    data = prepare(
+        as_read(subjects), as_read(measurements), subjects_file="s", measurements_file="m"
+    )
+    return data.subjects, data.measurements
+
+
+def test_supplied_eular_rows_without_components_fit_with_baseline_biomarkers():
+    responses = {"A": "good", "B": "moderate", "C": "none", "D": "none", "E": "good"}
+    arms = {"A": "TCZ 8", "B": "TCZ 8", "C": "Placebo", "D": "Placebo", "E": "Placebo"}
+    rows = [(s, "EULAR", category, 24) for s, category in responses.items()]
+    rows += [(s, code, value, 0) for s in arms for code, value in (("IL6", "25"), ("CRP", "12"))]
+    subjects, measurements = prepared(rows, arms)
+    assert not {"TJC28", "SJC28", "PTGA", "DAS28ESR"} & set(measurements["PARAMCD"])
+    assert FAMILY.required() == ("IL6", "CRP")
+    assert FAMILY.required({"covariates": ["il6", "das28"]}) == ("IL6", "DAS28ESR")
+    table = FAMILY.table(subjects, measurements, {"arms": ARMS})
+    assert table["response"].tolist() == [2, 1, 0, 0, 2]
+    assert set(table["response_source"]) == {"supplied"}
+    assert table[["BASE", "LANDMARK"]].isna().all().all()
+    model = FAMILY.build(table, FAMILY.default_priors, {"arms": ARMS})
+    with model:
+        draws = pm.sample_prior_predictive(
+            draws=50, random_seed=1, compile_kwargs={"mode": "FAST_COMPILE"}
+        )
+    replicated = draws["prior_predictive"]["response"].values
+    assert replicated.shape == (1, 50, 5)
+    assert set(np.unique(replicated)) <= {0, 1, 2}
+    np.testing.assert_array_equal(draws["observed_data"]["response"].values, [2, 1, 0, 0, 2])
+    with pytest.raises(SpecError, match="and an exact baseline DAS28ESR"):
+        FAMILY.table(subjects, measurements, {"arms": ARMS, "covariates": ["das28"]})
+
+
+def test_a_censored_score_gives_the_response_where_its_bounds_decide_it(caplog):
+    arms = {"A": "TCZ 8", "B": "TCZ 8", "C": "Placebo", "D": "Placebo"}
+    rows = [(s, code, value, 0) for s in arms for code, value in (("IL6", "25"), ("CRP", "30"))]
+    rows += [
+        (s, c, v, 0) for s in arms for c, v in (("TJC28", "16"), ("SJC28", "10"), ("PTGA", "70"))
+    ]
+    week24 = {"A": ("1", "0", "<3", "20"), "B": ("4", "1", "<3", "30"), "C": ("4", "1", "<3", "30"),
+              "D": ("4", "1", "12", "30")}  # fmt: skip
+    for s, values in week24.items():
+        rows += [(s, c, v, 24) for c, v in zip(COMPONENTS, values, strict=True)]
+    rows.append(("C", "EULAR", "moderate", 24))
+    subjects, measurements = prepared(rows, arms)
+    options = {"arms": ARMS, "score": "DAS28CRP"}
+    with caplog.at_level(logging.INFO, logger="il6fit.models.eular_response"):
+        table = FAMILY.table(subjects, measurements, options)
+    # A: in [1.80, 2.30] against 6.30, good whatever CRP was; B and C: in [2.78, 3.28], good or
+    # moderate: B is left out, C has a supplied category; D is exact
+    assert table["USUBJID"].tolist() == ["A", "C", "D"]
+    assert table["response"].tolist() == [2, 1, 1]
+    assert table["response_source"].tolist() == ["score", "supplied", "score"]
+    assert table["LANDMARK"].isna().tolist() == [True, True, False]
+    assert table.loc[2, "LANDMARK"] == pytest.approx(float(das28_crp(4, 1, 12, 30)))
+    note = "2 subject(s) have a censored DAS28CRP whose bounds leave the EULAR response open"
+    assert f"{note}: 1 with a supplied category use it, 1 are left out" in caplog.text

@@ -1,3 +1,5 @@
+import logging
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -145,6 +147,27 @@ def test_analysis_table_keeps_listed_arms_with_a_baseline_and_il6():
     # B has no baseline score; C's arm is not listed
     assert out["USUBJID"].tolist() == ["A", "A"]
     assert out["log_il6"].iloc[0] == pytest.approx(np.log(22.0))
+
+
+@pytest.mark.parametrize("name", ["treatment_response", "mmrm"])
+def test_censored_scores_are_left_out_with_a_note_in_the_log(name, caplog):
+    subjects = pd.DataFrame({"USUBJID": ["A", "B", "C"], "TRT01P": ["Placebo", "TCZ 8", "TCZ 8"]})
+    # B's week-24 score and C's baseline are bounds (derived from CRP below its limit)
+    measurements = pd.DataFrame(
+        {
+            "USUBJID": ["A", "A", "A", "B", "B", "B", "C", "C", "C"],
+            "PARAMCD": ["DAS28CRP", "DAS28CRP", "IL6"] * 3,
+            "AVISITN": [0, 24, 0] * 3,
+            "AVAL": [6.0, 4.0, 22.0, 6.2, 2.3, 30.0, 2.4, 2.0, 10.0],
+            "CENS": [0, 0, 0, 0, -1, 0, -1, 0, 0],
+        }
+    )
+    options = {"arms": ARMS, "score": "DAS28CRP"}
+    with caplog.at_level(logging.INFO, logger="il6fit.models.censored"):
+        out = get_model(name).table(subjects, measurements, options)
+    kept = out[["USUBJID", "week"]].values.tolist()
+    assert kept == ([["A", 24.0]] if name == "mmrm" else [["A", 0.0], ["A", 24.0], ["B", 0.0]])
+    assert f"{name}: 2 censored DAS28CRP result(s) of 2 subject(s) left out" in caplog.text
 
 
 def test_arms_need_exactly_one_control():
