@@ -54,8 +54,9 @@ def describe() -> dict:
     -------
     dict
         ``families``: by name, ``module``, ``figures`` (in report order), ``captions``,
-        ``estimands`` (whether it has any), ``calibration`` (its default design, or None) and
-        ``options`` (the JSON Schema of its ``model_options`` block).
+        ``estimands`` (whether it has any), ``calibration`` (its default design, or None),
+        ``options`` (the JSON Schema of its ``model_options`` block) and ``subject_columns``
+        (:attr:`il6fit.models.family.ModelFamily.subject_columns`).
     """
     from il6fit.models import MODELS
     from il6fit.models.family import options_schema
@@ -69,6 +70,7 @@ def describe() -> dict:
                 "estimands": family.estimands is not None,
                 "calibration": dict(family.calibration.design) if family.calibration else None,
                 "options": options_schema(family.options),
+                "subject_columns": {k: dict(v) for k, v in family.subject_columns.items()},
             }
             for name, family in MODELS.items()
         }

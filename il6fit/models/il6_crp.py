@@ -32,6 +32,26 @@ Censoring (assay limits) on both biomarkers:
   drawn afterwards from its exact conditional (:func:`conditional_il6`). With Student-t
   residuals :math:`x_i` is sampled as a latent parameter.
 
+Covariates missing for some subjects (BMI, age; ``prepare.missing: model``, brms' ``mi()``
+is the reference) are modelled, never imputed by a constant: the standardised covariate
+:math:`z` gets a population model and the IL-6 population mean depends on it (obesity raises
+IL-6: domain-facts.md §6),
+
+.. math::
+
+    z_i \sim \mathrm{Normal}(m_z, s_z), \qquad
+    x_i \sim \mathrm{Normal}(\mu_x + \gamma_z z_i, \sigma_x),
+
+observed where given (``bmi_value``, ``age_value``). Where :math:`z_i` is missing it is
+integrated out in closed form (everything is Gaussian given the globals): :math:`x_i` has mean
+:math:`\mu_x + \gamma_z m_z` and variance :math:`V_i = \sigma_x^2 + \gamma_z^2 s_z^2`, and ln
+CRP given :math:`x_i` has mean :math:`\ldots + \beta_z (m_z + \gamma_z s_z^2 (x_i - E x_i) /
+V_i)` and variance :math:`\sigma^2 + \beta_z^2 (s_z^2 - \gamma_z^2 s_z^4 / V_i)`, so the fitted
+model has no latent value and its per-patient likelihood stays exact; the missing values are
+drawn back from their exact conditional after sampling (:func:`conditional_il6`). Missing at
+random (given sex, site, IL-6 and CRP) is assumed; the covariates' models are independent of
+each other and of sex. A missing sex is not modelled (the fit stops with the fix).
+
 Site effects are fixed by default (``site_effects``): zero-sum deviations with a fixed prior
 scale, 0.5 ln units (a factor of 1.65 between sites; the hierarchical prior's typical between-site
 SD), as trials adjust for centre. With few sites a between-site SD is barely identified and
@@ -45,10 +65,11 @@ replicate fits non-centred (R-hat and ESS of ``tau_site``, divergences), and cen
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -82,6 +103,12 @@ COVARIATES = {
     "age": ("AGE", AGE_REFERENCE, AGE_SCALE),
 }
 
+#: Covariates whose missing values are modelled: a normal population model of the
+#: standardised value, on which the IL-6 population mean depends (obesity raises IL-6:
+#: domain-facts.md §6, Mohamed-Ali 1997, Spearman r 0.48), integrated out of each row that
+#: lacks it. Sex is not: a row without it stops the fit, or is dropped by ``prepare.missing``.
+MODELLED = ("bmi", "age")
+
 log = logging.getLogger(__name__)
 
 
@@ -102,9 +129,11 @@ class Options:
     )
     covariates: tuple[Literal["bmi", "male", "age"], ...] = option(
         ("bmi", "male", "age"),
-        "Subject covariates of ln CRP. One the data lack altogether (BMI empty for every "
-        "subject) is dropped with a note in the fit's log; one missing for only some subjects "
-        "stops the fit (supply it or remove it here).",
+        "Subject covariates of ln CRP (subjects-table columns BMI, SEX, AGE, needed only when "
+        "listed here). One empty for every subject is dropped with a note in the fit's log; "
+        "BMI or AGE missing for some subjects is modelled (a normal population model of the "
+        "covariate, on which the IL-6 population mean depends, integrated out of those rows) "
+        "unless prepare.missing is drop; a missing SEX stops the fit with the fix.",
         uniqueItems=True,
     )
     site_effects: Literal["fixed", "hierarchical"] = option(
@@ -127,6 +156,12 @@ PARAMETERS = {
     "mu_il6": ParameterInfo("population mean of ln IL-6", "ln(pg/mL)"),
     "sigma_il6": ParameterInfo("population SD of ln IL-6", "ln(pg/mL)"),
     "alpha_site": ParameterInfo("site deviation of ln CRP", "ln(mg/L)"),
+    "mu_bmi": ParameterInfo("population mean of BMI (modelled where missing)", "(BMI - 27)/5"),
+    "sigma_bmi": ParameterInfo("population SD of BMI", "(BMI - 27)/5"),
+    "gamma_bmi": ParameterInfo("ln IL-6 population mean per 5 kg/m² BMI", "ln(pg/mL)"),
+    "mu_age": ParameterInfo("population mean of age (modelled where missing)", "(age - 50)/10"),
+    "sigma_age": ParameterInfo("population SD of age", "(age - 50)/10"),
+    "gamma_age": ParameterInfo("ln IL-6 population mean per 10 years of age", "ln(pg/mL)"),
 }
 
 #: Defaults, from domain-facts.md: RA CRP median ~16 mg/L at IL-6 ~20 pg/mL, healthy far lower
@@ -146,6 +181,15 @@ DEFAULT_PRIORS = {
     "alpha_site": Prior("ZeroSumNormal", {"sigma": 0.5}),
     "mu_il6": Prior("Normal", {"mu": 3.0, "sigma": 1.5}),
     "sigma_il6": Prior("HalfNormal", {"sigma": 1.5}),
+    # only where a covariate is missing in some rows (its population model, standardised):
+    # trial demographics, median age 52-54 (§6, Frey 2010), BMI about 27 +- 5; IL-6 rises with BMI
+    # (Spearman r 0.48, Mohamed-Ali 1997, §6) and age (+0.05 pg/mL per year, Said 2021, §1a)
+    "mu_bmi": Prior("Normal", {"mu": 0.0, "sigma": 1.0}),
+    "sigma_bmi": Prior("HalfNormal", {"sigma": 1.0}),
+    "gamma_bmi": Prior("Normal", {"mu": 0.0, "sigma": 0.5}),
+    "mu_age": Prior("Normal", {"mu": 0.0, "sigma": 1.0}),
+    "sigma_age": Prior("HalfNormal", {"sigma": 1.5}),
+    "gamma_age": Prior("Normal", {"mu": 0.0, "sigma": 0.5}),
 }
 
 
@@ -192,7 +236,8 @@ def analysis_table(
     ).reset_index()
     table = table.merge(subjects, on="USUBJID", how="left", validate="many_to_one")
     table["site"] = table["STUDYID"].astype(str) + ":" + table["SITEID"].astype(str)
-    table["male"] = (table["SEX"] == "M").astype(float)
+    sex = table["SEX"].fillna("")
+    table["male"] = np.where(sex == "", np.nan, (sex == "M").astype(float))
     columns = ["USUBJID", "AVISITN", "site", "il6", "il6_cens", "crp", "crp_cens"]
     unknown = sorted(set(covariates) - set(COVARIATES))
     if unknown:
@@ -205,13 +250,28 @@ def analysis_table(
         missing = table[column].isna()
         if missing.all():
             log.info("il6_crp: the data have no %s; covariate %s dropped", column, name)
-        elif missing.any():
+            continue
+        if missing.any() and name not in MODELLED:
+            column = "SEX" if name == "male" else column
             raise SpecError(
                 f"il6_crp: {column} is missing for {int(missing.sum())} of {len(table)} rows of "
-                f"the analysis table; supply it, or remove '{name}' from covariates."
+                f"the analysis table, and a missing {column} is not modelled; supply it, set "
+                f"prepare.missing: drop (complete cases), or remove '{name}' from covariates."
             )
-        else:
-            columns.append(column)
+        if missing.any() and table["USUBJID"].duplicated().any():
+            raise SpecError(
+                f"il6_crp: {column} is missing for {int(missing.sum())} of {len(table)} rows and "
+                "the analysis takes several visits per subject; a missing covariate is modelled "
+                "with one visit per subject. Fix: fit one visit (visits: [0]), or set "
+                "prepare.missing: drop (complete cases)."
+            )
+        if missing.any():
+            log.info(
+                "il6_crp: %s missing for %d of %d rows: modelled (its population model, the "
+                "missing values integrated out)",
+                column, int(missing.sum()), len(table),
+            )  # fmt: skip
+        columns.append(column)
     return table[columns].reset_index(drop=True)
 
 
@@ -222,8 +282,10 @@ def build(table: pd.DataFrame, priors: Mapping[str, Prior], options: Options) ->
     what was seen, its latent :math:`x_i` integrated out (:func:`censored_il6_logp`), as a
     ``pm.Potential`` per row (``log_il6_below``, ``log_il6_above``, dims ``il6_below``,
     ``il6_above``); rows with measured IL-6 are observed as in :func:`build_latent`
-    (``log_il6`` and ``log_crp``, dims ``il6_measured``). NUTS then samples no latent value.
-    With Student-t residuals (no closed form) or no censored IL-6, it is :func:`build_latent`.
+    (``log_il6`` and ``log_crp``, dims ``il6_measured``). A covariate missing in some rows is
+    integrated out of them too (:func:`_with_covariates`). NUTS then samples no latent value.
+    With Student-t residuals (no closed form) or nothing to integrate, it is
+    :func:`build_latent`.
 
     Parameters
     ----------
@@ -243,8 +305,9 @@ def build(table: pd.DataFrame, priors: Mapping[str, Prior], options: Options) ->
     SpecError
         If the table has no rows.
     """
-    integrate = options.residual == "normal" and bool((table["il6_cens"] != 0).any())
-    return _build(table, priors, options, integrate=integrate)
+    normal = options.residual == "normal"
+    integrate = normal and bool((table["il6_cens"] != 0).any())
+    return _build(table, priors, options, integrate=integrate, marginal_covariates=normal)
 
 
 def build_latent(table: pd.DataFrame, priors: Mapping[str, Prior], options: Options) -> pm.Model:
@@ -277,7 +340,12 @@ def build_latent(table: pd.DataFrame, priors: Mapping[str, Prior], options: Opti
 
 
 def _build(
-    table: pd.DataFrame, priors: Mapping[str, Prior], options: Options, *, integrate: bool
+    table: pd.DataFrame,
+    priors: Mapping[str, Prior],
+    options: Options,
+    *,
+    integrate: bool,
+    marginal_covariates: bool = False,
 ) -> pm.Model:
     residual = options.residual
     if table.empty:
@@ -290,9 +358,12 @@ def _build(
     il6_cens = table["il6_cens"].to_numpy()
     crp_cens = table["crp_cens"].to_numpy()
     coords = {"obs": np.arange(len(table)), "site": sites}
+    modelled = modelled_covariates(table)
     with pm.Model(coords=coords) as model:
         covariates = {
-            name: pm.Data(name, (table[column].to_numpy(float) - ref) / scale, dims="obs")
+            name: pm.Data(
+                name, np.nan_to_num((table[column].to_numpy(float) - ref) / scale), dims="obs"
+            )
             for name, (column, ref, scale) in COVARIATES.items()
             if column in table
         }
@@ -300,21 +371,6 @@ def _build(
 
         mu_x = priors["mu_il6"].create("mu_il6")
         sigma_x = priors["sigma_il6"].create("sigma_il6")
-        if integrate:
-            rows = {kind: np.flatnonzero(il6_cens == c) for kind, c in CENSORING.items()}
-            for kind, at in rows.items():
-                model.add_coord(f"il6_{kind}", at)
-                if kind != "measured" and at.size:  # which rows, to draw their IL-6 back
-                    pm.Data(f"il6_{kind}_rows", at, dims=f"il6_{kind}")
-            values = pm.Data("log_il6_observed", log_il6[rows["measured"]], dims="il6_measured")
-            pm.Normal("log_il6", mu_x, sigma_x, observed=values, dims="il6_measured")
-            x = pt.set_subtensor(pt.zeros(len(table))[rows["measured"]], values)
-            # what each row reports, for drawing its censored IL-6 back after sampling
-            for name, value in (("log_il6", log_il6), ("log_crp", log_crp), ("crp_cens", crp_cens)):
-                pm.Data(f"reported_{name}", value, dims="obs")
-        else:
-            x = latent_log_biomarker("log_il6", log_il6, il6_cens, mu_x, sigma_x, dim="il6")
-
         alpha = priors["alpha"].create("alpha")
         beta_il6 = priors["beta_il6"].create("beta_il6")
         betas = {name: priors[f"beta_{name}"].create(f"beta_{name}") for name in covariates}
@@ -330,13 +386,52 @@ def _build(
         # ln CRP without its IL-6 term: the intercept of the row's regression on ln IL-6
         intercept = alpha + alpha_site[site]
         for name, value in covariates.items():
-            intercept = intercept + betas[name] * value
-        mu = intercept + beta_il6 * (x - np.log(IL6_REFERENCE))
+            if name not in modelled:
+                intercept = intercept + betas[name] * value
+        # a covariate missing in some rows: its population model, and the IL-6 population's
+        # mean on it; where missing, integrated out (marginal) or a latent value (generative)
+        regression = _with_covariates(
+            [_covariate_model(name, covariates[name], table, priors, betas[name],
+                              marginal=marginal_covariates) for name in modelled],
+            _Regression(intercept, beta_il6, mu_x, sigma_x, sigma), n=len(table),
+        )  # fmt: skip
+        if modelled or integrate:  # what each row reports, to draw latent values back
+            for name, value in (("log_il6", log_il6), ("log_crp", log_crp), ("crp_cens", crp_cens)):
+                pm.Data(f"reported_{name}", value, dims="obs")
+
+        if integrate:
+            rows = {kind: np.flatnonzero(il6_cens == c) for kind, c in CENSORING.items()}
+            for kind, at in rows.items():
+                model.add_coord(f"il6_{kind}", at)
+                if kind != "measured" and at.size:  # which rows, to draw their IL-6 back
+                    pm.Data(f"il6_{kind}_rows", at, dims=f"il6_{kind}")
+            measured = rows["measured"]
+            values = pm.Data("log_il6_observed", log_il6[measured], dims="il6_measured")
+            pm.Normal(
+                "log_il6",
+                _at(regression.mu_x, measured),
+                _at(regression.sigma_x, measured),
+                observed=values,
+                dims="il6_measured",
+            )
+            x = pt.set_subtensor(pt.zeros(len(table))[measured], values)
+        else:
+            x = latent_log_biomarker(
+                "log_il6", log_il6, il6_cens, regression.mu_x, regression.sigma_x, dim="il6"
+            )
+        # the slope on ln IL-6 beyond beta_il6 comes from integrated covariates (0 otherwise)
+        mu = (
+            regression.intercept
+            + beta_il6 * (x - np.log(IL6_REFERENCE))
+            + (regression.slope - beta_il6) * x
+        )
         kept, dim = (rows["measured"], "il6_measured") if integrate else (slice(None), "obs")
         if residual == "student_t":
-            residual_dist = pm.StudentT.dist(nu=priors["nu"].create("nu"), mu=mu, sigma=sigma)
+            residual_dist = pm.StudentT.dist(
+                nu=priors["nu"].create("nu"), mu=mu, sigma=regression.sigma
+            )
         else:
-            residual_dist = pm.Normal.dist(mu[kept], sigma)
+            residual_dist = pm.Normal.dist(mu[kept], _at(regression.sigma, kept))
         # outcome and limits as data: new values of the same design reuse compiled code
         lower = np.where(crp_cens == -1, log_crp, -np.inf)[kept]
         upper = np.where(crp_cens == 1, log_crp, np.inf)[kept]
@@ -353,13 +448,121 @@ def _build(
                 at = rows[kind]
                 if not at.size:
                     continue
-                regression = intercept[at] - beta_il6 * np.log(IL6_REFERENCE), beta_il6
                 logp = censored_il6_logp(
-                    CENSORING[kind], log_il6[at], crp_cens[at], log_crp[at], *regression,
-                    mu_x, sigma_x, sigma,
+                    CENSORING[kind], log_il6[at], crp_cens[at], log_crp[at],
+                    _at(regression.intercept, at) - beta_il6 * np.log(IL6_REFERENCE),
+                    _at(regression.slope, at), _at(regression.mu_x, at),
+                    _at(regression.sigma_x, at), _at(regression.sigma, at),
                 )  # fmt: skip
                 pm.Potential(f"log_il6_{kind}", logp, dims=f"il6_{kind}")
     return model
+
+
+def modelled_covariates(table: pd.DataFrame) -> list[str]:
+    """Covariates of :data:`MODELLED` in an analysis table with a missing value in some row."""
+    return [
+        name
+        for name in MODELLED
+        if COVARIATES[name][0] in table and table[COVARIATES[name][0]].isna().any()
+    ]
+
+
+@dataclass(frozen=True)
+class _Regression:
+    """Each row's ln CRP on ln IL-6 given what it reports, and its IL-6 population.
+
+    ``intercept + slope * x`` (with ``-beta_il6 ln 20`` left out of ``intercept``) is the mean
+    of ln CRP given the true ln IL-6 ``x``, ``sigma`` its SD; ``x`` is normal with mean
+    ``mu_x`` and SD ``sigma_x``. Scalars, or one entry per row once a covariate is modelled.
+    """
+
+    intercept: Any
+    slope: Any
+    mu_x: Any
+    sigma_x: Any
+    sigma: Any
+
+
+def _at(value, rows):
+    """Rows of a per-row tensor; a scalar as it is."""
+    value = pt.as_tensor(value)
+    return value[rows] if value.ndim else value
+
+
+def _covariate_model(name, value, table, priors, beta, *, marginal) -> _Modelled:
+    """Add a covariate's population model; return its per-row value and what it adds."""
+    column = COVARIATES[name][0]
+    missing = table[column].isna().to_numpy()
+    observed, absent = np.flatnonzero(~missing), np.flatnonzero(missing)
+    model = pm.modelcontext(None)
+    model.add_coord(f"{name}_observed", observed)
+    model.add_coord(f"{name}_missing", absent)
+    pm.Data(f"{name}_missing_rows", absent, dims=f"{name}_missing")
+    m = priors[f"mu_{name}"].create(f"mu_{name}")
+    s = priors[f"sigma_{name}"].create(f"sigma_{name}")
+    gamma = priors[f"gamma_{name}"].create(f"gamma_{name}")
+    pm.Normal(f"{name}_value", m, s, observed=value[observed], dims=f"{name}_observed")
+    if marginal:
+        gone = pt.as_tensor(missing.astype(float))
+        return _Modelled(value * (1 - gone) + m * gone, gone, s, gamma, beta)
+    latent = pm.Normal(f"{name}_imputed", m, s, dims=f"{name}_missing")
+    return _Modelled(pt.set_subtensor(value[absent], latent), None, s, gamma, beta)
+
+
+@dataclass(frozen=True)
+class _Modelled:
+    """A modelled covariate's terms in each row's regression.
+
+    Its value per row (its population mean where integrated out), which rows lack it (1, 0;
+    None when the missing values are latent), its population SD and its coefficients on the
+    IL-6 population mean (``gamma``) and on ln CRP (``beta``).
+    """
+
+    value: Any
+    missing: Any
+    sd: Any
+    gamma: Any
+    beta: Any
+
+
+def _with_covariates(modelled: list[_Modelled], r: _Regression, *, n: int) -> _Regression:
+    r"""Each row's regression with its modelled covariates, missing ones integrated out.
+
+    With :math:`\hat z_c` the covariate where given and its population mean :math:`m_c` where
+    not, and :math:`M` the covariates a row lacks (independent normals, SD :math:`s_c`):
+
+    .. math::
+
+        x &\sim N\big(\mu_x + \textstyle\sum_c \gamma_c \hat z_c,\;
+            V = \sigma_x^2 + \sum_{c \in M} \gamma_c^2 s_c^2\big) \\
+        E[\ln CRP \mid x] &= \ldots + \textstyle\sum_c \beta_c \hat z_c
+            + \frac{C}{V}(x - E[x]), \quad C = \sum_{c \in M} \beta_c \gamma_c s_c^2 \\
+        Var[\ln CRP \mid x] &= \sigma^2 + \textstyle\sum_{c \in M} \beta_c^2 s_c^2
+            - C^2 / V
+    """
+    if not modelled:
+        return r
+    mu_x = r.mu_x + sum(c.gamma * c.value for c in modelled)
+    intercept = r.intercept + sum(c.beta * c.value for c in modelled)
+    modelled = [c for c in modelled if c.missing is not None]  # those integrated out
+    if not modelled:
+        return _Regression(intercept, r.slope, mu_x, r.sigma_x, r.sigma)
+    var_x = pt.broadcast_to(pt.as_tensor(r.sigma_x) ** 2, (n,)) + sum(
+        c.missing * c.gamma**2 * c.sd**2 for c in modelled
+    )
+    cov = sum(c.missing * c.beta * c.gamma * c.sd**2 for c in modelled)
+    var_y = (
+        pt.broadcast_to(pt.as_tensor(r.sigma) ** 2, (n,))
+        + sum(c.missing * c.beta**2 * c.sd**2 for c in modelled)
+        - cov**2 / var_x
+    )
+    return _Regression(
+        intercept - cov / var_x * mu_x,
+        r.slope + cov / var_x,
+        mu_x,
+        pt.sqrt(var_x),
+        pt.sqrt(var_y),
+    )
 
 
 #: Censoring codes of a result: measured, below the LLOQ, above the ULOQ.
@@ -408,17 +611,17 @@ def censored_il6_logp(
 ):
     r"""Exact log-likelihood of rows whose IL-6 is censored, its latent value integrated out.
 
-    With :math:`x \sim N(\mu_x, \sigma_x)` and :math:`y \mid x \sim N(c + eta x, \sigma)`
-    (``intercept`` :math:`c` includes :math:`-eta \ln 20`), :math:`(x, y)` is bivariate
-    normal: :math:`y \sim N(m_y = c + eta\mu_x, s_y^2 = eta^2\sigma_x^2 + \sigma^2)` and
-    :math:`x \mid y \sim N(\mu_x + eta\sigma_x^2 (y - m_y)/s_y^2, \sigma_x\sigma/s_y)`.
+    With :math:`x \sim N(\mu_x, \sigma_x)` and :math:`y \mid x \sim N(c + \beta x, \sigma)`
+    (``intercept`` :math:`c` includes :math:`-\beta \ln 20`), :math:`(x, y)` is bivariate
+    normal: :math:`y \sim N(m_y = c + \beta\mu_x, s_y^2 = \beta^2\sigma_x^2 + \sigma^2)` and
+    :math:`x \mid y \sim N(\mu_x + \beta\sigma_x^2 (y - m_y)/s_y^2, \sigma_x\sigma/s_y)`.
     IL-6 below its limit :math:`a` (``il6_side`` -1; above, +1) with
 
     * CRP measured: :math:`\log N(y; m_y, s_y) + \log \Phi(\mp(a - E[x \mid y]) /
       \mathrm{sd}(x \mid y))`;
     * CRP censored at :math:`b` too: :math:`\log P(\pm x < \pm a, \pm y < \pm b)`, the
-      bivariate normal probability, as :math:`\Phi(lpha) \int_0^1
-      \Phiig((b' - c' - eta' (\mu'_x + \sigma_x \Phi^{-1}(\Phi(lpha) s)))/\sigmaig)\,ds`
+      bivariate normal probability, as :math:`\Phi(\alpha) \int_0^1
+      \Phi\big((b' - c' - \beta' (\mu'_x + \sigma_x \Phi^{-1}(\Phi(\alpha) s)))/\sigma\big)\,ds`
       in sign-flipped coordinates, by 32-point Gauss-Legendre quadrature (error below 1e-9
       against ``scipy``, tested).
 
@@ -464,34 +667,52 @@ def _log_ndtr(z):
 
 
 def conditional_il6(posterior: xr.Dataset, constant: xr.Dataset, rng: np.random.Generator):
-    """Draw each censored ln IL-6 from its conditional given the globals and the row's CRP.
+    """Draw each integrated-out latent value from its conditional given the globals and data.
+
+    Censored ln IL-6 given the row's CRP (and its covariates, a missing one integrated out),
+    then each missing covariate given the row's IL-6 (measured, or the value just drawn) and
+    CRP: for every posterior draw, one draw from the exact conditional distribution.
 
     Parameters
     ----------
     posterior : xarray.Dataset
-        Draws of a fit of :func:`build`; returned unchanged in effect (nothing drawn) when the
-        fit sampled the latent values itself (Student-t residuals).
+        Draws of a fit of :func:`build`; nothing is drawn for latent values the fit sampled
+        itself (Student-t residuals).
     constant : xarray.Dataset
         Its ``constant_data``: what each row reports (``reported_log_il6``,
-        ``reported_log_crp``, ``reported_crp_cens``), its site and covariates.
+        ``reported_log_crp``, ``reported_crp_cens``), its site and covariates, and the rows
+        lacking a covariate (``<name>_missing_rows``).
     rng : numpy.random.Generator
         Source of the draws.
 
     Returns
     -------
     xarray.Dataset
-        ``log_il6_below`` (dims chain, draw, il6_below) and ``log_il6_above``, for the kinds
-        present.
+        ``log_il6_below`` (dims chain, draw, il6_below) and ``log_il6_above``, and
+        ``<name>_imputed`` (dims chain, draw, ``<name>_missing``) for each missing covariate,
+        for those present.
     """
     out = {}
     shape = (posterior.sizes["chain"], posterior.sizes["draw"])
+    if "reported_log_il6" in constant:
+        x = np.broadcast_to(
+            constant["reported_log_il6"].values, (shape[0] * shape[1], constant.sizes["obs"])
+        ).copy()
     for kind in ("below", "above"):
         dim = f"il6_{kind}"
         if f"il6_{kind}_rows" not in constant or f"log_il6_{kind}" in posterior:
             continue
         rows = constant[f"il6_{kind}_rows"].values
         draws = _draw_censored_il6(posterior, constant, rows, CENSORING[kind], rng)
+        x[:, rows] = draws
         out[f"log_il6_{kind}"] = (("chain", "draw", dim), draws.reshape(*shape, -1))
+    missing = [n for n in MODELLED if f"{n}_missing_rows" in constant]
+    if missing and f"{missing[0]}_imputed" not in posterior:
+        for name, draws in _draw_missing_covariates(posterior, constant, missing, x, rng).items():
+            out[f"{name}_imputed"] = (
+                ("chain", "draw", f"{name}_missing"),
+                draws.reshape(*shape, -1),
+            )
     return xr.Dataset(
         out,
         coords={"chain": posterior["chain"].values, "draw": posterior["draw"].values}
@@ -499,21 +720,127 @@ def conditional_il6(posterior: xr.Dataset, constant: xr.Dataset, rng: np.random.
     )
 
 
+def _flat(posterior: xr.Dataset, name: str) -> np.ndarray:
+    """Draws of a variable with chains and draws flattened into one axis."""
+    return posterior[name].values.reshape(-1, *posterior[name].shape[2:])
+
+
+def _row_regression(posterior, constant, rows, *, integrated=True):
+    """Each row's regression (:class:`_Regression`) at every draw, arrays (draws, rows).
+
+    The numpy twin of the model's (:func:`_with_covariates`); ``intercept`` includes
+    ``-beta_il6 ln 20``. With ``integrated=False`` missing covariates are not integrated out
+    and count 0 (the regression given them, less their terms).
+    """
+    flat = functools.partial(_flat, posterior)
+    modelled = [n for n in MODELLED if f"{n}_missing_rows" in constant]
+    n = posterior.sizes["chain"] * posterior.sizes["draw"]
+    intercept = flat("alpha")[:, None] + flat("alpha_site")[:, constant["site_idx"].values[rows]]
+    for name in COVARIATES:
+        if name in constant and name not in modelled:
+            intercept = intercept + flat(f"beta_{name}")[:, None] * constant[name].values[rows]
+    beta = flat("beta_il6")[:, None]
+    mu_x = np.broadcast_to(flat("mu_il6")[:, None], (n, rows.size))
+    var_x = np.broadcast_to(flat("sigma_il6")[:, None] ** 2, (n, rows.size))
+    var_y = np.broadcast_to(flat("sigma")[:, None] ** 2, (n, rows.size))
+    cov = np.zeros((n, rows.size))
+    terms = []
+    for name in modelled:
+        gone = np.isin(rows, constant[f"{name}_missing_rows"].values).astype(float)
+        m, s, g, b = (flat(f"{p}_{name}")[:, None] for p in ("mu", "sigma", "gamma", "beta"))
+        value = np.where(gone, m, constant[name].values[rows])
+        if not integrated:
+            value = value * (1 - gone)
+            gone = gone * 0
+        mu_x = mu_x + g * value
+        intercept = intercept + b * value
+        var_x = var_x + gone * g**2 * s**2
+        cov = cov + gone * b * g * s**2
+        var_y = var_y + gone * b**2 * s**2
+        terms.append((name, gone, m, s, g, b))
+    var_y = var_y - cov**2 / var_x
+    regression = _Regression(
+        intercept - cov / var_x * mu_x - beta * np.log(IL6_REFERENCE),
+        beta + cov / var_x,
+        mu_x,
+        np.sqrt(var_x),
+        np.sqrt(var_y),
+    )
+    return regression, terms
+
+
+def _draw_missing_covariates(posterior, constant, names, x, rng) -> dict[str, np.ndarray]:
+    r"""Exact draws of each row's missing covariates given its ln IL-6 ``x`` and CRP.
+
+    Given the globals and :math:`x`, the missing standardised covariates are jointly normal
+    (:func:`_with_covariates`); ln CRP adds one normal observation of
+    :math:`\sum_c \beta_c z_c` (a Gaussian update), or, where CRP is censored, the
+    probability of its event (rejection, exact).
+    """
+    from scipy.special import ndtr
+
+    rows = np.unique(np.concatenate([constant[f"{n}_missing_rows"].values for n in names]))
+    reg, terms = _row_regression(posterior, constant, rows)
+    xr_ = x[:, rows]
+    log_crp = constant["reported_log_crp"].values[rows]
+    crp_cens = constant["reported_crp_cens"].values[rows]
+    # z | x: mean m + s^2 g (x - E x) / V, covariance diag(s^2) - (s^2 g)(s^2 g)' / V
+    v = reg.sigma_x**2
+    mean = np.stack(
+        [m + gone * s**2 * g * (xr_ - reg.mu_x) / v for _, gone, m, s, g, _ in terms], -1
+    )
+    lean = np.stack([gone * s**2 * g for _, gone, _, s, g, _ in terms], -1)
+    eye = np.stack([gone * s**2 for _, gone, _, s, _, _ in terms], -1)
+    cov = (
+        eye[..., None] * np.eye(len(terms))
+        - lean[..., :, None] * lean[..., None, :] / v[..., None, None]
+    )
+    b = np.stack([gone * b for _, gone, _, _, _, b in terms], -1)
+    # ln CRP given x and z: E[y | x] + b'(z - E[z | x]), residual SD sigma
+    resid = _flat(posterior, "sigma")[:, None]
+    expected = reg.intercept + reg.slope * xr_
+    cov_b = np.einsum("...ij,...j->...i", cov, b)
+    var_y = reg.sigma**2
+    measured = crp_cens == 0
+    post_mean = mean + cov_b * ((log_crp - expected) / var_y)[..., None]
+    post_cov = cov - cov_b[..., :, None] * cov_b[..., None, :] / var_y[..., None, None]
+    mean = np.where(measured[:, None], post_mean, mean)
+    cov = np.where(measured[:, None, None], post_cov, cov)
+    # absent covariates have zero variance: a unit diagonal keeps the factor defined
+    absent = np.stack([gone == 0 for _, gone, *_ in terms], -1)
+    chol = np.linalg.cholesky(cov + absent[..., None] * np.eye(len(terms)))
+    drawn = np.empty(mean.shape)
+    todo = np.ones(mean.shape[:-1], dtype=bool)
+    side = np.where(crp_cens == 1, -1.0, 1.0)
+    for _ in range(10_000):
+        z = mean + np.einsum("...ij,...j->...i", chol, rng.standard_normal(mean.shape))
+        shift = np.einsum("...i,...i->...", b, z - mean)
+        accept = measured | (
+            rng.uniform(size=todo.shape) < ndtr(side * (log_crp - expected - shift) / resid)
+        )
+        take = todo & accept
+        drawn[take] = z[take]
+        todo &= ~accept
+        if not todo.any():
+            break
+    else:
+        raise RuntimeError("missing covariates: rejection sampling did not finish")
+    out = {}
+    for j, name in enumerate(names):
+        at = np.searchsorted(rows, constant[f"{name}_missing_rows"].values)
+        out[name] = drawn[:, at, j]
+    return out
+
+
 def _draw_censored_il6(posterior, constant, rows, il6_side, rng) -> np.ndarray:
     """Exact draws of x | (theta, what the row shows) for censored-IL-6 rows, (draws, rows)."""
     from scipy.special import ndtr, ndtri
 
-    def flat(name):
-        return posterior[name].values.reshape(-1, *posterior[name].shape[2:])
-
     n = posterior.sizes["chain"] * posterior.sizes["draw"]
-    intercept = flat("alpha")[:, None] + flat("alpha_site")[:, constant["site_idx"].values[rows]]
-    for name in COVARIATES:
-        if name in constant:
-            intercept = intercept + flat(f"beta_{name}")[:, None] * constant[name].values[rows]
-    beta = flat("beta_il6")[:, None]
-    intercept = intercept - beta * np.log(IL6_REFERENCE)
-    mu_x, sigma_x, sigma = (flat(p)[:, None] for p in ("mu_il6", "sigma_il6", "sigma"))
+    reg, _ = _row_regression(posterior, constant, rows)
+    intercept, beta, mu_x, sigma_x, sigma = (
+        reg.intercept, reg.slope, reg.mu_x, reg.sigma_x, reg.sigma
+    )  # fmt: skip
     limit = constant["reported_log_il6"].values[rows]
     log_crp = constant["reported_log_crp"].values[rows]
     crp_cens = constant["reported_crp_cens"].values[rows]
@@ -649,6 +976,7 @@ FAMILY = ModelFamily(
     equations=__doc__,
     options=Options,
     requires=lambda options: ("IL6", "CRP"),
+    subject_columns={"covariates": {"bmi": "BMI", "male": "SEX", "age": "AGE"}},
     parameters=PARAMETERS,
     default_priors=DEFAULT_PRIORS,
     analysis_table=analysis_table,

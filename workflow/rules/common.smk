@@ -190,6 +190,30 @@ def dataset_tables(wildcards):
     return {"subjects": spec["subjects"], "measurements": spec["measurements"]}
 
 
+def subject_columns(wildcards):
+    """Subjects-table columns the dataset's models use, each with what uses it."""
+    used = {}
+    for model, dataset in fit_pairs():
+        if dataset != wildcards.dataset:
+            continue
+        family = FAMILIES[family_name(model)]
+        options = model_options(model)
+        for option, columns in family["subject_columns"].items():
+            chosen = options.get(
+                option, family["options"]["properties"][option].get("default")
+            )
+            for value in chosen if isinstance(chosen, list) else [chosen]:
+                if value in columns:
+                    key = (
+                        f"variants.{model}.options"
+                        if model in config["variants"]
+                        else f"model_options.{model}"
+                    )
+                    where = f"{key}.{option}: {value}"
+                    used.setdefault(columns[value], where)
+    return used
+
+
 def import_source(wildcards):
     """The source file of an imported dataset."""
     spec = config["datasets"][wildcards.dataset]

@@ -15,6 +15,7 @@ rule prepare_data:
         **config["resources"]["prepare_data"],
     params:
         options=config["prepare"],
+        subject_columns=subject_columns,
         code=code_version("prepare_data.py"),
     script:
         "../scripts/prepare_data.py"

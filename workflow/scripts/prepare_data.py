@@ -11,6 +11,7 @@ prepared = prepare(
     read_table(files.measurements),
     subjects_file=files.subjects,
     measurements_file=files.measurements,
+    subject_columns=snakemake.params.subject_columns,
     **snakemake.params.options,
 )
 prepared.subjects.to_csv(snakemake.output.subjects, index=False)
