@@ -28,6 +28,35 @@ class DatasetSection:
     subjects: int
     ledger: pd.DataFrame
     measurements: pd.DataFrame
+    #: Subjects lacking each covariate column (AGE, SEX, BMI) the table has; absent ones left out.
+    missing_covariates: Mapping[str, int] = field(default_factory=dict)
+
+
+def missing_covariates(subjects: pd.DataFrame) -> dict[str, int]:
+    """Subjects lacking each covariate (AGE, SEX, BMI), for columns with some value given.
+
+    Parameters
+    ----------
+    subjects : pandas.DataFrame
+        A prepared subjects table (:func:`il6fit.data.read_prepared`).
+
+    Returns
+    -------
+    dict of str to int
+        Column -> subjects without a value, for columns missing for some but not all.
+
+    Examples
+    --------
+    >>> missing_covariates(pd.DataFrame({"AGE": [50, None], "SEX": ["", ""], "BMI": [27, 30]}))
+    {'AGE': 1}
+    """
+    out = {}
+    for column in ("AGE", "SEX", "BMI"):
+        if column in subjects:
+            empty = subjects[column].isna() | (subjects[column].astype(str) == "")
+            if 0 < int(empty.sum()) < len(subjects):
+                out[column] = int(empty.sum())
+    return out
 
 
 @dataclass(frozen=True)
@@ -330,7 +359,15 @@ def _dataset_html(d: DatasetSection) -> str:
     return (
         f"<h3>Dataset {html.escape(d.name)}</h3><p>Source: {html.escape(d.source)}. "
         f"{d.subjects} subjects, {len(ledger)} input rows, every one accounted for below.</p>"
-        "<h4>Ledger (input rows by status and reason)</h4>"
+        + (
+            "<p>Covariates missing for some subjects: "
+            + ", ".join(f"{c} {n} of {d.subjects}" for c, n in d.missing_covariates.items())
+            + " (modelled by the models using them; <code>prepare.missing: drop</code> "
+            "leaves such subjects out).</p>"
+            if d.missing_covariates
+            else ""
+        )
+        + "<h4>Ledger (input rows by status and reason)</h4>"
         + _table(counts, text_columns=("table", "status", "reason"))
         + "<h4>Prepared results by parameter (canonical units)</h4>"
         + _table(per_param, text_columns=("PARAMCD", "unit"))

@@ -110,6 +110,15 @@ def test_report_embeds_images_and_never_names_a_subject():
     assert "Every fit passed the diagnostics gate" in html
 
 
+def test_covariates_missing_for_some_subjects_are_counted_in_the_dataset_section():
+    import dataclasses
+
+    d = dataclasses.replace(dataset(), subjects=300, missing_covariates={"BMI": 30})
+    html = build_report(title="T", datasets=[d], fits=[section("trial", True)],
+                        config={"seed": 1}, versions={})  # fmt: skip
+    assert "Covariates missing for some subjects: BMI 30 of 300" in html
+
+
 def test_a_failing_fit_is_marked_as_failed_everywhere():
     html = build_report(
         title="T",

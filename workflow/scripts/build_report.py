@@ -16,6 +16,7 @@ from il6fit.report import (
     DatasetSection,
     FitSection,
     build_report,
+    missing_covariates,
 )
 from il6fit.storage import fit_metadata, fitted_inputs, load, rows_used
 
@@ -35,6 +36,7 @@ for name, subjects_path, measurements_path, ledger_path in zip(
             subjects=len(subjects),
             ledger=pd.read_csv(ledger_path, keep_default_na=False),
             measurements=measurements,
+            missing_covariates=missing_covariates(subjects),
         )
     )
 
