@@ -725,12 +725,12 @@ def _flat(posterior: xr.Dataset, name: str) -> np.ndarray:
     return posterior[name].values.reshape(-1, *posterior[name].shape[2:])
 
 
-def _row_regression(posterior, constant, rows, *, integrated=True):
+def _row_regression(posterior, constant, rows):
     """Each row's regression (:class:`_Regression`) at every draw, arrays (draws, rows).
 
-    The numpy twin of the model's (:func:`_with_covariates`); ``intercept`` includes
-    ``-beta_il6 ln 20``. With ``integrated=False`` missing covariates are not integrated out
-    and count 0 (the regression given them, less their terms).
+    The numpy twin of the model's (:func:`_with_covariates`), missing covariates integrated
+    out; ``intercept`` includes ``-beta_il6 ln 20``. Also returns, per modelled covariate, its
+    name, which rows lack it (1/0) and its ``mu``, ``sigma``, ``gamma`` and ``beta`` draws.
     """
     flat = functools.partial(_flat, posterior)
     modelled = [n for n in MODELLED if f"{n}_missing_rows" in constant]
@@ -749,9 +749,6 @@ def _row_regression(posterior, constant, rows, *, integrated=True):
         gone = np.isin(rows, constant[f"{name}_missing_rows"].values).astype(float)
         m, s, g, b = (flat(f"{p}_{name}")[:, None] for p in ("mu", "sigma", "gamma", "beta"))
         value = np.where(gone, m, constant[name].values[rows])
-        if not integrated:
-            value = value * (1 - gone)
-            gone = gone * 0
         mu_x = mu_x + g * value
         intercept = intercept + b * value
         var_x = var_x + gone * g**2 * s**2
@@ -781,13 +778,13 @@ def _draw_missing_covariates(posterior, constant, names, x, rng) -> dict[str, np
 
     rows = np.unique(np.concatenate([constant[f"{n}_missing_rows"].values for n in names]))
     reg, terms = _row_regression(posterior, constant, rows)
-    xr_ = x[:, rows]
+    x_rows = x[:, rows]
     log_crp = constant["reported_log_crp"].values[rows]
     crp_cens = constant["reported_crp_cens"].values[rows]
     # z | x: mean m + s^2 g (x - E x) / V, covariance diag(s^2) - (s^2 g)(s^2 g)' / V
     v = reg.sigma_x**2
     mean = np.stack(
-        [m + gone * s**2 * g * (xr_ - reg.mu_x) / v for _, gone, m, s, g, _ in terms], -1
+        [m + gone * s**2 * g * (x_rows - reg.mu_x) / v for _, gone, m, s, g, _ in terms], -1
     )
     lean = np.stack([gone * s**2 * g for _, gone, _, s, g, _ in terms], -1)
     eye = np.stack([gone * s**2 for _, gone, _, s, _, _ in terms], -1)
@@ -798,7 +795,7 @@ def _draw_missing_covariates(posterior, constant, names, x, rng) -> dict[str, np
     b = np.stack([gone * b for _, gone, _, _, _, b in terms], -1)
     # ln CRP given x and z: E[y | x] + b'(z - E[z | x]), residual SD sigma
     resid = _flat(posterior, "sigma")[:, None]
-    expected = reg.intercept + reg.slope * xr_
+    expected = reg.intercept + reg.slope * x_rows
     cov_b = np.einsum("...ij,...j->...i", cov, b)
     var_y = reg.sigma**2
     measured = crp_cens == 0
