@@ -384,7 +384,7 @@ class ModelFamily:
     subject_columns : mapping
         Subjects-table columns an option's values use, ``{option: {value: column}}`` (e.g.
         ``{"covariates": {"age": "AGE"}}``): a dataset fitted with the option taking the value
-        must have the column (:meth:`used_subject_columns`).
+        must have the column (the workflow's ``subject_columns`` reads it from the catalogue).
     parameters : mapping of str to ParameterInfo
         Parameters reported in summaries, in order.
     default_priors : mapping of str to Prior
@@ -472,28 +472,6 @@ class ModelFamily:
             for name, value in values.items()
         }
         return self.options(**typed)
-
-    def used_subject_columns(self, options: Any = None) -> dict[str, str]:
-        """Subjects-table columns a fit with these options uses, each with what uses it.
-
-        Parameters
-        ----------
-        options : mapping or options object, optional
-            The family's options.
-
-        Returns
-        -------
-        dict of str to str
-            Column -> ``"<family> (<option>: <value>)"``.
-        """
-        values = options_dict(self.make_options(options))
-        used = {}
-        for option_name, columns in self.subject_columns.items():
-            chosen = values[option_name]
-            for value in chosen if isinstance(chosen, list | tuple) else [chosen]:
-                if value in columns:
-                    used.setdefault(columns[value], f"{self.name} ({option_name}: {value})")
-        return used
 
     def priors(self, overrides: Mapping[str, Mapping] | None = None) -> dict[str, Prior]:
         """Return the family's priors with config overrides (``{parameter: {dist: ..., ...}}``).

@@ -419,12 +419,9 @@ def _build(
             x = latent_log_biomarker(
                 "log_il6", log_il6, il6_cens, regression.mu_x, regression.sigma_x, dim="il6"
             )
-        # the slope on ln IL-6 beyond beta_il6 comes from integrated covariates (0 otherwise)
-        mu = (
-            regression.intercept
-            + beta_il6 * (x - np.log(IL6_REFERENCE))
-            + (regression.slope - beta_il6) * x
-        )
+        mu = regression.intercept + beta_il6 * (x - np.log(IL6_REFERENCE))
+        if regression.slope is not beta_il6:  # integrated covariates add slope on ln IL-6
+            mu = mu + (regression.slope - beta_il6) * x
         kept, dim = (rows["measured"], "il6_measured") if integrate else (slice(None), "obs")
         if residual == "student_t":
             residual_dist = pm.StudentT.dist(
