@@ -1,9 +1,12 @@
-"""Compile caches of fit jobs: one per job, started from what earlier jobs of the model compiled.
+"""Compile caches of fit jobs: one per job, started from what earlier jobs compiled.
 
 Each fit job compiles into its own folder (parallel jobs never write to one numba cache, which
 has no lock). A job whose folder is new starts from a copy of the compiled kernels of the other
-jobs of the same model, so a model fitted before on other data, of another size, reloads every
-kernel that does not depend on the data instead of compiling it again. This module must not
+jobs, those of the same model first, so a model fitted before on other data, of another size,
+reloads every kernel that does not depend on the data instead of compiling it again, and a new
+model reloads the kernels it shares with the others. What a cache holds never changes a result:
+models are compiled without fast-math (:data:`il6fit.sampling.COMPILE_FLAGS`), so a kernel loaded
+from a cache computes exactly what the same kernel compiled afresh does. This module must not
 import PyTensor; the copy has to be made before the fit compiles anything.
 """
 
@@ -14,13 +17,14 @@ from pathlib import Path
 
 
 def seed_compile_cache(path: str | Path) -> int:
-    """Fill a new job's compile cache with copies of its sibling caches' numba kernels.
+    """Fill a new job's compile cache with copies of the other caches' numba kernels.
 
     Parameters
     ----------
     path : str or Path
-        The job's cache folder, ``<cache>/<model>/<dataset>``; its siblings are the other
-        datasets' caches of the same model. Nothing happens if it holds kernels already.
+        The job's cache folder, ``<cache>/<model>/<dataset>``; the other datasets' caches of the
+        same model are copied first, then those of the other models (``<cache>/*/*``). Nothing
+        happens if it holds kernels already.
 
     Returns
     -------
@@ -37,6 +41,8 @@ def seed_compile_cache(path: str | Path) -> int:
     1
     >>> seed_compile_cache(root / "m" / "b")
     0
+    >>> seed_compile_cache(root / "other" / "a")
+    1
     """
     path = Path(path)
     target = path / "numba"
@@ -45,7 +51,12 @@ def seed_compile_cache(path: str | Path) -> int:
     target.mkdir(parents=True, exist_ok=True)
     copied = 0
     siblings = sorted(p for p in path.parent.iterdir() if p != path and (p / "numba").is_dir())
-    for sibling in siblings:
+    others = sorted(
+        p
+        for p in path.parent.parent.glob("*/*")
+        if p.parent != path.parent and (p / "numba").is_dir()
+    )
+    for sibling in siblings + others:
         # index files (.nbi) last: an index copied without its data is a miss, never an error
         files = sorted((sibling / "numba").iterdir(), key=lambda f: f.suffix == ".nbi")
         for source in files:

@@ -1,7 +1,7 @@
 """Inference: fit a model family to a prepared dataset.
 
 :func:`fit_model` is the orchestration a fit job runs: resolve the family's options and priors,
-build the analysis table, warm the compile cache, sample once or escalate until the fit passes
+build the analysis table, sample once or escalate until the fit passes
 the judge, and store the table and the resolved options in the fit. The rest lives in three
 modules: :mod:`il6fit.sampling` (how a built model is sampled), :mod:`il6fit.escalation`
 (refitting a failing fit) and :mod:`il6fit.storage` (what a saved fit holds, how it is written
@@ -22,7 +22,7 @@ from il6fit.loo import per_patient
 from il6fit.models import ModelFamily, missing_parameters
 from il6fit.models.family import options_dict
 from il6fit.provenance import canonical_json
-from il6fit.sampling import SamplerSettings, sample, warm_compile_cache
+from il6fit.sampling import SamplerSettings, sample
 from il6fit.storage import table_dataset
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,6 @@ def fit_model(
     options: Mapping,
     settings: SamplerSettings,
     seed: int,
-    warm_up: bool = True,
     judge: Callable[[xr.DataTree], list[str]] | None = None,
     escalation: Escalation | None = None,
 ) -> tuple[xr.DataTree, pd.DataFrame]:
@@ -60,10 +59,6 @@ def fit_model(
         Sampler options.
     seed : int
         The job's seed.
-    warm_up : bool
-        Fill the compile cache in a separate process first (see :func:`warm_compile_cache`);
-        needed for bit-identical reruns. NUTS only, like escalation: a preview
-        (``settings.method == "advi"``) is fitted once.
     judge : callable, optional
         ``tree -> list of failed checks`` (empty when it passes), e.g.
         :func:`il6fit.diagnostics.sampler_failures` bound to a family and thresholds.
@@ -95,8 +90,6 @@ def fit_model(
     priors = family.priors(dict(options).get("priors"))
     table = family.table(subjects, measurements, typed)
     log.info("%s: %d rows in the analysis table", family.name, len(table))
-    if warm_up and settings.method == "nuts":
-        warm_compile_cache(family, table, priors, settings, typed)
     model = family.build(table, priors, typed)
     drawing = {"family": family, "generative": family.generative(table, priors, typed)}
     if judge is None or escalation is None or settings.method != "nuts":

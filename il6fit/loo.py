@@ -307,8 +307,10 @@ class _Rebuilt:
     def __init__(self, tree: xr.DataTree):
         # arviz-stats' own PyMC helpers (pinned version): one observed variable, no potentials;
         # a patient's terms span several variables and potentials, summed here
+        import pytensor
         from arviz_stats.loo.pymc_helper import _get_batched_func
 
+        from il6fit.sampling import POST_MODE
         from il6fit.storage import fitted_inputs
 
         family, options, table = fitted_inputs(tree)
@@ -324,7 +326,8 @@ class _Rebuilt:
             kept = [n for n in family.marginal.potentials if n in model.named_vars]
             names += kept
             terms += model.replace_rvs_by_values([model[n] for n in kept])
-        self.likelihood = _get_batched_func(self.value_vars, terms, self.start)
+        with pytensor.config.change_flags(mode=POST_MODE):
+            self.likelihood = _get_batched_func(self.value_vars, terms, self.start)
         self.unit_of, self.patients = _units(table)
         self.owners = [
             np.searchsorted(
@@ -339,11 +342,15 @@ class _Rebuilt:
     @functools.cached_property
     def log_density(self):
         """The log density (Jacobian included), batched over unconstrained draws."""
+        import pytensor
         from arviz_stats.loo.pymc_helper import _get_batched_func
 
-        return _get_batched_func(
-            self.value_vars, [self.model.logp(jacobian=True, sum=True)], self.start
-        )
+        from il6fit.sampling import POST_MODE
+
+        with pytensor.config.change_flags(mode=POST_MODE):
+            return _get_batched_func(
+                self.value_vars, [self.model.logp(jacobian=True, sum=True)], self.start
+            )
 
     def upars(self, tree: xr.DataTree) -> xr.DataArray:
         """Return the draws of ``tree``, unconstrained as this model's value variables."""

@@ -2,40 +2,43 @@
 
 :class:`SamplerSettings` says how; :func:`sample_posterior` is the one sampling entry point (NUTS
 with nutpie or PyMC, or an approximate ADVI preview, see :func:`is_preview`); :func:`sample` adds
-the log-likelihood, log-prior, prior and predictive groups a fit carries; and
-:func:`warm_compile_cache` fills the compile cache in a fresh process so that the same inputs and
-seed give the same draws. Refitting on failure lives in :mod:`il6fit.escalation`, saving and
+the log-likelihood, log-prior, prior and predictive groups a fit carries. Everything is compiled
+under :data:`COMPILE_FLAGS`, so the same inputs and seed give the same draws whether the compile
+cache was empty or full. Refitting on failure lives in :mod:`il6fit.escalation`, saving and
 reading fits in :mod:`il6fit.storage`, fitting a family to a dataset in :mod:`il6fit.inference`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import pickle
-import subprocess
-import sys
 import time
 import warnings
-from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import nutpie
-import pandas as pd
 import pymc as pm
 import pytensor
 import xarray as xr
-from pymc.backends.arviz import patch_nutpie_idata
+from arviz_base import dict_to_dataset
+from pymc.backends.arviz import coords_and_dims_for_inferencedata, patch_nutpie_idata
 
 from il6fit.errors import SpecError
-from il6fit.models import ModelFamily, get_model
-from il6fit.provenance import canonical_json, package_versions
+from il6fit.models import ModelFamily
 
 log = logging.getLogger(__name__)
 
 BACKENDS = ("nutpie", "pymc")
+
+#: PyTensor flags every model is compiled with. Without LLVM's fast-math flags (PyTensor's
+#: default turns on reassociation, contraction to fused multiply-add and approximate functions),
+#: a kernel compiled in the running process and the same kernel loaded from the compile cache
+#: give the same bits: with them, code inlined into its caller was optimised differently, the
+#: log density and gradient differed in the last bits (300 random points of
+#: ``treatment_response``: 1,131 of 3,300 values) and NUTS turned that into another posterior
+#: sample. Exact arithmetic makes a fit on a cold cache and on a warm one bit-identical with one
+#: compilation (sampling about 25 % slower per gradient; benchmarks/RESULTS.md).
+COMPILE_FLAGS = {"numba__fastmath": False}
 
 #: Mass-matrix adaptations of nutpie.
 ADAPTATIONS = ("low_rank", "diag")
@@ -183,21 +186,19 @@ def sample(
             )
         marginal = family is not None and family.marginal is not None
         if model.observed_RVs:
-            pm.compute_log_likelihood(tree, model=model, progressbar=False)
+            tree["log_likelihood"] = xr.DataTree(pointwise_log_density(tree, model, "likelihood"))
         if marginal:
             terms = potential_log_likelihood(tree, model, family.marginal.potentials)
             if "log_likelihood" in tree.children:
                 terms = tree["log_likelihood"].to_dataset().merge(terms)
             tree["log_likelihood"] = xr.DataTree(terms)
             tree = family.complete(tree, seed + 3)
-        pm.stats.compute_log_prior(tree, model=model, progressbar=False)
+        tree["log_prior"] = xr.DataTree(pointwise_log_density(tree, model, "prior"))
     drawing = generative if marginal else model
     with drawing, warnings.catch_warnings():
         # Potentials only renormalise latent predictors; observed variables are drawn
         # given the posterior draws, which already reflect them.
         warnings.filterwarnings("ignore", "The effect of Potentials", UserWarning)
-        # numba has no truncated-normal sampler (latent censored predictors): object mode
-        warnings.filterwarnings("ignore", "Numba will use object mode", UserWarning)
         pm.sample_posterior_predictive(
             tree,
             model=drawing,
@@ -205,13 +206,18 @@ def sample(
             random_seed=seed + 1,
             extend_inferencedata=True,
             progressbar=False,
+            compile_kwargs={"mode": POST_MODE},
         )
         if marginal:
             tree["observed_data"] = xr.DataTree(_data_group(drawing, drawing.observed_RVs))
         if settings.prior_draws:
             # the prior of a latent censored predictor is drawn without its potential:
             # truncated at the limit rather than renormalised, which a prior check tolerates
-            prior = pm.sample_prior_predictive(draws=settings.prior_draws, random_seed=seed + 2)
+            prior = pm.sample_prior_predictive(
+                draws=settings.prior_draws,
+                random_seed=seed + 2,
+                compile_kwargs={"mode": POST_MODE},
+            )
             for group in ("prior", "prior_predictive"):
                 tree[group] = prior[group]
     log.info(
@@ -240,16 +246,113 @@ def potential_log_likelihood(
     xarray.Dataset
         One variable per potential, dims (chain, draw, its dim).
     """
-    import pytensor.graph
-
     post = tree["posterior"]
     names = [name for name in potentials if name in model.named_vars]
     inputs = [v for v in model.free_RVs + model.deterministics if v.name in post]
+    values = over_draws(post, inputs, [model[name] for name in names])
+    return _draws_dataset(post, model, names, values)
+
+
+def pointwise_log_density(tree: xr.DataTree, model: pm.Model, kind: str) -> xr.Dataset:
+    """Elementwise log-likelihood or log-prior of a model's variables at every posterior draw.
+
+    What :func:`pymc.compute_log_likelihood` and :func:`pymc.stats.compute_log_prior` return,
+    computed by one vectorised evaluation over the draws (:func:`over_draws`) instead of one
+    call per draw, and with nothing compiled.
+
+    Parameters
+    ----------
+    tree : xarray.DataTree
+        A fit with a ``posterior`` group.
+    model : pymc.Model
+        The fitted model.
+    kind : {"likelihood", "prior"}
+        Observed variables' log-likelihood, or free variables' log-prior (no Jacobian).
+
+    Returns
+    -------
+    xarray.Dataset
+        One variable per observed (or free) variable, dims (chain, draw, its dims).
+    """
+    from pymc.model.transform.conditioning import remove_value_transforms
+
+    post = tree["posterior"]
+    plain = remove_value_transforms(model)
+    targets = plain.observed_RVs if kind == "likelihood" else plain.free_RVs
+    terms = plain.logp(vars=targets, sum=False)
+    inputs = [plain.rvs_to_values[rv] for rv in plain.free_RVs]
+    # value variables of the untransformed model are named after their variables
+    values = over_draws(post, inputs, terms, names=[rv.name for rv in plain.free_RVs])
+    coords, dims = coords_and_dims_for_inferencedata(plain)
     shape = (post.sizes["chain"], post.sizes["draw"])
-    batched = {v: pytensor.tensor.tensor(v.name, shape=(None, *v.type.shape)) for v in inputs}
-    outputs = pytensor.graph.vectorize_graph([model[name] for name in names], batched)
-    fn = pytensor.function(list(batched.values()), outputs, on_unused_input="ignore")
-    values = fn(*(post[v.name].values.reshape(-1, *post[v.name].shape[2:]) for v in inputs))
+    out = dict_to_dataset(
+        {rv.name: v.reshape(*shape, *v.shape[1:]) for rv, v in zip(targets, values, strict=True)},
+        dims=dims,
+        coords=coords | {"chain": post["chain"].values, "draw": post["draw"].values},
+        sample_dims=["chain", "draw"],
+        skip_event_dims=True,  # a multivariate variable's log density has no event dims
+    )
+    out.attrs = {}
+    return out
+
+
+#: Mode of the functions evaluated after sampling (log-likelihood, log-prior, predictive
+#: draws): NumPy implementations, nothing compiled, so they cost no compile time and their
+#: results never depend on what a compile cache holds.
+POST_MODE = "FAST_COMPILE"
+
+#: Values held at once by :func:`over_draws` (draws x elements per draw).
+CHUNK_VALUES = 4_000_000
+
+
+def over_draws(
+    post: xr.DataTree | xr.Dataset, inputs: list, outputs: list, names: list[str] | None = None
+) -> list[np.ndarray]:
+    """Evaluate graphs at every draw: vectorised over a leading draw axis, in chunks of draws.
+
+    Parameters
+    ----------
+    post : xarray.DataTree or xarray.Dataset
+        Draws (chain, draw, ...) of the variables ``inputs`` stand for.
+    inputs : list of TensorVariable
+        Graph inputs, each replaced by its draws.
+    outputs : list of TensorVariable
+        Graphs of ``inputs``.
+    names : list of str, optional
+        Names of the draws of each input in ``post`` (default: the inputs' names).
+
+    Returns
+    -------
+    list of numpy.ndarray
+        Per output, its values at each draw (chain x draw flattened first).
+    """
+    import pytensor.graph
+    import pytensor.tensor as pt
+
+    names = names or [v.name for v in inputs]
+    batched = {v: pt.tensor(name, shape=(None, *v.type.shape), dtype=v.type.dtype)
+               for v, name in zip(inputs, names, strict=True)}  # fmt: skip
+    vectorised = pytensor.graph.vectorize_graph(outputs, replace=batched)
+    fn = pytensor.function(
+        list(batched.values()), vectorised, on_unused_input="ignore", mode=POST_MODE
+    )
+    n = post.sizes["chain"] * post.sizes["draw"]
+    values = [
+        np.asarray(post[name].values, dtype=v.type.dtype).reshape(n, *post[name].shape[2:])
+        for v, name in zip(inputs, names, strict=True)
+    ]
+    first = fn(*(value[:1] for value in values))
+    per_draw = max(sum(int(np.prod(np.shape(out))) for out in first), 1)
+    step = max(CHUNK_VALUES // per_draw, 1)
+    chunks = [fn(*(value[i : i + step] for value in values)) for i in range(0, n, step)]
+    return [np.concatenate([np.asarray(c[k]) for c in chunks]) for k in range(len(outputs))]
+
+
+def _draws_dataset(
+    post: xr.DataTree | xr.Dataset, model: pm.Model, names: list[str], values: list[np.ndarray]
+) -> xr.Dataset:
+    """Per-draw values of one-dim model variables as a dataset with the model's coords."""
+    shape = (post.sizes["chain"], post.sizes["draw"])
     dims = {name: model.named_vars_to_dims[name][0] for name in names}
     return xr.Dataset(
         {
@@ -307,7 +410,7 @@ def sample_posterior(
         ``sample_stats`` holding only the loss (negative ELBO) per optimisation step.
     """
     start = time.perf_counter()
-    with model:
+    with model, pytensor.config.change_flags(**COMPILE_FLAGS):
         if settings.method == "advi":
             return _fit_advi(model, settings, seed)
         if settings.backend == "nutpie":
@@ -397,75 +500,3 @@ def _sample_nutpie(
     tree["sample_stats"].attrs["compile_time"] = compiled_at - start
     tree["sample_stats"].attrs["sampling_time"] = sampling_time
     return tree
-
-
-def warm_compile_cache(
-    family: ModelFamily,
-    table: pd.DataFrame,
-    priors: Mapping,
-    settings: SamplerSettings,
-    options: object = None,
-) -> None:
-    """Compile every function a fit needs into the compile cache, in a fresh process.
-
-    Numba code loaded from the cache can differ in the last bit of a log-density from the same
-    code freshly compiled in the running process, and NUTS turns one bit into different draws.
-    Filling the cache first, in another process, means every fit runs on cached code, so the
-    same inputs and seed give the same posterior whether the cache was empty or not. A marker in
-    the cache, keyed by model, data, priors, backend and package versions, skips the warm-up
-    when it has already been done.
-
-    Parameters
-    ----------
-    family : ModelFamily
-        The model.
-    table : pandas.DataFrame
-        Its analysis table.
-    priors : mapping
-        Resolved priors.
-    settings : SamplerSettings
-        Sampler options (the backend matters; draw counts do not).
-    options : options object, optional
-        The family's options.
-    """
-    payload = pickle.dumps(
-        (family.name, table, dict(priors), family.make_options(options), settings.backend)
-    )
-    versions = canonical_json(package_versions()).encode()
-    marker = (
-        Path(pytensor.config.base_compiledir)
-        / "il6fit-warm"
-        / hashlib.sha256(payload + versions).hexdigest()
-    )
-    if marker.exists():
-        log.info("compile cache already warm for this model and data")
-        return
-    start = time.perf_counter()
-    # a plain child interpreter: multiprocessing's spawn would re-run the caller's main script
-    done = subprocess.run(
-        [sys.executable, "-c", "from il6fit.sampling import _warm; _warm()"],
-        input=payload,
-        capture_output=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(
-            f"compile warm-up of {family.name} failed:\n{done.stderr.decode(errors='replace')}"
-        )
-    marker.parent.mkdir(parents=True, exist_ok=True)
-    marker.touch()
-    log.info("compile cache warm in %.1f s", time.perf_counter() - start)
-
-
-def _warm() -> None:
-    """Entry point of the warm-up process: what to build, pickled, on stdin."""
-    model_name, table, priors, options, backend = pickle.loads(sys.stdin.buffer.read())
-    tiny = SamplerSettings(backend=backend, chains=1, draws=10, tune=10, cores=1)
-    logging.getLogger(__name__).setLevel(logging.WARNING)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        family = get_model(model_name)
-        sample(
-            family.build(table, priors, options), tiny, seed=0, family=family,
-            generative=family.generative(table, priors, options),
-        )  # fmt: skip

@@ -1,4 +1,10 @@
-"""A deliberately bad fit (centred eight schools, tiny tuning) is caught: `stop` and `escalate`."""
+"""A fit that fails the sampler checks is caught: `stop` and `escalate`, without MCMC.
+
+Prior draws stand in for NUTS (``helpers.prior_posterior``); the bad fit's between-school SD
+``tau`` is sorted within each chain, the trace of a sampler that crawled through the funnel of
+the centred eight schools instead of exploring it: R-hat and ESS fail, naming tau. The same
+checks against a real NUTS fit of the funnel: ``tests/slow/test_funnel.py``.
+"""
 
 from functools import partial
 
@@ -6,7 +12,9 @@ import numpy as np
 import pandas as pd
 import pymc as pm
 import pytest
+from helpers import fast_fits, prior_posterior
 
+import il6fit.sampling
 from il6fit import escalation
 from il6fit.diagnostics import Thresholds, gate, sampler_failures
 from il6fit.errors import FitFailedError
@@ -24,8 +32,8 @@ SCHOOLS = pd.DataFrame(
         "se": [15.0, 10.0, 16.0, 11.0, 9.0, 11.0, 10.0, 18.0],
     }
 )
-# tiny tuning and a low target acceptance: the centred funnel is not explored
-BAD = SamplerSettings(chains=2, draws=200, tune=20, target_accept=0.8, cores=2)
+# tiny tuning and a low target acceptance: what a real sampler would not survive in the funnel
+BAD = SamplerSettings(chains=2, draws=200, tune=20, target_accept=0.8, cores=2, prior_draws=50)
 
 
 def build_centred(table, priors, options):
@@ -59,31 +67,57 @@ def family(build=build_centred, priors=None) -> ModelFamily:
     )
 
 
+class StuckSampler:
+    """Stand-in for ``sample_posterior``: prior draws with tau sorted within each chain.
+
+    Records the settings of every call.
+    """
+
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, model, settings, seed, **kwargs):
+        self.calls.append(settings)
+        tree = prior_posterior(model, settings, seed)
+        tau = tree["posterior"]["tau"]
+        tree["posterior"]["tau"] = tau.copy(data=np.sort(tau.values, axis=1))
+        return tree
+
+
+@pytest.fixture
+def stuck(monkeypatch):
+    """Fits without MCMC whose tau did not mix; the sampler's calls in ``stuck.calls``."""
+    fast_fits(monkeypatch)
+    sampler = StuckSampler()
+    monkeypatch.setattr(il6fit.sampling, "sample_posterior", sampler)
+    return sampler
+
+
 def fit(fam, settings=BAD, **kwargs):
     empty = pd.DataFrame({"PARAMCD": []})
-    return fit_model(
-        fam, empty, empty, options={}, settings=settings, seed=3, warm_up=False, **kwargs
-    )[0]
+    return fit_model(fam, empty, empty, options={}, settings=settings, seed=3, **kwargs)[0]
 
 
 def judge_with(fam):
     return partial(sampler_failures, family=fam, thresholds=Thresholds())
 
 
-@pytest.fixture(scope="module")
-def bad_fit():
-    return fit(family())
-
-
-def test_stop_policy_fails_naming_the_fit_and_the_failing_checks(bad_fit):
-    with pytest.raises(FitFailedError, match=r"eight_schools on schools failed .*tau\)"):
+def test_stop_policy_fails_naming_the_fit_and_the_failing_checks(stuck):
+    bad_fit = fit(family())
+    assert [s.tune for s in stuck.calls] == [20]  # sampled once: no judge, no escalation
+    with pytest.raises(FitFailedError, match=r"eight_schools on schools failed .*tau\)") as error:
         gate(bad_fit, family(), fit_name="eight_schools on schools", thresholds=Thresholds(),
              on_failure="stop", ci_kind="eti", ci_prob=0.9)  # fmt: skip
+    assert "max R-hat" in str(error.value) and "min bulk ESS" in str(error.value)
 
 
-def test_escalate_refits_with_more_tuning_records_every_attempt_and_marks_a_lasting_failure():
+def test_escalate_refits_with_more_tuning_records_every_attempt_and_marks_a_lasting_failure(
+    stuck,
+):
     fam = family()
     tree = fit(fam, judge=judge_with(fam), escalation=Escalation(max_attempts=2))
+    # the sampler was given the escalated settings, and each attempt records them
+    assert [(s.tune, s.target_accept) for s in stuck.calls] == [(20, 0.8), (40, 0.9)]
     attempts = fit_metadata(tree)["attempts"]
     assert [a["attempt"] for a in attempts] == [1, 2]
     assert [a["tune"] for a in attempts] == [20, 40]
@@ -101,12 +135,24 @@ def test_escalate_refits_with_more_tuning_records_every_attempt_and_marks_a_last
     assert "Fits that FAILED the diagnostics gate" in html
 
 
-def test_escalation_ends_at_the_first_attempt_that_passes(bad_fit, monkeypatch):
+def test_a_fit_that_passes_its_first_check_is_not_refitted(monkeypatch):
+    fast_fits(monkeypatch)
+    fam = family()
+    judged = []
+    tree = fit(fam, judge=lambda t: judged.append(t) or [], escalation=Escalation(max_attempts=3))
+    assert len(judged) == 1
+    (attempt,) = fit_metadata(tree)["attempts"]
+    assert (attempt["attempt"], attempt["tune"], attempt["passed"]) == (1, 20, True)
+    assert attempt["failures"] == []
+
+
+def test_escalation_ends_at_the_first_attempt_that_passes(monkeypatch):
+    stand_in = prior_posterior(build_centred(SCHOOLS, family().default_priors, None), BAD, 3)
     used = []
 
-    def sample(model, settings, seed, **drawing):  # the sampler is not under test: reuse a fit
+    def sample(model, settings, seed, **drawing):  # the sampler is not under test
         used.append((settings.tune, settings.target_accept))
-        return bad_fit.copy()
+        return stand_in.copy()
 
     monkeypatch.setattr(escalation, "sample", sample)
     verdicts = iter([["min bulk ESS 10 (limit >= 400; tau)"], []])
@@ -117,4 +163,4 @@ def test_escalation_ends_at_the_first_attempt_that_passes(bad_fit, monkeypatch):
     assert used == [(20, 0.8), (60, 0.85)]
     assert [(a["tune"], a["passed"]) for a in attempts] == [(20, False), (60, True)]
     assert attempts[0]["failures"] == ["min bulk ESS 10 (limit >= 400; tau)"]
-    assert tree.identical(bad_fit)
+    assert tree.identical(stand_in)

@@ -23,6 +23,9 @@ rule sbc_batch:
             **sampler_settings(wildcards.model),
             **config["calibration"]["sampler"],
         },
+        compile_cache=lambda wildcards: (
+            f"{config['compile_cache']}/{wildcards.model}/calibration-{wildcards.batch}"
+        ),
         code=lambda wildcards: code_version("sbc_batch.py", wildcards.model),
         # replicate fits keep no log-likelihood: the sampler checks only
         thresholds={

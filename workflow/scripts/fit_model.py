@@ -18,7 +18,7 @@ from il6fit.sampling import SamplerSettings
 from il6fit.storage import StorePolicy, annotate, save
 
 log_to(snakemake.log[0])
-# a new cache starts from the kernels the model's fits on other data compiled
+# a new cache starts from the kernels other fits compiled (this model's first)
 copied = seed_compile_cache(snakemake.params.compile_cache)
 if copied:
     logging.getLogger(__name__).info("compile cache started from %d files of other fits", copied)

@@ -1,18 +1,18 @@
 import os
-import tempfile
 
-# a fresh compile cache for every batch: every replicate runs freshly compiled code, whichever
-# batch it is in (code loaded from a cache can differ in the last bit)
-os.environ["PYTENSOR_FLAGS"] = f"base_compiledir={tempfile.mkdtemp(prefix='il6fit-sbc-')}"
+# each batch compiles into its own cache, started from the model's other caches (fit_model.py)
+os.environ["PYTENSOR_FLAGS"] = f"base_compiledir={os.path.abspath(snakemake.params.compile_cache)}"
 
 import pandas as pd
 
+from il6fit.cache import seed_compile_cache
 from il6fit.diagnostics import Thresholds
 from il6fit.logs import log_to
 from il6fit.sampling import SamplerSettings
 from il6fit.sbc import Calibrator, design
 
 log_to(snakemake.log[0])
+seed_compile_cache(snakemake.params.compile_cache)
 
 model = snakemake.wildcards.model
 sampler = dict(snakemake.params.sampler)

@@ -1,0 +1,51 @@
+"""What a fit computes after sampling: vectorised over the draws, equal to PyMC's per-draw loop."""
+
+import numpy as np
+import pymc as pm
+import pytest
+from helpers import prior_posterior
+
+import il6fit.sampling
+from il6fit.data import as_read, prepare
+from il6fit.models import get_model
+from il6fit.sampling import SamplerSettings, pointwise_log_density, potential_log_likelihood
+from il6fit.simulate import scenario, simulate_cohort
+
+FAMILIES = ("il6_crp", "treatment_response", "mmrm", "eular_response", "disease_activity")
+
+
+@pytest.fixture(scope="module")
+def trial():
+    subjects, measurements, _ = simulate_cohort(scenario("ra_tcz_trial", n_subjects=24), seed=2)
+    return prepare(
+        as_read(subjects), as_read(measurements), subjects_file="s", measurements_file="m"
+    )
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+def test_log_likelihood_and_log_prior_equal_pymcs_at_every_draw(trial, name, monkeypatch):
+    family = get_model(name)
+    options = family.make_options({})
+    model = family.build(
+        family.table(trial.subjects, trial.measurements, options), family.priors(None), options
+    )
+    tree = prior_posterior(model, SamplerSettings(chains=2, draws=4), seed=3)
+    fast = {"compile_kwargs": {"mode": "FAST_COMPILE"}, "progressbar": False}
+    kinds = [("prior", pm.stats.compute_log_prior)]
+    if model.observed_RVs:
+        kinds.append(("likelihood", pm.compute_log_likelihood))
+    for kind, reference in kinds:
+        ours = pointwise_log_density(tree, model, kind)
+        theirs = reference(tree.copy(), model=model, extend_inferencedata=False, **fast)
+        assert set(ours.data_vars) == set(theirs.data_vars), kind
+        for var in ours.data_vars:
+            assert ours[var].dims == theirs[var].dims, (kind, var)
+            # rtol: summation order; atol: PyMC's float32 constants (Gamma's rate) upcast apart
+            np.testing.assert_allclose(ours[var].values, theirs[var].values, rtol=1e-9, atol=1e-6)
+    # in chunks of one draw: the same values up to rounding (the chunk size is fixed by the data)
+    if family.marginal is not None:
+        whole = potential_log_likelihood(tree, model, family.marginal.potentials)
+        monkeypatch.setattr(il6fit.sampling, "CHUNK_VALUES", 1)
+        chunked = potential_log_likelihood(tree, model, family.marginal.potentials)
+        for var in whole.data_vars:
+            np.testing.assert_allclose(whole[var].values, chunked[var].values, rtol=1e-12)
