@@ -25,3 +25,15 @@ def subjects_csv(write_csv):
             "S-3,ST,02,TCZ 8,44,F,22",
         ],
     )
+
+
+@pytest.fixture
+def fast_compile(monkeypatch):
+    """Compile PyTensor functions with FAST_COMPILE (Python linker, few rewrites), not numba.
+
+    For tests whose code under test compiles (forward draws, log densities): numba's compile
+    time is paid by fits, not by unit tests.
+    """
+    import pytensor
+
+    monkeypatch.setattr(pytensor.config, "mode", "FAST_COMPILE")

@@ -51,19 +51,86 @@ def workflow_copy(folder: Path, config: dict, *, families: tuple[Path, ...] = ()
 def snakemake(folder: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     """Run snakemake in ``folder`` on two cores; fail the test with its output if it fails.
 
-    Each fit gets one thread, so two fits run at once: a fit of the tests' few draws spends
-    nearly all its time compiling, which uses one core, not sampling its chains in parallel.
+    The workflow's default profile gives each fit one thread, so two fits compile at once.
     """
     site = folder / "site"
     env = {**os.environ, "PYTHONPATH": str(site)} if site.exists() else None
     result = subprocess.run(
-        [SNAKEMAKE, "--cores", "2", *args, "--set-threads", "fit_model=1"],
+        [SNAKEMAKE, "--cores", "2", *args],
         cwd=folder,
         env=env,
         capture_output=True,
         text=True,
-        timeout=2400,  # the tiny run: about 13 min alone on 2 cores, more on a loaded machine
+        timeout=1800,  # the tiny run: about 3 min alone on 2 cores, more on a loaded machine
     )
     if check and result.returncode != 0:
         raise AssertionError(f"snakemake failed:\n{result.stdout}\n{result.stderr}")
     return result
+
+
+def prior_posterior(model, settings, seed: int, **_):
+    """A stand-in for :func:`il6fit.sampling.sample_posterior` that runs no MCMC.
+
+    Draws from the model's prior (as :func:`pymc.testing.mock_sample` does), shaped as
+    ``settings.chains`` chains of ``settings.draws`` draws, with the groups and attributes a
+    NUTS fit has: ``posterior``, ``sample_stats`` (no divergence, no saturated tree, E-BFMI
+    near 2; ``compile_time`` and ``sampling_time`` 0), ``observed_data`` and, when the model
+    has data, ``constant_data``. Compiled with FAST_COMPILE (no numba); same seed, same draws.
+    """
+    import warnings
+
+    import numpy as np
+    import pymc as pm
+    import pytensor
+    import xarray as xr
+
+    chains, draws = settings.chains, settings.draws
+    names = [v.name for v in model.free_RVs + model.deterministics]
+    with pytensor.config.change_flags(mode="FAST_COMPILE"), warnings.catch_warnings():
+        # stand-in draws: that potentials are ignored does not matter
+        warnings.filterwarnings("ignore", "The effect of Potentials", UserWarning)
+        prior = pm.sample_prior_predictive(
+            draws=chains * draws, model=model, random_seed=seed, var_names=names
+        )
+    flat = prior["prior"].to_dataset().isel(chain=0, drop=True)
+    posterior = xr.Dataset(
+        {
+            name: (("chain", "draw", *v.dims[1:]), v.values.reshape(chains, draws, *v.shape[1:]))
+            for name, v in flat.data_vars.items()
+        },
+        coords={"chain": np.arange(chains), "draw": np.arange(draws)}
+        | {k: c for k, c in flat.coords.items() if k != "draw"},
+    )
+    rng = np.random.default_rng(seed)
+    shape = (chains, draws)
+    stats = xr.Dataset(
+        {
+            "diverging": (("chain", "draw"), np.zeros(shape, dtype=bool)),
+            "maxdepth_reached": (("chain", "draw"), np.zeros(shape, dtype=bool)),
+            "energy": (("chain", "draw"), rng.normal(size=shape)),
+            "step_size": (("chain", "draw"), np.full(shape, 0.5)),
+            "depth": (("chain", "draw"), np.full(shape, 3)),
+        },
+        coords={"chain": np.arange(chains), "draw": np.arange(draws)},
+        attrs={"compile_time": 0.0, "sampling_time": 0.0},
+    )
+    groups = {"posterior": posterior, "sample_stats": stats}
+    for group in ("observed_data", "constant_data"):
+        if group in prior.children:
+            groups[group] = prior[group].to_dataset()
+    return xr.DataTree.from_dict(groups)
+
+
+def fast_fits(monkeypatch) -> None:
+    """Fit without MCMC or numba: prior draws stand in for NUTS, PyTensor compiles FAST_COMPILE.
+
+    What :func:`il6fit.sampling.sample` adds to the draws (log-likelihood, log-prior, predictive
+    and prior draws) is computed for real, with functions compiled by PyTensor's Python linker;
+    nothing is compiled with numba. Undone with ``monkeypatch``.
+    """
+    import pytensor
+
+    import il6fit.sampling
+
+    monkeypatch.setattr(il6fit.sampling, "sample_posterior", prior_posterior)
+    monkeypatch.setattr(pytensor.config, "mode", "FAST_COMPILE")

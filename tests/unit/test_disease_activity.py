@@ -83,10 +83,12 @@ def test_components_structure_counts_out_of_28_and_censored_patient_global():
     assert not {"tau_joint", "z_joint", "tau_ptga"} & free
     # a patient global of 100 mm is at the end of the scale: its likelihood is P(PtGA >= 100)
     point = model.initial_point()
-    logp = model.compile_logp(vars=[model["ptga"]], sum=False)(point)[0]
+    logp = model.compile_logp(vars=[model["ptga"]], sum=False, mode="FAST_COMPILE")(point)[0]
     normal = model["ptga"].owner.inputs[0].owner  # the uncensored normal inside
     outputs = model.replace_rvs_by_values(normal.inputs[2:4])
-    mu, sigma = pytensor.function(model.value_vars, outputs, on_unused_input="ignore")(**point)
+    mu, sigma = pytensor.function(
+        model.value_vars, outputs, on_unused_input="ignore", mode="FAST_COMPILE"
+    )(**point)
     assert logp[0] == pytest.approx(stats.norm.logpdf(60, mu[0], sigma))
     assert logp[1] == pytest.approx(stats.norm.logsf(100, mu[1], sigma))
 
@@ -108,7 +110,7 @@ def test_priors_come_from_config():
     )
     model = FAMILY.build(FAMILY.table(SUBJECTS, measurements(), {}), priors)
     with model:
-        draws = pm.draw(model["b_joint_il6"], draws=400, random_seed=1)
+        draws = pm.draw(model["b_joint_il6"], draws=400, random_seed=1, mode="FAST_COMPILE")
     assert draws.shape == (400, 2)
     assert draws.mean() == pytest.approx(0.4, abs=0.005)
 
@@ -119,7 +121,7 @@ def test_a_dataset_without_joint_counts_names_them():
     assert missing_parameters(FAMILY, meas) == ["TJC28", "SJC28"]
 
 
-def test_simulated_outcomes_follow_the_given_parameters():
+def test_simulated_outcomes_follow_the_given_parameters(fast_compile):
     table = FAMILY.table(SUBJECTS, measurements(), {})
     big = pd.concat([table] * 500, ignore_index=True)
     big["USUBJID"] = [f"S{i}" for i in range(len(big))]

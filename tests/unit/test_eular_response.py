@@ -115,7 +115,7 @@ def test_estimands_standardise_over_subjects_in_each_arm():
     )
 
 
-def test_simulated_responses_follow_the_odds_ratio():
+def test_simulated_responses_follow_the_odds_ratio(fast_compile):
     subjects, meas = data()
     table = FAMILY.table(subjects, meas, {"arms": ARMS})
     big = pd.concat([table] * 3000, ignore_index=True)

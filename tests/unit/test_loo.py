@@ -23,6 +23,10 @@ from il6fit.storage import table_dataset
 SETTINGS = SamplerSettings(chains=2, draws=200)
 
 
+# the stand-ins and the fallbacks' functions: compiled by PyTensor's Python linker, not numba
+pytestmark = pytest.mark.usefixtures("fast_compile")
+
+
 def stand_in_draws(model: pm.Model, settings: SamplerSettings, seed: int, **_) -> xr.DataTree:
     """Draws near the model's initial point, shaped as a posterior: a stand-in for sampling."""
     rng = np.random.default_rng(seed)
@@ -74,6 +78,25 @@ def fit(table):
     return tree, model
 
 
+def held_out_terms(refits, model, table) -> list[xr.DataArray]:
+    """Each refit's per-patient terms at its draws, through PyMC's graph of the full model (not
+    the fallback's own function): compiled once, the refits' draws side by side as chains."""
+    draws = []
+    for _, refit in refits:
+        posterior = refit["posterior"].to_dataset()
+        used = {d for v in posterior.data_vars.values() for d in v.dims}
+        draws.append(posterior.drop_vars([c for c in posterior.coords if c not in used]))
+    together = xr.concat(draws, dim="chain", join="exact")
+    together = together.assign_coords(chain=np.arange(together.sizes["chain"]))
+    potentials = get_model("treatment_response").marginal.potentials
+    terms = potential_log_likelihood(
+        xr.DataTree.from_dict({"posterior": together}), model, potentials
+    )
+    per = per_patient(terms, table)[VARIABLE]
+    n = SETTINGS.chains
+    return [per.isel(chain=slice(i * n, (i + 1) * n)) for i in range(len(refits))]
+
+
 @pytest.fixture
 def refits(monkeypatch):
     """Every refit's patients and draws, stand-in draws in place of sampling."""
@@ -96,13 +119,10 @@ def test_refits_give_each_patient_the_exact_held_out_log_density(refits):
     assert loo.method == "psis + 6 exact refits"
     assert np.all(loo.pareto_k == 0)  # refitted: exact, no importance sampling
     patients = sorted(table["USUBJID"].unique())
-    potentials = get_model("treatment_response").marginal.potentials
-    for kept, refit in refits:
+    for (kept, _), terms in zip(refits, held_out_terms(refits, model, table), strict=True):
         (left_out,) = set(patients) - set(kept)
-        # the held-out patient's term at the refit's draws, through PyMC's graph of the full
-        # model (not the fallback's own function)
-        terms = per_patient(potential_log_likelihood(refit, model, potentials), table)
-        values = terms[VARIABLE].sel(patient=left_out).values.ravel()
+        # the held-out patient's term at the refit's draws
+        values = terms.sel(patient=left_out).values.ravel()
         expected = logsumexp(values) - np.log(values.size)
         assert float(loo.elpd.elpd_i.sel(patient=left_out)) == pytest.approx(expected, rel=1e-9)
     assert float(loo.elpd.elpd) == pytest.approx(float(loo.elpd.elpd_i.sum()))
@@ -116,13 +136,11 @@ def test_k_fold_by_patient_takes_over_when_too_many_patients_need_refits(refits)
     assert loo.method == "psis (6 refits needed, not made) -> 2-fold by patient"
     assert len(refits) == 2 and np.all(loo.pareto_k == 0)
     patients = sorted(table["USUBJID"].unique())
-    potentials = get_model("treatment_response").marginal.potentials
-    for kept, refit in refits:
+    for (kept, _), terms in zip(refits, held_out_terms(refits, model, table), strict=True):
         left_out = sorted(set(patients) - set(kept))
         assert len(left_out) == 3  # patients dealt out to the folds in turn
-        terms = per_patient(potential_log_likelihood(refit, model, potentials), table)
         for patient in left_out:
-            values = terms[VARIABLE].sel(patient=patient).values.ravel()
+            values = terms.sel(patient=patient).values.ravel()
             expected = logsumexp(values) - np.log(values.size)
             assert float(loo.elpd.elpd_i.sel(patient=patient)) == pytest.approx(expected)
 

@@ -58,9 +58,9 @@ def test_each_patient_log_likelihood_is_the_normal_density_of_the_visits_they_ha
     model = FAMILY.build(data, DEFAULT_PRIORS, options)
     rng = np.random.default_rng(3)
     point = {k: v + rng.normal(0, 0.3, np.shape(v)) for k, v in model.initial_point().items()}
-    rows = model.compile_fn(model.logp(vars=[model["y"]], sum=False)[0], inputs=model.value_vars)(
-        point
-    )
+    rows = model.compile_fn(
+        model.logp(vars=[model["y"]], sum=False)[0], inputs=model.value_vars, mode="FAST_COMPILE"
+    )(point)
     sigma, beta, gamma = evaluate(model, point, ["sigma", "beta", "gamma"])
     corr = np.eye(len(WEEKS))
     if covariance == "unstructured":
@@ -84,7 +84,7 @@ def test_each_patient_log_likelihood_is_the_normal_density_of_the_visits_they_ha
         assert np.all(rows[rows_of.index[1:]] == 0)
 
 
-def test_masked_logp_keeps_no_latent_value_and_draws_the_rows_jointly():
+def test_masked_logp_keeps_no_latent_value_and_draws_the_rows_jointly(fast_compile):
     data = table()
     model = FAMILY.build(data, DEFAULT_PRIORS, {"arms": ARMS})
     assert {v.name for v in model.free_RVs} == {"beta", "gamma", "cov_factor"}

@@ -61,7 +61,9 @@ def point(model, seed: int = 2) -> tuple[dict, dict]:
     start = model.initial_point()
     values = {k: v + rng.normal(0, 0.4, np.shape(v)) for k, v in start.items()}
     outputs = model.unobserved_value_vars
-    constrained = model.compile_fn(outputs, inputs=model.value_vars, point_fn=False)(**values)
+    constrained = model.compile_fn(
+        outputs, inputs=model.value_vars, point_fn=False, mode="FAST_COMPILE"
+    )(**values)
     return values, {v.name: np.asarray(c) for v, c in zip(outputs, constrained, strict=True)}
 
 
@@ -85,8 +87,10 @@ def test_the_marginal_likelihood_of_each_subject_is_their_multivariate_normal_de
     model = get_model("treatment_response").build(t, DEFAULT_PRIORS)
     values, theta = point(model)
     graph = model.replace_rvs_by_values([model["y"]])[0]
-    per_subject = model.compile_fn(graph, inputs=model.value_vars, point_fn=False,
-                                   on_unused_input="ignore")(**values)  # fmt: skip
+    per_subject = model.compile_fn(
+        graph, inputs=model.value_vars, point_fn=False, on_unused_input="ignore",
+        mode="FAST_COMPILE",
+    )(**values)  # fmt: skip
     arms = list(model.coords["arm"])
     exact = []
     for _, rows in t.groupby("USUBJID"):
