@@ -119,13 +119,10 @@ def fit_targets(pattern, *, with_estimands=False):
     ]
 
 
-def figure_targets(ext):
-    """Every figure of every fit, with the given extension."""
-    return [
-        f"results/figures/{model}/{dataset}/{figure}.{ext}"
-        for model, dataset in fit_pairs()
-        for figure in FAMILIES[family_name(model)]["figures"]
-    ]
+def figure_targets():
+    """The figure folder of every fit, where plot_figures draws <figure>.png and .svg for each
+    figure of the fit's family (FAMILIES[family]["figures"])."""
+    return fit_targets("results/figures/{model}/{dataset}")
 
 
 def comparison_fits(wildcards):

@@ -1,34 +1,36 @@
-rule plot_figure:
+# All figures of one fit in one job: the fit is loaded (and il6fit imported) once. The folder
+# holds <figure>.png and .svg for each figure of the family; `snakemake --report` takes every
+# PNG in it, with the figure's own caption (the pattern's {figure} is a wildcard there).
+rule plot_figures:
     input:
         fit="results/fits/{model}/{dataset}.nc",
         summary="results/summaries/{model}/{dataset}.csv",
     output:
-        png=report(
-            "results/figures/{model}/{dataset}/{figure}.png",
+        figures=report(
+            directory("results/figures/{model}/{dataset}"),
+            patterns=["{figure}.png"],
             caption="../report/figure.rst",
             category="{model}",
             subcategory="{dataset}",
             labels={"model": "{model}", "dataset": "{dataset}", "figure": "{figure}"},
         ),
-        svg="results/figures/{model}/{dataset}/{figure}.svg",
     log:
-        "logs/plot_figure/{model}/{dataset}/{figure}.log",
+        "logs/plot_figures/{model}/{dataset}.log",
     conda:
         "../envs/il6fit.yaml"
     threads: 1
     resources:
-        **config["resources"]["plot_figure"],
+        **config["resources"]["plot_figures"],
     params:
         family=lambda wildcards: family_name(wildcards.model),
         ci_prob=config["summary"]["ci_prob"],
-        caption=lambda wildcards: FAMILIES[family_name(wildcards.model)]["captions"][
-            wildcards.figure
-        ],
+        # by figure, in report order: what plot_figures draws, and each figure's caption
+        captions=lambda wildcards: FAMILIES[family_name(wildcards.model)]["captions"],
         code=lambda wildcards: code_version(
-            "plot_figure.py", wildcards.model, figures=True
+            "plot_figures.py", wildcards.model, figures=True
         ),
     script:
-        "../scripts/plot_figure.py"
+        "../scripts/plot_figures.py"
 
 
 rule plot_comparison:

@@ -6,7 +6,7 @@ rule build_report:
         estimands=fit_targets(
             "results/estimands/{model}/{dataset}.csv", with_estimands=True
         ),
-        figures=figure_targets("png"),
+        figures=figure_targets(),
         sensitivity=fit_targets("results/sensitivity/{model}/{dataset}.csv"),
         comparisons=comparison_targets("results/comparisons/{comparison}.csv"),
         comparison_figures=comparison_targets("results/comparisons/{comparison}.png"),

@@ -41,17 +41,21 @@ for name, subjects_path, measurements_path, ledger_path in zip(
     )
 
 fits = []
-for (model, dataset), fit, summary, checks, sensitivity in zip(
-    params.pairs, inputs.fits, inputs.summaries, inputs.checks, inputs.sensitivity, strict=True
+for (model, dataset), fit, summary, checks, sensitivity, folder in zip(
+    params.pairs,
+    inputs.fits,
+    inputs.summaries,
+    inputs.checks,
+    inputs.sensitivity,
+    inputs.figures,
+    strict=True,
 ):
     tree = load(fit, model=model, dataset=dataset)
     family, options, table = fitted_inputs(tree)
     metadata = fit_metadata(tree)
-    folder = Path("results/figures", model, dataset)
     estimand_path = f"results/estimands/{model}/{dataset}.csv"
-    figures = {
-        Path(p).stem: Path(p).read_bytes() for p in inputs.figures if Path(p).parent == folder
-    }
+    # the fit's figures, in report order (the captions are by figure, in that order)
+    figures = {name: Path(folder, f"{name}.png").read_bytes() for name in params.captions[model]}
     fits.append(
         FitSection(
             model=model,
