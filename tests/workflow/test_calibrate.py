@@ -1,5 +1,7 @@
 """The calibration target as a user runs it: resumable, extendable, every replicate kept."""
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 import yaml
@@ -7,12 +9,16 @@ from helpers import snakemake, workflow_copy
 
 pytestmark = pytest.mark.workflow
 
+TOY = Path(__file__).with_name("toy_crp.py")
+
 CALIBRATION = {
     "replicates": 4,
     "batch_size": 2,
-    "models": ["eular_response"],
+    # the contributed toy family (one module, compiled in seconds): the rules, not a model, are
+    # under test; `make calibrate` calibrates the shipped families
+    "models": ["toy_crp"],
     "sampler": {"draws": 200, "tune": 200, "n_ranks": 19},
-    "designs": {"eular_response": {"scenario": "ra_tcz_trial", "n_subjects": 40}},
+    "designs": {"toy_crp": {"scenario": "healthy", "n_subjects": 40}},
 }
 CONFIG = {
     "seed": 11,
@@ -40,16 +46,16 @@ def planned(folder, config=None) -> dict[str, int]:
 
 @pytest.fixture(scope="module")
 def calibrated(tmp_path_factory):
-    folder = workflow_copy(tmp_path_factory.mktemp("calibrate"), CONFIG)
+    folder = workflow_copy(tmp_path_factory.mktemp("calibrate"), CONFIG, families=(TOY,))
     snakemake(folder, "calibrate")
     return folder
 
 
 def test_every_replicate_is_ranked_and_counted(calibrated):
-    ranks = pd.read_csv(calibrated / "results/calibration/eular_response/ranks.csv")
+    ranks = pd.read_csv(calibrated / "results/calibration/toy_crp/ranks.csv")
     assert sorted(ranks["replicate"].unique()) == [0, 1, 2, 3]
     assert ranks["rank"].between(0, 19).all()
-    coverage = pd.read_csv(calibrated / "results/calibration/eular_response/coverage.csv")
+    coverage = pd.read_csv(calibrated / "results/calibration/toy_crp/coverage.csv")
     assert {"coverage_90", "within_band", "replicates_failing_gate"} <= set(coverage.columns)
     assert (coverage["replicates"] == 4).all()
     assert (
@@ -57,12 +63,12 @@ def test_every_replicate_is_ranked_and_counted(calibrated):
         == (~ranks.groupby("replicate")["gate_passed"].first()).sum()
     )
     for figure in ("ecdf", "ranks"):
-        assert (calibrated / f"results/calibration/eular_response/{figure}.png").exists()
+        assert (calibrated / f"results/calibration/toy_crp/{figure}.png").exists()
 
 
 def test_an_interrupted_run_redoes_only_the_missing_batch(calibrated):
     # what a run stopped after its first batch leaves: batch 0, no batch 1, no summary yet
-    folder = calibrated / "results/calibration/eular_response"
+    folder = calibrated / "results/calibration/toy_crp"
     kept = (folder / "batches/0.csv").read_bytes()
     for path in [folder / "batches/1.csv", *folder.glob("*.*")]:
         path.unlink()
@@ -79,8 +85,8 @@ def test_more_replicates_reuse_the_batches_done(calibrated):
 
 
 def test_one_model_can_have_more_replicates_than_the_others(calibrated):
-    both = {**CALIBRATION, "models": ["eular_response", "il6_crp"]}
+    both = {**CALIBRATION, "models": ["toy_crp", "il6_crp"]}
     both["designs"] = {**CALIBRATION["designs"], "il6_crp": {"scenario": "healthy"}}
-    more = {**CONFIG, "calibration": {**both, "model_replicates": {"eular_response": 8}}}
-    # eular_response: batches 0-1 done, 2-3 to run; il6_crp: its 2 batches of 4 replicates
+    more = {**CONFIG, "calibration": {**both, "model_replicates": {"toy_crp": 8}}}
+    # toy_crp: batches 0-1 done, 2-3 to run; il6_crp: its 2 batches of 4 replicates
     assert planned(calibrated, more) == {"sbc_batch": 4, "sbc_summary": 2, "calibrate": 1}

@@ -6,6 +6,8 @@ rule fit_model:
         fit="results/fits/{model}/{dataset}.nc",
     log:
         "logs/fit_model/{model}/{dataset}.log",
+    # fits first: they compile for most of their time, the jobs after them take seconds each
+    priority: 10
     conda:
         "../envs/il6fit.yaml"
     threads: config["sampler"]["chains"]
