@@ -38,13 +38,17 @@ CONFIG = {
         "chains": 2,
         "draws": 200,
         "tune": 200,
-        "models": {"treatment_response": {"target_accept": 0.85}, "tr_no_eta": {"tune": 150}},
+        "models": {"treatment_response": {"target_accept": 0.85}, "tr_cid": {"tune": 150}},
     },
     "diagnostics": {"thresholds": {"ess_bulk_min": 50, "ess_tail_min": 50}},
     "variants": {
-        "tr_no_eta": {"model": "treatment_response", "options": {"effect_modification": False}},
+        # another estimand option, the same model: it compiles nothing the model did not
+        "tr_cid": {
+            "model": "treatment_response",
+            "options": {"clinically_important_difference": 0.6},
+        },
     },
-    "comparisons": {"eta": {"dataset": "trial", "models": ["treatment_response", "tr_no_eta"]}},
+    "comparisons": {"cid": {"dataset": "trial", "models": ["treatment_response", "tr_cid"]}},
 }
 
 
@@ -104,7 +108,7 @@ def test_sampler_overrides_apply_per_model_and_to_a_variant_through_its_model(ru
         sampler("treatment_response")["target_accept"],
         sampler("treatment_response")["tune"],
     ) == (0.85, 200)
-    assert (sampler("tr_no_eta")["target_accept"], sampler("tr_no_eta")["tune"]) == (0.85, 150)
+    assert (sampler("tr_cid")["target_accept"], sampler("tr_cid")["tune"]) == (0.85, 150)
 
 
 def test_each_parallel_fit_compiles_into_its_own_cache(run):
@@ -158,17 +162,17 @@ def test_an_edited_default_prior_reruns_that_familys_fits_and_what_follows_only(
     fits = {p for p in planned if p.startswith("results/fits/")}
     assert fits == {
         "results/fits/treatment_response/trial.nc",
-        "results/fits/tr_no_eta/trial.nc",
+        "results/fits/tr_cid/trial.nc",
     }
     # downstream of those fits: their tables, figures, the comparison of the two, the report
     assert "results/estimands/treatment_response/trial.csv" in planned
-    assert "results/figures/tr_no_eta/trial" in planned  # plot_figures: the fit's figure folder
-    assert "results/comparisons/eta.csv" in planned
+    assert "results/figures/tr_cid/trial" in planned  # plot_figures: the fit's figure folder
+    assert "results/comparisons/cid.csv" in planned
     assert "results/report.html" in planned
     others = {
         p
         for p in planned
-        if not re.search(r"/(treatment_response|tr_no_eta)/|/eta\.|results/report", p)
+        if not re.search(r"/(treatment_response|tr_cid)/|/cid\.|results/report", p)
     }
     assert others == set()
     assert "Nothing to be done" in snakemake(run, "--dry-run").stdout
@@ -219,14 +223,23 @@ def test_snakemake_report_builds(run):
 
 
 def test_variants_are_compared_by_loo_and_every_fit_gets_sensitivity_and_figures(run):
-    table = pd.read_csv(run / "results/comparisons/eta.csv")
-    assert set(table["model"]) == {"treatment_response", "tr_no_eta"}
+    table = pd.read_csv(run / "results/comparisons/cid.csv")
+    assert set(table["model"]) == {"treatment_response", "tr_cid"}
     assert table["weight"].sum() == pytest.approx(1)
-    assert (run / "results/comparisons/eta.svg").exists()
-    variant = pd.read_csv(run / "results/summaries/tr_no_eta/trial.csv")
-    assert "eta" not in set(variant["parameter"])
+    assert (run / "results/comparisons/cid.svg").exists()
+    estimands = {
+        model: pd.read_csv(run / f"results/estimands/{model}/trial.csv").set_index("parameter")
+        for model in ("treatment_response", "tr_cid")
+    }
+    beyond = [p for p in estimands["tr_cid"].index if p.startswith("effect_exceeds_cid")]
+    assert beyond
+    assert (
+        not estimands["tr_cid"]
+        .loc[beyond, "mean"]
+        .equals(estimands["treatment_response"].loc[beyond, "mean"])
+    )
     for model, dataset in (("il6_crp", "trial"), ("treatment_response", "trial"),
-                           ("tr_no_eta", "trial"), ("il6_crp", "controls")):  # fmt: skip
+                           ("tr_cid", "trial"), ("il6_crp", "controls")):  # fmt: skip
         sensitivity = pd.read_csv(run / f"results/sensitivity/{model}/{dataset}.csv")
         assert {"prior", "likelihood", "flagged"} <= set(sensitivity.columns)
         assert (run / f"results/figures/{model}/{dataset}/trace.png").exists()
