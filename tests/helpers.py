@@ -134,3 +134,50 @@ def fast_fits(monkeypatch) -> None:
 
     monkeypatch.setattr(il6fit.sampling, "sample_posterior", prior_posterior)
     monkeypatch.setattr(pytensor.config, "mode", "FAST_COMPILE")
+
+
+#: Eight schools (Rubin 1981): effects and their standard errors.
+SCHOOLS = pd.DataFrame(
+    {
+        "y": [28.0, 8.0, -3.0, 7.0, -1.0, 1.0, 18.0, 12.0],
+        "se": [15.0, 10.0, 16.0, 11.0, 9.0, 11.0, 10.0, 18.0],
+    }
+)
+
+
+def build_centred(table, priors, options):
+    """Eight schools, centred: the funnel between tau and theta defeats NUTS."""
+    import numpy as np
+    import pymc as pm
+
+    with pm.Model(coords={"school": np.arange(len(table)), "obs": np.arange(len(table))}) as m:
+        mu = priors["mu"].create("mu")
+        tau = priors["tau"].create("tau")
+        theta = pm.Normal("theta", mu, tau, dims="school")
+        pm.Normal("y", theta, table["se"].to_numpy(), observed=table["y"].to_numpy(), dims="obs")
+    return m
+
+
+def eight_schools(build=build_centred, priors=None):
+    """The eight schools as a model family (centred unless ``build`` says otherwise)."""
+    from il6fit.models import ModelFamily, ParameterInfo, Prior
+    from il6fit.models.family import NoOptions
+
+    return ModelFamily(
+        name="eight_schools",
+        title="eight schools",
+        options=NoOptions,
+        requires=lambda options: (),
+        parameters={
+            "mu": ParameterInfo("mean effect", "points"),
+            "tau": ParameterInfo("between-school SD", "points"),
+        },
+        default_priors=priors
+        or {
+            "mu": Prior("Normal", {"mu": 0.0, "sigma": 5.0}),
+            "tau": Prior("HalfNormal", {"sigma": 5.0}),
+        },
+        analysis_table=lambda subjects, measurements, options: SCHOOLS,
+        builder=build,
+        equations="y_j ~ N(theta_j, se_j); theta_j ~ N(mu, tau)",
+    )

@@ -10,9 +10,9 @@ from functools import partial
 
 import numpy as np
 import pandas as pd
-import pymc as pm
 import pytest
-from helpers import fast_fits, prior_posterior
+from helpers import SCHOOLS, build_centred, fast_fits, prior_posterior
+from helpers import eight_schools as family
 
 import il6fit.sampling
 from il6fit import escalation
@@ -20,51 +20,12 @@ from il6fit.diagnostics import Thresholds, gate, sampler_failures
 from il6fit.errors import FitFailedError
 from il6fit.escalation import Escalation
 from il6fit.inference import fit_model
-from il6fit.models import ModelFamily, ParameterInfo, Prior
-from il6fit.models.family import NoOptions
 from il6fit.report import FitSection, build_report
 from il6fit.sampling import SamplerSettings
 from il6fit.storage import fit_metadata
 
-SCHOOLS = pd.DataFrame(
-    {
-        "y": [28.0, 8.0, -3.0, 7.0, -1.0, 1.0, 18.0, 12.0],
-        "se": [15.0, 10.0, 16.0, 11.0, 9.0, 11.0, 10.0, 18.0],
-    }
-)
 # tiny tuning and a low target acceptance: what a real sampler would not survive in the funnel
 BAD = SamplerSettings(chains=2, draws=200, tune=20, target_accept=0.8, cores=2, prior_draws=50)
-
-
-def build_centred(table, priors, options):
-    """Eight schools, centred: the funnel between tau and theta defeats NUTS."""
-    with pm.Model(coords={"school": np.arange(len(table)), "obs": np.arange(len(table))}) as m:
-        mu = priors["mu"].create("mu")
-        tau = priors["tau"].create("tau")
-        theta = pm.Normal("theta", mu, tau, dims="school")
-        pm.Normal("y", theta, table["se"].to_numpy(), observed=table["y"].to_numpy(), dims="obs")
-    return m
-
-
-def family(build=build_centred, priors=None) -> ModelFamily:
-    return ModelFamily(
-        name="eight_schools",
-        title="eight schools",
-        options=NoOptions,
-        requires=lambda options: (),
-        parameters={
-            "mu": ParameterInfo("mean effect", "points"),
-            "tau": ParameterInfo("between-school SD", "points"),
-        },
-        default_priors=priors
-        or {
-            "mu": Prior("Normal", {"mu": 0.0, "sigma": 5.0}),
-            "tau": Prior("HalfNormal", {"sigma": 5.0}),
-        },
-        analysis_table=lambda subjects, measurements, options: SCHOOLS,
-        builder=build,
-        equations="y_j ~ N(theta_j, se_j); theta_j ~ N(mu, tau)",
-    )
 
 
 class StuckSampler:
