@@ -27,6 +27,10 @@ ROOT = Path(__file__).resolve().parent
 #: depend on it (a job depends on its own family's module, named explicitly).
 REGISTRY = "il6fit.models"
 
+#: Files a module reads at run time (not imports), counted in the code of a job running it:
+#: the report's templates.
+MODULE_DATA = {"il6fit.report": "templates"}
+
 
 def source_digest(root: Path = ROOT) -> str:
     """Digest of every Python source file of the package (paths and contents).
@@ -225,7 +229,7 @@ def code_files(
     Returns
     -------
     list of Path
-        Sorted, scripts first.
+        Sorted, scripts first; with a module of :data:`MODULE_DATA`, the files it reads.
     """
     skip = {REGISTRY, root.name, *exclude}
     seen: dict[str, Path] = {}
@@ -241,7 +245,14 @@ def code_files(
             continue
         seen[module] = path
         todo.extend(_imported(path, root) - skip - set(seen))
-    return [Path(s) for s in scripts] + sorted(seen.values())
+    data = [
+        path
+        for module, folder in MODULE_DATA.items()
+        if module in seen
+        for path in (root / folder).rglob("*")
+        if path.is_file()
+    ]
+    return [Path(s) for s in scripts] + sorted([*seen.values(), *data])
 
 
 def code_digest(files: Iterable[Path]) -> str:

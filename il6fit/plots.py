@@ -1,13 +1,19 @@
-"""Figure primitives. Each function returns a matplotlib figure with units on every axis.
+"""Figure primitives: the diagnostic figures every fit gets, drawn by arviz-plots, and helpers.
 
-The figures every fit gets (forest, ranks, trace, predictive checks), the model comparison and
-calibration figures, and the helpers the families' own figures use; a family's own figures live
-in its module (:mod:`il6fit.models`). Nothing here imports the models.
+Forest, rank, trace, predictive-check, Pareto k, power-scaling, model comparison and
+calibration figures are arviz-plots' own (matplotlib backend); this module chooses what they
+show, adds units to every axis and returns the matplotlib figure. A family's own figures live
+in its module (:mod:`il6fit.models`) and use :func:`plain_log_ticks`; every figure is drawn and
+saved inside :func:`figure_style` and saved by :func:`save_figure`. Nothing here imports the
+models.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import io
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,14 +21,19 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import arviz_plots as azp
+import arviz_stats as azs
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import xarray as xr
+from arviz_base.labels import MapLabeller
 from matplotlib import ticker
-from scipy.stats import binom, rankdata
+from PIL import Image
+from scipy.stats import binom
 
 from il6fit.errors import SpecError
+from il6fit.loo import UNIT, VARIABLE
 from il6fit.ranks import band_level, rank_ecdf
 
 if TYPE_CHECKING:
@@ -31,12 +42,50 @@ if TYPE_CHECKING:
 #: Formats every figure is saved in.
 FORMATS = ("png", "svg")
 
+#: Resolution and palette size of the PNGs the report embeds: with :data:`STYLE`'s panel
+#: size, a typical figure stays well under 100 kB.
+PNG_DPI, PNG_COLOURS = 100, 256
+
 #: What the model comparison figure shows, for the report's list of figures.
-COMPARISON_CAPTION = "PSIS-LOO model comparison: ELPD, differences and stacking weights"
+COMPARISON_CAPTION = "PSIS-LOO model comparison: ELPD differences from the best model, with SE"
+
+#: il6fit's look, over arviz-plots' ``arviz-variat`` style: report-sized panels and type.
+#: arviz-plots sizes a figure from ``figure.figsize``, per panel.
+STYLE = {
+    "figure.figsize": (3.6, 2.9),
+    "font.size": 8,
+    "axes.titlesize": 9,
+    "axes.labelsize": 8,
+    "figure.titlesize": 10,
+    "xtick.labelsize": 7,
+    "ytick.labelsize": 7,
+    "legend.fontsize": 7,
+    "lines.linewidth": 0.9,
+    "svg.hashsalt": "il6fit",
+}
+
+
+@contextmanager
+def figure_style() -> Iterator[None]:
+    """Draw and save figures in il6fit's style (:data:`STYLE`), whoever draws them.
+
+    Matplotlib reads its settings when a figure is drawn and again when it is saved, so both
+    happen inside.
+
+    Examples
+    --------
+    >>> with figure_style():
+    ...     fig, ax = plt.subplots()
+    >>> fig.get_size_inches().tolist()
+    [3.6, 2.9]
+    >>> plt.close(fig)
+    """
+    with plt.style.context(["arviz-variat", STYLE]):
+        yield
 
 
 def save_figure(fig: plt.Figure, stem: str | Path) -> list[Path]:
-    """Save a figure as PNG (150 dpi) and SVG next to each other, then close it.
+    """Save a figure as PNG (:data:`PNG_DPI`, :data:`PNG_COLOURS`) and SVG, then close it.
 
     Parameters
     ----------
@@ -50,16 +99,19 @@ def save_figure(fig: plt.Figure, stem: str | Path) -> list[Path]:
     list of Path
         The files written.
     """
-    paths = [Path(f"{stem}.{ext}") for ext in FORMATS]
-    for path in paths:
-        fig.savefig(path, dpi=150, bbox_inches="tight", metadata=_metadata(path))
+    png, svg = Path(f"{stem}.png"), Path(f"{stem}.svg")
+    rendered = io.BytesIO()
+    fig.savefig(rendered, format="png", dpi=PNG_DPI, bbox_inches="tight")
+    # a palette of 256 colours is lossless to the eye for line art and a third of the size;
+    # Pillow writes no date, so the same figure gives the same bytes on every run
+    with Image.open(rendered) as image:
+        image = image.convert("RGB")
+    image.quantize(PNG_COLOURS, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE).save(
+        png, optimize=True
+    )
+    fig.savefig(svg, bbox_inches="tight", metadata={"Date": None, "Creator": None})
     plt.close(fig)
-    return paths
-
-
-def _metadata(path: Path) -> dict:
-    # No creation dates, so the same figure gives the same bytes on every run.
-    return {"Software": None} if path.suffix == ".png" else {"Date": None, "Creator": None}
+    return [png, svg]
 
 
 def plain_log_ticks(*axes) -> None:
@@ -69,32 +121,62 @@ def plain_log_ticks(*axes) -> None:
         axis.set_minor_formatter(ticker.NullFormatter())
 
 
-def forest(summary: pd.DataFrame) -> plt.Figure:
-    """Posterior means and credible intervals, one row per parameter, with units.
+def _figure(pc: azp.PlotCollection, title: str) -> plt.Figure:
+    """Return the matplotlib figure of a plot collection, titled."""
+    fig = pc.viz["figure"].item()
+    fig.suptitle(title)
+    return fig
+
+
+def _axes(pc: azp.PlotCollection, var_name: str, **sel):
+    """Return the panel of one variable (of a plot collection with a panel per variable)."""
+    return pc.get_viz("plot", var_name, sel)
+
+
+def _keyed(values: Mapping[str, xr.DataArray]) -> tuple[xr.Dataset, dict[str, str]]:
+    """Return the variables under plain keys, and each key's label (what panels show).
+
+    Labels such as ``beta[TCZ 8 mg/kg + MTX]`` are no variable names for a DataTree (``/``),
+    and arviz-plots takes some names (``alpha``, the power of power-scaling) for itself.
+    """
+    labels = {f"v{i}": label for i, label in enumerate(values)}
+    return xr.Dataset({key: values[label] for key, label in labels.items()}), labels
+
+
+def forest(tree: xr.DataTree, summary: pd.DataFrame) -> plt.Figure:
+    """Posterior means and credible intervals of the summary's parameters, with units.
 
     Parameters
     ----------
+    tree : xarray.DataTree
+        A fit.
     summary : pandas.DataFrame
-        From :func:`il6fit.diagnostics.summarise`.
+        Its summary (:func:`il6fit.diagnostics.summarise`): which parameters, their units,
+        and the interval kind and probability.
 
     Returns
     -------
     matplotlib.figure.Figure
     """
-    rows = summary.iloc[::-1]
-    fig, ax = plt.subplots(figsize=(7.5, 0.35 * len(rows) + 1.2))
-    y = np.arange(len(rows))
-    ax.hlines(y, rows["ci_lower"], rows["ci_upper"], color="C0")
-    ax.plot(rows["mean"], y, "o", color="C0")
-    ax.axvline(0, color="grey", lw=0.8, ls=":")
-    ax.set_yticks(y, [f"{p}  [{u}]" for p, u in zip(rows["parameter"], rows["unit"], strict=True)])
-    kind, prob = summary["ci_kind"].iloc[0], summary["ci_prob"].iloc[0]
-    ax.set_xlabel(f"posterior mean and {prob:.0%} {kind.upper()} (unit in brackets per row)")
-    ax.set_title("Parameter estimates")
+    units = dict(zip(summary["parameter"], summary["unit"], strict=True))
+    kind, prob = summary["ci_kind"].iloc[0], float(summary["ci_prob"].iloc[0])
+    data, labels = _elements(tree, units)
+    pc = azp.plot_forest(
+        data,
+        combined=True,
+        ci_kind=kind,
+        ci_probs=[0.5, prob],
+        labeller=MapLabeller(var_name_map={k: f"{v} ({units[v]})" for k, v in labels.items()}),
+        figure_kwargs={"figsize": (7.5, 0.25 * len(labels) + 1.2)},
+    )
+    fig = _figure(pc, "Parameter estimates")
+    fig.axes[-1].set_xlabel(
+        f"posterior mean, 50 % and {prob:.0%} {kind.upper()} (unit of each row in brackets)"
+    )
     return fig
 
 
-def element_draws(post: xr.DataTree, label: str) -> np.ndarray | None:
+def element_draws(post: xr.DataTree, label: str) -> xr.DataArray | None:
     """Draws (chain, draw) of a scalar parameter or one element, named as in a summary.
 
     Parameters
@@ -106,17 +188,15 @@ def element_draws(post: xr.DataTree, label: str) -> np.ndarray | None:
 
     Returns
     -------
-    numpy.ndarray or None
+    xarray.DataArray or None
         None when the posterior has no such parameter.
     """
     name, _, inner = label.partition("[")
     if name not in post:
         return None
     values = post[name]
-    if not inner:
-        return values.values if values.ndim == 2 else None
-    wanted = inner.rstrip("]").split(", ")
     dims = [d for d in values.dims if d not in ("chain", "draw")]
+    wanted = inner.rstrip("]").split(", ") if inner else []
     if len(wanted) != len(dims):
         return None
     selection = {}
@@ -125,11 +205,24 @@ def element_draws(post: xr.DataTree, label: str) -> np.ndarray | None:
         if not matches:
             return None
         selection[dim] = matches[0]
-    return values.isel(selection).values
+    return values.isel(selection).drop_vars(dims)
+
+
+def _elements(tree: xr.DataTree, labels: Sequence[str]) -> tuple[xr.DataTree, dict[str, str]]:
+    """Return the fit with a posterior of the labelled elements only, one scalar each.
+
+    Also returns each variable's label (:func:`_keyed`); labels the fit lacks are left out.
+    """
+    draws = {label: element_draws(tree["posterior"], label) for label in labels}
+    posterior, keys = _keyed({k: v for k, v in draws.items() if v is not None})
+    groups = {g: tree[g].to_dataset() for g in ("log_prior", "log_likelihood") if g in tree}
+    return xr.DataTree.from_dict({"posterior": posterior, **groups}), keys
 
 
 def rank_plot(tree: xr.DataTree, var_names: Sequence[str]) -> plt.Figure:
-    """Rank histograms per chain: flat and overlapping when the chains agree.
+    """Rank ECDF of each chain minus the uniform CDF: near 0 when the chains agree.
+
+    Each panel gives the p-value of the test that all chains' ranks are uniform.
 
     Parameters
     ----------
@@ -142,29 +235,17 @@ def rank_plot(tree: xr.DataTree, var_names: Sequence[str]) -> plt.Figure:
     -------
     matplotlib.figure.Figure
     """
-    post = tree["posterior"]
-    draws_of = {v: element_draws(post, v) for v in var_names}
-    names = [v for v, d in draws_of.items() if d is not None]
-    ncol = 3
-    nrow = -(-len(names) // ncol)
-    fig, axes = plt.subplots(nrow, ncol, figsize=(9, 2.2 * nrow), squeeze=False)
-    chains, draws = post.sizes["chain"], post.sizes["draw"]
-    bins = np.linspace(0, chains * draws, 21)
-    for ax, name in zip(axes.flat, names, strict=False):
-        ranks = rankdata(draws_of[name].ravel()).reshape(chains, draws)
-        for c in range(chains):
-            ax.hist(ranks[c], bins=bins, histtype="step", label=f"chain {c}")
-        ax.axhline(draws / (len(bins) - 1), color="grey", ls=":", lw=0.8)
-        ax.set_title(name, fontsize=9)
-        ax.set_xlabel("rank among all draws (draws)", fontsize=8)
-        ax.set_ylabel("draws per bin (count)", fontsize=8)
-        ax.tick_params(labelsize=7)
-    for ax in axes.flat[len(names) :]:
-        ax.set_visible(False)
-    axes.flat[0].legend(fontsize=7)
-    fig.suptitle("Rank plots (uniform when chains mix)")
-    fig.tight_layout()
-    return fig
+    data, labels = _elements(tree, var_names)
+    pc = azp.plot_rank(
+        data, col_wrap=3, labeller=MapLabeller(var_name_map=labels),
+        visuals={"remove_axis": False},
+        figure_kwargs={"figsize": _panels_size(len(labels), 3, height=1.9)},
+    )  # fmt: skip
+    for key in labels:
+        ax = _axes(pc, key)
+        ax.set_xlabel("fractional rank among all draws (0-1)")
+        ax.set_ylabel("ECDF - uniform (0-1)")
+    return _figure(pc, "Rank ECDFs by chain minus uniform (near 0 when the chains mix)")
 
 
 def trace_plot(tree: xr.DataTree, units: Mapping[str, str]) -> plt.Figure:
@@ -181,54 +262,55 @@ def trace_plot(tree: xr.DataTree, units: Mapping[str, str]) -> plt.Figure:
     -------
     matplotlib.figure.Figure
     """
-    post = tree["posterior"]
-    draws_of = {v: element_draws(post, v) for v in units}
-    names = [v for v, d in draws_of.items() if d is not None]
-    fig, axes = plt.subplots(len(names), 1, figsize=(9, 1.4 * len(names) + 0.8), squeeze=False)
-    for ax, name in zip(axes[:, 0], names, strict=True):
-        for c in range(post.sizes["chain"]):
-            ax.plot(draws_of[name][c], lw=0.4, alpha=0.8, label=f"chain {c}")
-        ax.set_ylabel(f"{name}\n({units[name]})", fontsize=7)
-        ax.tick_params(labelsize=7)
-    axes[-1, 0].set_xlabel("draw after tuning (iteration)")
-    axes[0, 0].legend(fontsize=7, ncol=4, loc="upper right")
-    fig.suptitle("Trace plots (stationary, overlapping chains when they mix)")
-    fig.tight_layout()
-    return fig
-
-
-def loo_comparison(comparison: pd.DataFrame) -> plt.Figure:
-    """ELPD of each compared model, and its difference from the best, with standard errors.
-
-    Parameters
-    ----------
-    comparison : pandas.DataFrame
-        From :func:`il6fit.comparison.compare_fits` (``model``, ``elpd``, ``se``,
-        ``elpd_diff``, ``dse``, ``weight``), best first.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-    """
-    rows = comparison.iloc[::-1]
-    y = np.arange(len(rows))
-    fig, (left, right) = plt.subplots(
-        1, 2, figsize=(9, 0.5 * len(rows) + 1.8), sharey=True, width_ratios=(1, 1)
-    )
-    left.errorbar(rows["elpd"], y, xerr=rows["se"], fmt="o", color="k", capsize=3)
-    left.set_xlabel("ELPD ± SE (log score, nats)")
-    left.set_yticks(
-        y, [f"{m}\n(stacking weight {w:.2f})" for m, w in zip(rows["model"], rows["weight"],
-                                                               strict=True)]
+    data, labels = _elements(tree, list(units))
+    pc = azp.plot_trace(
+        data, col_wrap=2, labeller=MapLabeller(var_name_map=labels),
+        figure_kwargs={"figsize": _panels_size(len(labels), 2, height=1.5)},
     )  # fmt: skip
-    right.errorbar(rows["elpd_diff"], y, xerr=rows["dse"], fmt="o", color="C1", capsize=3)
-    right.axvline(0, color="grey", ls=":", lw=0.8)
-    right.set_xlabel("ELPD difference from the best ± SE (nats)")
-    for ax in (left, right):
-        ax.set_ylim(-0.6, len(rows) - 0.4)
-    fig.suptitle("PSIS-LOO model comparison (higher predicts held-out observations better)")
-    fig.tight_layout()
-    return fig
+    for key, label in labels.items():
+        ax = _axes(pc, key)
+        ax.set_xlabel("draw after tuning (iteration)")
+        ax.set_ylabel(units[label])
+    return _figure(pc, "Trace plots by chain (stationary and overlapping when they mix)")
+
+
+def _predictive_data(
+    tree: xr.DataTree, observed: Mapping[str, ObservedInfo], group: str
+) -> tuple[xr.DataTree, dict[str, tuple[str, ObservedInfo, list[float]]]]:
+    """Observed and predictive values by panel, on their own scale.
+
+    A variable with a second dimension (tender and swollen joints) gives a panel per element
+    (``"joints, tender"``); log variables are back-transformed. Also returns each panel's
+    label, variable and the finite censoring limits its rows have (``<name>_lower`` and
+    ``<name>_upper`` in constant data).
+    """
+    obs, pred, panels = {}, {}, {}
+    constant = tree["constant_data"] if "constant_data" in tree.children else {}
+    for name, info in observed.items():
+        if name not in tree[group].data_vars:
+            continue
+        replicates = tree[group][name]
+        extra = replicates.dims[3:]
+        bounds = [
+            constant[f"{name}_{side}"].values for side in ("lower", "upper")
+            if f"{name}_{side}" in constant
+        ]  # fmt: skip
+        limits = np.unique(np.concatenate([b[np.isfinite(b)] for b in bounds] or [[]]))
+        if info.log:
+            limits = np.exp(limits)
+        for element in replicates[extra[0]].values if extra else [None]:
+            sel = {extra[0]: element} if extra else {}
+            panel = f"{name}, {element}" if extra else name
+            rows = f"rows of {panel}"  # each panel its own rows: outcomes differ in length
+            o, r = tree["observed_data"][name].sel(sel), replicates.sel(sel)
+            o = o.drop_vars([*o.coords]).rename({o.dims[0]: rows})
+            r = r.drop_vars([c for c in r.coords if c not in ("chain", "draw")])
+            r = r.rename({r.dims[2]: rows})
+            obs[panel], pred[panel] = (np.exp(o), np.exp(r)) if info.log else (o, r)
+            label = f"{info.label}, {element}" if extra else info.label
+            panels[panel] = (label, info, limits.tolist())
+    data = xr.DataTree.from_dict({"observed_data": xr.Dataset(obs), group: xr.Dataset(pred)})
+    return data, panels
 
 
 def predictive_check(
@@ -237,16 +319,19 @@ def predictive_check(
     *,
     group: str = "posterior_predictive",
     ci_prob: float = 0.9,
-    n_draws: int = 100,
-    seed: int = 0,
+    n_draws: int = 50,
 ) -> plt.Figure:
     """Observed data against replicates from the posterior (or prior) predictive distribution.
 
-    A continuous variable is shown as ECDFs (observed and ``n_draws`` replicates); a discrete
-    one as the observed share of each value against the replicates' median share and interval.
-    Replicates of a censored variable come from the censored likelihood, so they pile up at the
-    assay limits exactly as the data do and both are compared on the same censored scale. A
-    variable with a second dimension (tender and swollen joints) gets a panel per element.
+    Continuous variables are compared as ECDFs of the observed values and of ``n_draws``
+    replicates (``arviz_plots.plot_ppc_dist``); discrete ones (counts, categories) in a
+    rootogram, the observed count of each value against the replicates' mean and interval
+    (``plot_ppc_rootogram``). A censored variable is compared on its censored scale: the
+    likelihood is ``pm.Censored``, so replicates pile up at each row's assay limit exactly as
+    the data do, and the ECDFs' jumps at the limits (dotted lines) compare the censored
+    shares. (``plot_ppc_censored`` draws Kaplan-Meier curves of right-censored event times;
+    it counts replicates as uncensored and handles neither left censoring nor limits that
+    differ by row.)
 
     Parameters
     ----------
@@ -257,11 +342,9 @@ def predictive_check(
     group : {"posterior_predictive", "prior_predictive"}
         Which replicates.
     ci_prob : float
-        Interval probability for discrete variables.
+        Interval probability of the rootograms.
     n_draws : int
-        Number of replicates drawn for ECDFs.
-    seed : int
-        Seed for choosing the replicates.
+        Replicates drawn as ECDFs.
 
     Returns
     -------
@@ -274,68 +357,180 @@ def predictive_check(
     """
     if group not in tree.children:
         raise SpecError(f"the fit has no {group} group; refit with it kept (config `store`).")
-    panels = []
-    for name, info in observed.items():
-        if name not in tree[group].data_vars:
-            continue
-        pred = tree[group][name]
-        extra = [d for d in pred.dims[3:]]
-        for element in pred[extra[0]].values if extra else [None]:
-            sel = {extra[0]: element} if extra else {}
-            label = f"{info.label}, {element}" if extra else info.label
-            panels.append((info, label, tree["observed_data"][name].sel(sel), pred.sel(sel)))
-    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4.2), squeeze=False)
-    rng = np.random.default_rng(seed)
-    tail = (1 - ci_prob) / 2
-    for ax, (info, label, obs, pred) in zip(axes.flat, panels, strict=True):
-        y = obs.values.astype(float)
-        reps = pred.stack(sample=("chain", "draw")).transpose("sample", ...).values.astype(float)
-        if info.log:
-            y, reps = np.exp(y), np.exp(reps)
+    data, panels = _predictive_data(tree, observed, group)
+    continuous = [p for p, (_, info, _) in panels.items() if info.kind != "discrete"]
+    discrete = [p for p, (_, info, _) in panels.items() if info.kind == "discrete"]
+    pc = azp.PlotCollection.wrap(
+        data[group].to_dataset(),
+        cols=["__variable__"],
+        col_wrap=3,
+        backend="matplotlib",
+        figure_kwargs={"figsize": _panels_size(len(panels), 3)},
+    )
+    if continuous:
+        azp.plot_ppc_dist(
+            data, group=group, var_names=continuous, kind="ecdf", num_samples=n_draws,
+            plot_collection=pc, visuals={"observed_dist": {}, "remove_axis": False},
+        )  # fmt: skip
+    if discrete:
+        with warnings.catch_warnings():
+            # arviz-stats stores the counts of few distinct values as if they were draws
+            warnings.filterwarnings("ignore", "Found chain dimension", UserWarning)
+            azp.plot_ppc_rootogram(
+                data, group=group, var_names=discrete, ci_prob=ci_prob, plot_collection=pc,
+                visuals={"xlabel": False, "ylabel": False, "grid": False},
+            )  # fmt: skip
+    for panel, (label, info, limits) in panels.items():
+        ax = _axes(pc, panel)
+        ax.set_title(label)
+        ax.set_xlabel(label)
+        for limit in limits:
+            ax.axvline(limit, color="0.4", lw=0.7, ls=":")
         if info.kind == "discrete":
-            values = np.arange(len(info.categories)) if info.categories else np.unique(
-                np.concatenate([y, reps.ravel()])
-            )  # fmt: skip
-            shares = (reps[:, :, None] == values).mean(axis=1)
-            low, mid, high = np.quantile(shares, [tail, 0.5, 1 - tail], axis=0)
-            ax.bar(values, (y[:, None] == values).mean(axis=0), color="0.75", label="observed")
-            ax.errorbar(
-                values, mid, yerr=[mid - low, high - mid], fmt="o", ms=3, color="C0",
-                label=f"replicates: median, {ci_prob:.0%} interval",
-            )  # fmt: skip
+            ax.set_ylabel("rows (count, square-root scale)")
             if info.categories:
-                ax.set_xticks(values, info.categories)
-            ax.set(xlabel=label, ylabel="share of rows (0-1)")
+                ax.set_xticks(range(len(info.categories)), info.categories)
         else:
-            levels = np.arange(1, y.size + 1) / y.size
-            chosen = rng.choice(len(reps), size=min(n_draws, len(reps)), replace=False)
-            for i in chosen:
-                ax.step(np.sort(reps[i]), levels, color="C0", alpha=0.08, where="post")
-            ax.step(np.sort(y), levels, color="k", where="post", label="observed")
-            ax.plot([], [], color="C0", alpha=0.5, label=f"{chosen.size} replicates")
-            ax.set(xlabel=label, ylabel="cumulative share of rows (0-1)")
+            ax.set_yscale("linear")  # the rootograms' square-root scale reaches every panel
+            ax.set_ylabel("cumulative share of rows (0-1)")
             if info.log:
                 ax.set_xscale("log")
+                ax.xaxis.set_major_locator(ticker.LogLocator(numticks=6))
                 plain_log_ticks(ax.xaxis)
-        ax.legend(fontsize=7)
     kind = "Prior" if group == "prior_predictive" else "Posterior"
-    fig.suptitle(f"{kind} predictive check (censoring-aware)")
-    fig.tight_layout()
-    return fig
+    return _figure(pc, f"{kind} predictive check (observed in black, on the censored scale)")
 
 
-def _panel_grid(n: int, *, height: float) -> tuple[plt.Figure, np.ndarray]:
-    """Up to four panels a row for ``n`` quantities; panels beyond ``n`` are hidden."""
-    columns = min(4, n)
+def _panels_size(n: int, columns: int, *, height: float | None = None) -> tuple[float, float]:
+    """Figure size of ``n`` panels, up to ``columns`` a row, in the style's panel size."""
+    width, default = plt.rcParams["figure.figsize"]
     rows = -(-n // columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, height * rows), squeeze=False)
-    for ax in axes.flat[n:]:
-        ax.set_visible(False)
-    return fig, axes
+    return (width * min(n, columns), (height or default) * rows)
+
+
+def pareto_k(tree: xr.DataTree) -> plt.Figure:
+    """Pareto k of each patient's PSIS-LOO estimate (one log-likelihood term per patient).
+
+    Patients are shown by position, never by identifier.
+
+    Parameters
+    ----------
+    tree : xarray.DataTree
+        A fit whose ``log_likelihood`` holds :data:`il6fit.loo.VARIABLE`.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    SpecError
+        If the fit has no log-likelihood per patient.
+    """
+    if "log_likelihood" not in tree.children or VARIABLE not in tree["log_likelihood"]:
+        raise SpecError("the fit has no log-likelihood per patient; set `store.log_likelihood`.")
+    terms = tree["log_likelihood"].to_dataset()
+    terms = terms.assign_coords({UNIT: np.arange(terms.sizes[UNIT])})
+    with warnings.catch_warnings():
+        # high k is what the figure shows
+        warnings.simplefilter("ignore", UserWarning)
+        fit = {"posterior": tree["posterior"].to_dataset(), "log_likelihood": terms}
+        elpd = azs.loo(xr.DataTree.from_dict(fit), pointwise=True)
+    pc = azp.plot_khat(
+        elpd, hline_values=[0.5, 0.7, 1.0], visuals={"hlines": {}},
+        figure_kwargs={"figsize": (6.5, 2.8)},
+    )  # fmt: skip
+    ax = pc.get_viz("plot")
+    ax.set_xlabel("patient (position in sorted order)")
+    ax.set_ylabel("Pareto k (shape, dimensionless)")
+    return _figure(pc, "PSIS-LOO Pareto k by patient (above 0.7: estimate unreliable)")
+
+
+def power_scaling(
+    tree: xr.DataTree, units: Mapping[str, str], prior_var_names: Sequence[str]
+) -> plt.Figure:
+    """Posterior of each parameter as the prior or the likelihood is raised to 0.8 and 1.25.
+
+    Parameters
+    ----------
+    tree : xarray.DataTree
+        A fit with ``log_prior`` and ``log_likelihood`` groups.
+    units : mapping of str to str
+        Scalar parameters or elements (``"beta[A, 24.0]"``) to show, with their units.
+    prior_var_names : sequence of str
+        The priors power-scaled (``log_prior`` variables).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    SpecError
+        If the fit has no ``log_prior`` or ``log_likelihood`` group.
+    """
+    missing = [g for g in ("log_prior", "log_likelihood") if g not in tree.children]
+    if missing:
+        raise SpecError(f"power-scaling needs the groups {', '.join(missing)} in the fit.")
+    data, labels = _elements(tree, list(units))
+    with warnings.catch_warnings():
+        # Pareto k of the reweighting is reported in the sensitivity table
+        warnings.simplefilter("ignore", UserWarning)
+        pc = azp.plot_psense_dist(
+            data, prior_var_names=list(prior_var_names), point_estimate="mean",
+            ci_kind="eti", ci_prob=0.9, labeller=MapLabeller(var_name_map=labels),
+        )  # fmt: skip
+    for key, label in labels.items():
+        for component in ("prior", "likelihood"):
+            _axes(pc, key, component_group=component).set_xlabel(f"{label} ({units[label]})")
+    return _figure(pc, "Power-scaling: posterior with prior or likelihood raised to 0.8, 1.25")
+
+
+def loo_comparison(comparison: pd.DataFrame) -> plt.Figure:
+    """ELPD difference of each compared model from the best, with its standard error.
+
+    Parameters
+    ----------
+    comparison : pandas.DataFrame
+        From :func:`il6fit.comparison.compare_fits` (``model``, ``elpd_diff``, ``dse``,
+        ``weight``, ...), best first.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    table = comparison.assign(
+        label=[f"{m}\n(weight {w:.2f})" for m, w in zip(comparison["model"], comparison["weight"],
+                                                          strict=True)]
+    ).set_index("label")  # fmt: skip
+    pc = azp.plot_compare(
+        table, visuals={"title": False}, figure_kwargs={"figsize": (6.5, 0.45 * len(table) + 1.4)}
+    )
+    pc.get_viz("plot").set_xlabel("ELPD difference from the best model ± SE (log score, nats)")
+    return _figure(pc, "PSIS-LOO model comparison: higher predicts held-out patients better")
+
+
+def _sbc_ranks(replicates: pd.DataFrame) -> tuple[xr.Dataset, dict[str, str], int]:
+    """Return the truth's ranks by quantity (dims chain, draw: a draw per replicate).
+
+    Also returns each variable's label (:func:`_keyed`) and the number of draws ranked among,
+    L (ranks run from 0 to L).
+    """
+    ranks, n_ranks = {}, 0
+    for (quantity, kind), group in replicates.groupby(["quantity", "kind"], sort=False):
+        n_ranks = int(group["n_ranks"].iloc[0])
+        label = quantity + (" (estimand)" if kind == "estimand" else "")
+        ranks[label] = xr.DataArray(group["rank"].to_numpy()[None, :], dims=("chain", "draw"))
+    data, labels = _keyed(ranks)
+    return data, labels, n_ranks
 
 
 def sbc_ecdf(replicates: pd.DataFrame, *, band_prob: float = 0.95) -> plt.Figure:
-    """Calibration: rank ECDF minus the uniform CDF per quantity, with its simultaneous band.
+    """Calibration: ECDF of the truth's PIT minus the uniform CDF, with simultaneous bands.
+
+    The PIT of rank r among L draws is (r + 1/2) / (L + 1). Each band holds at
+    :func:`il6fit.ranks.band_level`, so that all of a calibrated model's curves stay inside
+    together with ``band_prob`` (the coverage table's verdict, computed on the rank grid).
 
     Parameters
     ----------
@@ -348,31 +543,35 @@ def sbc_ecdf(replicates: pd.DataFrame, *, band_prob: float = 0.95) -> plt.Figure
     -------
     matplotlib.figure.Figure
     """
-    groups = list(replicates.groupby(["quantity", "kind"], sort=False))
-    level = band_level(band_prob, len(groups))
-    fig, axes = _panel_grid(len(groups), height=2.5)
-    for ax, ((quantity, kind), group) in zip(axes.flat, groups, strict=False):
-        x, ecdf, lower, upper = rank_ecdf(group, level)
-        outside = ((ecdf < lower) | (ecdf > upper)).any()
-        ax.fill_between(x, lower - x, upper - x, color="0.85")
-        ax.plot(x, ecdf - x, color="C3" if outside else "C0", lw=0.9)
-        ax.axhline(0, color="0.5", lw=0.6)
-        ax.set_title(quantity + (" (estimand)" if kind == "estimand" else ""), fontsize=7)
-        ax.tick_params(labelsize=6)
-        ax.set_xlabel("rank / (draws + 1) (0-1)", fontsize=6)
-        ax.set_ylabel("ECDF - uniform (0-1)", fontsize=6)
+    ranks, labels, n_ranks = _sbc_ranks(replicates)
+    pits = xr.DataTree.from_dict({"prior_sbc": (ranks + 0.5) / (n_ranks + 1)})
+    pc = azp.plot_ecdf_pit(
+        pits, labeller=MapLabeller(var_name_map=labels),
+        figure_kwargs={"figsize": _panels_size(len(labels), 4, height=2.2), "sharey": False},
+    )  # fmt: skip
+    level = band_level(band_prob, len(labels))
+    for key, label in labels.items():
+        # the band of the verdict, on the rank grid (plot_ecdf_pit's own "envelope" fails in
+        # arviz-plots 1.3.2 and would be a second, slightly different band)
+        table = pd.DataFrame({"rank": ranks[key].values.ravel(), "n_ranks": n_ranks})
+        x, _, lower, upper = rank_ecdf(table, level)
+        ax = _axes(pc, key)
+        ax.fill_between(x, lower - x, upper - x, color="0.85", zorder=0, step="post")
+        bottom, top = ax.get_ylim()
+        ax.set_ylim(min(bottom, (lower - x).min()), max(top, (upper - x).max()))
+        ax.set_title(label)
+        ax.set_xlabel("PIT of the truth (0-1)")
+        ax.set_ylabel("ECDF - uniform (0-1)")
     n = replicates["replicate"].nunique()
-    fig.suptitle(
-        f"Calibration of {replicates['model'].iloc[0]}: {n} replicates; grey, the band that all "
-        f"curves stay in together with probability {band_prob:.0%}; red, a curve outside it",
-        fontsize=8,
+    return _figure(
+        pc,
+        f"Calibration of {replicates['model'].iloc[0]}: {n} replicates; grey, the bands that "
+        f"all curves stay in together with probability {band_prob:.0%} when calibrated",
     )
-    fig.tight_layout()
-    return fig
 
 
 def sbc_rank_histograms(replicates: pd.DataFrame, *, bins: int = 10) -> plt.Figure:
-    """Calibration: histogram of the true values' ranks per quantity (flat when calibrated).
+    """Calibration: histogram of the truth's ranks per quantity (flat when calibrated).
 
     Parameters
     ----------
@@ -385,21 +584,19 @@ def sbc_rank_histograms(replicates: pd.DataFrame, *, bins: int = 10) -> plt.Figu
     -------
     matplotlib.figure.Figure
     """
-    groups = list(replicates.groupby(["quantity", "kind"], sort=False))
-    fig, axes = _panel_grid(len(groups), height=2.3)
-    for ax, ((quantity, _), group) in zip(axes.flat, groups, strict=False):
-        n_ranks = int(group["n_ranks"].iloc[0])
-        ax.hist(group["rank"], bins=np.linspace(0, n_ranks + 1, bins + 1), color="C0")
-        expected = len(group) / bins
-        low, high = binom.ppf([0.005, 0.995], len(group), 1 / bins)
+    ranks, labels, n_ranks = _sbc_ranks(replicates)
+    edges = np.linspace(0, n_ranks + 1, bins + 1)
+    pc = azp.plot_dist(
+        ranks, kind="hist", col_wrap=4, labeller=MapLabeller(var_name_map=labels),
+        stats={"dist": {"bins": edges, "density": False}},
+        visuals={"credible_interval": False, "point_estimate": False,
+                 "point_estimate_text": False, "remove_axis": False},
+        figure_kwargs={"figsize": _panels_size(len(labels), 4, height=2.2)},
+    )  # fmt: skip
+    low, high = binom.ppf([0.005, 0.995], ranks.sizes["draw"], 1 / bins)
+    for key in labels:
+        ax = _axes(pc, key)
         ax.axhspan(low, high, color="0.85", zorder=0)
-        ax.axhline(expected, color="0.4", lw=0.6)
-        ax.set_title(quantity, fontsize=7)
-        ax.tick_params(labelsize=6)
-        ax.set_xlabel(f"rank of the truth (0-{n_ranks})", fontsize=6)
-        ax.set_ylabel("replicates (count)", fontsize=6)
-    fig.suptitle(
-        "Rank histograms; grey, the 99 % range of a bin's count when calibrated", fontsize=8
-    )
-    fig.tight_layout()
-    return fig
+        ax.set_xlabel(f"rank of the truth (0-{n_ranks})")
+        ax.set_ylabel("replicates (count)")
+    return _figure(pc, "Rank histograms; grey, the 99 % range of a bin's count when calibrated")

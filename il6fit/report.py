@@ -1,4 +1,9 @@
-"""The self-contained HTML report: data, models, diagnostics verdicts, estimates, provenance.
+"""The self-contained HTML report: the answers first, then data, models, diagnostics, figures.
+
+This module turns a run's tables into what the Jinja2 templates under ``il6fit/templates/``
+show; the markup lives there. The models' equations are their families' reStructuredText,
+rendered to MathML by docutils when the report is built, so the page shows mathematics with
+no network and no script. Figures are embedded, so the page is one file.
 
 Nothing here identifies a subject: tables are aggregated or per parameter, never per row.
 """
@@ -6,17 +11,26 @@ Nothing here identifies a subject: tables are aggregated or per parameter, never
 from __future__ import annotations
 
 import base64
-import html
+import functools
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
+import jinja2
 import numpy as np
 import pandas as pd
 import yaml
+from markupsafe import Markup
 
 from il6fit.diagnostics import PARETO_K_CHECK, failed_checks, loo_warning
 from il6fit.history import changes_since, record
+from il6fit.models.family import Answer, Headline
 from il6fit.plots import COMPARISON_CAPTION
+
+#: The report's templates (their edits rerun the report: il6fit.catalogue counts them).
+TEMPLATES = Path(__file__).with_name("templates")
 
 
 @dataclass(frozen=True)
@@ -79,11 +93,22 @@ class FitSection:
     #: for a model with a landmark week: the completers' observed mean change per arm
     #: (:func:`il6fit.models.landmark.completer_change`)
     observed_change: pd.DataFrame | None = None
+    #: the family's first answers (:attr:`il6fit.models.ModelFamily.headlines`)
+    headlines: Sequence[Headline] = ()
+    #: the fit's resolved options, which the headline sentences read
+    options: Any = None
+    #: the control arm (the first), for effects against it
+    control: str | None = None
 
     @property
     def name(self) -> str:
         """``<model> on <dataset>``, as messages and tables name a fit."""
         return f"{self.model} on {self.dataset}"
+
+    @property
+    def anchor(self) -> str:
+        """The id of the fit's section in the page."""
+        return re.sub(r"[^A-Za-z0-9_-]", "-", f"fit-{self.model}-{self.dataset}")
 
     @property
     def passed(self) -> bool:
@@ -114,19 +139,67 @@ class CalibrationSection:
     figures: Mapping[str, bytes] = field(default_factory=dict)
 
 
-_STYLE = """
-body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; color: #222; }
-h1 { border-bottom: 2px solid #444; } h2 { margin-top: 2em; border-bottom: 1px solid #bbb; }
-table { border-collapse: collapse; margin: 0.5em 0 1em; font-size: 0.9em; }
-th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
-th { background: #f0f0f0; } td.text, th.text { text-align: left; }
-.pass { color: #176f2c; font-weight: bold; } .fail { color: #b00020; font-weight: bold; }
-.warn { color: #8a5a00; font-weight: bold; }
-.failed-fit { border: 2px solid #b00020; padding: 0 1em; }
-.note { color: #555; font-size: 0.9em; }
-pre { background: #f7f7f7; padding: 0.8em; overflow-x: auto; font-size: 0.85em; }
-img { max-width: 100%; display: block; margin: 0.5em 0 1.5em; }
-"""
+@dataclass(frozen=True)
+class Cell:
+    """One table cell: its text and how it is styled (``text``, ``pass``, ``fail``)."""
+
+    text: str
+    style: str = ""
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table as the templates draw it: headers (with whether each is text) and cells."""
+
+    columns: list[tuple[str, bool]]
+    rows: list[list[Cell]]
+
+    def __bool__(self) -> bool:
+        return bool(self.rows)
+
+
+def table(frame: pd.DataFrame, *, text_columns: Sequence[str] = (), digits: int = 3) -> Table:
+    """Format a data frame for the templates: numbers to ``digits`` significant digits.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The table.
+    text_columns : sequence of str
+        Columns aligned left.
+    digits : int
+        Significant digits of floats (those of 1e5 and more are shown whole).
+
+    Returns
+    -------
+    Table
+        Booleans become ``pass`` / ``FAIL``, NaN ``–`` (not applicable).
+
+    Examples
+    --------
+    >>> t = table(pd.DataFrame({"check": ["R-hat"], "value": [1.00312], "passed": [True]}),
+    ...           text_columns=["check"])
+    >>> [(c.text, c.style) for c in t.rows[0]]
+    [('R-hat', 'text'), ('1', ''), ('pass', 'pass')]
+    """
+
+    def cell(column, value) -> Cell:
+        style = "text" if column in text_columns else ""
+        if isinstance(value, bool | np.bool_):
+            return Cell("pass", "pass") if value else Cell("FAIL", "fail")
+        if isinstance(value, float) and value != value:  # NaN: not applicable
+            return Cell("–", style)
+        if isinstance(value, float):
+            return Cell(f"{value:.{digits}g}" if abs(value) < 1e5 else f"{value:.0f}", style)
+        return Cell(str(value), style)
+
+    return Table(
+        columns=[(str(c), c in text_columns) for c in frame.columns],
+        rows=[
+            [cell(c, v) for c, v in zip(frame.columns, row, strict=True)]
+            for row in frame.itertuples(index=False)
+        ],
+    )
 
 
 def build_report(
@@ -168,64 +241,154 @@ def build_report(
         The HTML document.
     """
     failing = [f for f in fits if not f.passed]
-    loo_unreliable = [f for f in fits if f.passed and f.loo_warning]
-    verdict = (
-        '<p class="pass">Every fit passed the diagnostics gate.</p>'
-        if not failing
-        else '<p class="fail">Fits that FAILED the diagnostics gate (estimates not reliable): '
-        + ", ".join(html.escape(f.name) for f in failing)
-        + "</p>"
-    ) + (
-        '<p class="warn">Leave-one-patient-out (PSIS-LOO) is unreliable for some patients of '
-        + ", ".join(html.escape(f.name) for f in loo_unreliable)
-        + ": their posteriors are sound, but treat LOO comparisons with them with caution.</p>"
-        if loo_unreliable
-        else ""
+    current = record(fits=fits, config=config, versions=versions)
+    return (
+        _environment()
+        .get_template("report.html.j2")
+        .render(
+            title=title,
+            fits=fits,
+            failing=failing,
+            loo_unreliable=[f for f in fits if f.passed and f.loo_warning],
+            answers=answers(fits),
+            landmarks=_landmarks(fits),
+            convergence=_convergence(fits),
+            datasets=[_dataset(d) for d in datasets],
+            fit_details=[_fit(f) for f in fits],
+            comparisons=_comparisons(comparisons, failing),
+            sensitivity=_sensitivity(fits),
+            calibration=_calibration(calibration),
+            changes=None if previous is None else _changes(previous, current),
+            provenance=_provenance(fits, config, versions),
+            comparison_caption=COMPARISON_CAPTION,
+        )
     )
-    parts = [
-        f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}"
-        f"</title><style>{_STYLE}</style></head><body>",
-        f"<h1>{html.escape(title)}</h1>",
-        verdict,
-        _landmark_html(fits),
-        _convergence_overview(fits),
-        "<h2>Data</h2>",
-        *(_dataset_html(d) for d in datasets),
-        *(_fit_html(f) for f in fits),
-        _comparisons_html(comparisons, failing),
-        _sensitivity_html(fits),
-        _calibration_html(calibration),
-        _changes_html(previous, record(fits=fits, config=config, versions=versions)),
-        _provenance_html(fits, config, versions),
-        _figure_list_html(fits, comparisons),
-        "</body></html>",
-    ]
-    return "\n".join(parts)
 
 
-def _table(frame: pd.DataFrame, *, text_columns: Sequence[str] = (), digits: int = 3) -> str:
-    def cell(column, value):
-        cls = ' class="text"' if column in text_columns else ""
-        if isinstance(value, bool):
-            text = '<span class="pass">pass</span>' if value else '<span class="fail">FAIL</span>'
-            return f"<td{cls}>{text}</td>"
-        if isinstance(value, float) and value != value:  # NaN: not applicable
-            text = "–"
-        elif isinstance(value, float):
-            text = f"{value:.{digits}g}" if abs(value) < 1e5 else f"{value:.0f}"
-        else:
-            text = html.escape(str(value))
-        return f"<td{cls}>{text}</td>"
+@functools.cache
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
 
-    head = "".join(
-        f"<th{' class=text' if c in text_columns else ''}>{html.escape(str(c))}</th>"
-        for c in frame.columns
+
+def image_uri(png: bytes) -> str:
+    """Return a PNG as a ``data:`` URI, for an ``<img>`` embedded in the page.
+
+    Parameters
+    ----------
+    png : bytes
+        The image file.
+
+    Returns
+    -------
+    str
+    """
+    return "data:image/png;base64," + base64.b64encode(png).decode()
+
+
+def answers(fits: Sequence[FitSection]) -> list[dict]:
+    """Collect the first section: each fit's headline results by dataset, in words and numbers.
+
+    The first fit of a dataset that answers a question (the config's first model, its primary
+    analysis) answers it up front; later fits answering the same question follow apart.
+
+    Parameters
+    ----------
+    fits : sequence of FitSection
+        The fits, with their families' headlines, options and control arm.
+
+    Returns
+    -------
+    list of dict
+        Per dataset (in the order fits name them): ``dataset``, ``rows`` (primary) and
+        ``others``, each row with ``question``, ``term`` (the arm or element, or ""),
+        ``model``, ``anchor``, ``passed``, ``estimate`` (mean and interval), ``unit`` and
+        ``sentence``.
+    """
+    groups: dict[str, dict] = {}
+    for f in fits:
+        group = groups.setdefault(f.dataset, {"dataset": f.dataset, "rows": [], "others": []})
+        answered = {row["question"] for row in group["rows"]}
+        tables = [f.summary] + ([f.estimands] if f.estimands is not None else [])
+        values = pd.concat(tables, ignore_index=True)
+        name = values["parameter"].str.partition("[")[0]
+        for headline in f.headlines:
+            rows = group["others"] if headline.question in answered else group["rows"]
+            for row in values[name == headline.parameter].itertuples():
+                element = row.parameter.partition("[")[2].rstrip("]") or None
+                answer = Answer(element, float(row.mean), float(row.ci_lower),
+                                float(row.ci_upper), float(row.ci_prob), f.options,
+                                f.control)  # fmt: skip
+                probability = row.unit == "posterior probability"
+                rows.append(
+                    {
+                        "question": headline.question,
+                        "term": element or "",
+                        "model": f.model,
+                        "anchor": f.anchor,
+                        "passed": f.passed,
+                        "estimate": f"{answer.mean:.2f}"
+                        if probability
+                        else f"{answer.mean:.2f} ({answer.lower:.2f} to {answer.upper:.2f})",
+                        "unit": row.unit,
+                        "sentence": headline.sentence(answer),
+                    }
+                )
+    return list(groups.values())
+
+
+def equations_html(text: str) -> Markup:
+    r"""Render a family's equations (reStructuredText with ``.. math::``) as HTML with MathML.
+
+    Parameters
+    ----------
+    text : str
+        reStructuredText; Sphinx cross-references (``:func:`` ...) are shown as code.
+
+    Returns
+    -------
+    markupsafe.Markup
+        The body: paragraphs, lists and ``<math>`` elements a browser renders.
+
+    Examples
+    --------
+    >>> html = equations_html("Slope :math:`\\beta` per :func:`fit`.")
+    >>> "<math" in html and "literal" in html and "\\beta" not in html
+    True
+    """
+    from docutils.core import publish_parts
+
+    _code_roles()
+    parts = publish_parts(
+        text,
+        writer="html5",
+        settings_overrides={
+            "math_output": "MathML",
+            "doctitle_xform": False,
+            "report_level": 5,
+            "halt_level": 5,
+            "output_encoding": "unicode",
+        },
     )
-    body = "".join(
-        "<tr>" + "".join(cell(c, v) for c, v in zip(frame.columns, row, strict=True)) + "</tr>"
-        for row in frame.itertuples(index=False)
-    )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return Markup(parts["body"])
+
+
+@functools.cache
+def _code_roles() -> None:
+    """Show Sphinx's cross-reference roles, which plain docutils lacks, as code."""
+    from docutils import nodes
+    from docutils.parsers.rst import roles
+
+    def code(name, rawtext, text, lineno, inliner, options=None, content=None):
+        return [nodes.literal(rawtext, text.lstrip("~"))], []
+
+    for role in ("func", "class", "mod", "data", "attr", "meth", "obj"):
+        roles.register_local_role(role, code)
 
 
 def landmark_table(fits: Sequence[FitSection]) -> pd.DataFrame:
@@ -272,45 +435,41 @@ def landmark_table(fits: Sequence[FitSection]) -> pd.DataFrame:
                 "observed (mean ± SE)": f"{gap:.2f} ± {se:.2f}",
             }
         )
-    table = pd.DataFrame(rows)
+    frame = pd.DataFrame(rows)
     for f in fits:
         estimates = f.estimands.set_index("parameter")
         verdict = "passed" if f.passed else "FAILED"
-        table[f"{f.model} ({verdict})"] = [
+        frame[f"{f.model} ({verdict})"] = [
             f"{estimates.loc[k, 'mean']:.2f} ({estimates.loc[k, 'ci_lower']:.2f} to "
             f"{estimates.loc[k, 'ci_upper']:.2f})"
             if k in estimates.index
             else "-"
-            for k in table["key"]
+            for k in frame["key"]
         ]
-    return table.drop(columns="key")
+    return frame.drop(columns="key")
 
 
-def _landmark_html(fits: Sequence[FitSection]) -> str:
+def _landmarks(fits: Sequence[FitSection]) -> list[dict]:
     with_landmark = [f for f in fits if f.observed_change is not None and f.estimands is not None]
-    if not with_landmark:
-        return ""
-    parts = ["<h2>Treatment effects at the landmark week</h2>"]
+    out = []
     for dataset in dict.fromkeys(f.dataset for f in with_landmark):
         group = [f for f in with_landmark if f.dataset == dataset]
         options = group[0].metadata.get("options", {}).get("options", {})
-        interval = f"{group[0].estimands['ci_prob'].iloc[0]:.0%}"
-        score = options.get("score", "score")
-        week = options.get("landmark_week", "")
-        table = landmark_table(group)
-        parts.append(
-            f"<h3>{html.escape(dataset)}: change in {html.escape(str(score))} from baseline to "
-            f"week {week:g} (score units)</h3>"
-            f"<p>Primary analysis: <b>{html.escape(group[0].model)}</b>. Model columns: "
-            f"posterior mean ({interval} credible interval), standardised over the analysed "
-            "patients; observed: the plain mean change among completers (a score at baseline "
-            "and at the landmark), model-free and unadjusted; an effect's observed value is the "
-            "difference of two arms' means.</p>" + _table(table, text_columns=tuple(table.columns))
+        frame = landmark_table(group)
+        out.append(
+            {
+                "dataset": dataset,
+                "primary": group[0].model,
+                "score": str(options.get("score", "score")),
+                "week": f"{options.get('landmark_week', float('nan')):g}",
+                "interval": f"{group[0].estimands['ci_prob'].iloc[0]:.0%}",
+                "table": table(frame, text_columns=tuple(frame.columns)),
+            }
         )
-    return "".join(parts)
+    return out
 
 
-def _convergence_overview(fits: Sequence[FitSection]) -> str:
+def _convergence(fits: Sequence[FitSection]) -> Table:
     rows = []
     for f in fits:
         checks = f.checks.set_index("check")["value"]
@@ -329,10 +488,10 @@ def _convergence_overview(fits: Sequence[FitSection]) -> str:
                 "attempts (fits)": len(f.metadata.get("attempts", [])) or 1,
             }
         )
-    return "<h2>Convergence</h2>" + _table(pd.DataFrame(rows), text_columns=("model", "dataset"))
+    return table(pd.DataFrame(rows), text_columns=("model", "dataset"))
 
 
-def _dataset_html(d: DatasetSection) -> str:
+def _dataset(d: DatasetSection) -> dict:
     ledger = d.ledger
     # reasons read "<kind>: <details>" (row numbers, days); the report counts them by kind
     kind = ledger["reason"].fillna("").str.split(": ", n=1).str[0]
@@ -340,12 +499,11 @@ def _dataset_html(d: DatasetSection) -> str:
         ledger.assign(reason=kind.replace("", "-"))
         .groupby(["table", "status", "reason"], dropna=False)
         .size()
-        .rename("rows")
+        .rename("rows (count)")
         .reset_index()
     )
-    m = d.measurements
     per_param = (
-        m.groupby("PARAMCD")
+        d.measurements.groupby("PARAMCD")
         .agg(
             unit=("AVALU", "first"),
             results=("AVAL", "size"),
@@ -355,90 +513,66 @@ def _dataset_html(d: DatasetSection) -> str:
             derived=("SOURCE", lambda s: int((s == "derived").sum())),
         )
         .reset_index()
-    )
-    return (
-        f"<h3>Dataset {html.escape(d.name)}</h3><p>Source: {html.escape(d.source)}. "
-        f"{d.subjects} subjects, {len(ledger)} input rows, every one accounted for below.</p>"
-        + (
-            "<p>Covariates missing for some subjects: "
-            + ", ".join(f"{c} {n} of {d.subjects}" for c, n in d.missing_covariates.items())
-            + " (modelled by the models using them; <code>prepare.missing: drop</code> "
-            "leaves such subjects out).</p>"
-            if d.missing_covariates
-            else ""
+        .rename(
+            columns={
+                "results": "results (count)",
+                "below_LLOQ": "below LLOQ (count)",
+                "above_ULOQ": "above ULOQ (count)",
+                "median": "median (unit)",
+                "derived": "derived (count)",
+            }
         )
-        + "<h4>Ledger (input rows by status and reason)</h4>"
-        + _table(counts, text_columns=("table", "status", "reason"))
-        + "<h4>Prepared results by parameter (canonical units)</h4>"
-        + _table(per_param, text_columns=("PARAMCD", "unit"))
     )
+    return {
+        "name": d.name,
+        "source": d.source,
+        "subjects": d.subjects,
+        "rows": len(ledger),
+        "missing": d.missing_covariates,
+        "ledger": table(counts, text_columns=("table", "status", "reason")),
+        "parameters": table(per_param, text_columns=("PARAMCD", "unit")),
+    }
 
 
-def _fit_html(f: FitSection) -> str:
-    failures = failed_checks(f.checks)
-    wrap_open = '<div class="failed-fit">' if failures else "<div>"
-    status = (
-        '<p class="pass">Diagnostics gate: passed.</p>'
-        if not failures
-        else '<p class="fail">Diagnostics gate: FAILED — '
-        + html.escape("; ".join(failures))
-        + ". Estimates below are shown for inspection only.</p>"
-    ) + (
-        '<p class="warn">'
-        + html.escape(f.loo_warning)
-        + ": some patients are so influential that their leave-one-out estimate is unreliable "
-        "(the model may not describe them well); treat LOO comparisons with this fit with "
-        "caution. This is not a verdict on the posterior.</p>"
-        if f.loo_warning
-        else ""
-    )
-    priors = pd.DataFrame({"parameter": list(f.priors), "prior": list(f.priors.values())})
+def _fit(f: FitSection) -> dict:
     summary = f.summary.copy()
     kind, prob = summary["ci_kind"].iloc[0], summary["ci_prob"].iloc[0]
     interval = f"{prob:.0%} {kind.upper()}"
     summary = summary.rename(
         columns={"ci_lower": f"{interval} lower", "ci_upper": f"{interval} upper"}
     ).drop(columns=["ci_kind", "ci_prob", "description"])
-    figures = "".join(
-        f"<h4>{html.escape(name)}: {html.escape(f.captions.get(name, name))}</h4>" + _img(name, png)
-        for name, png in f.figures.items()
-    )
-    sampler = f.metadata.get("sampler", {})
-    return (
-        f"<h2>{html.escape(f.model)} on {html.escape(f.dataset)}</h2>{wrap_open}"
-        f"<p>{html.escape(f.title)}. {f.rows_used} rows used. Sampler: "
-        f"{html.escape(str(sampler.get('backend', '')))}, {sampler.get('chains', '')} chains x "
-        f"{sampler.get('draws', '')} draws after {sampler.get('tune', '')} tuning steps; "
-        f"seed {f.metadata.get('seed', '')}.</p>{status}"
-        "<h4>Model</h4><pre>" + html.escape(f.equations.strip()) + "</pre>"
-        "<h4>Priors</h4>"
-        + _table(priors, text_columns=("parameter", "prior"))
-        + "<h4>Checks</h4>"
-        + _table(
-            _checks_shown(f.checks), text_columns=("check", "rule", "part of", "worst"), digits=4
-        )
-        + _attempts_html(f)
-        + f"<h4>Estimates (posterior mean, sd, {interval} credible interval)</h4>"
-        + _table(summary, text_columns=("parameter", "unit"))
-        + _estimands_html(f.estimands, interval)
-        + figures
-        + "</div>"
-    )
+    priors = pd.DataFrame({"parameter": list(f.priors), "prior": list(f.priors.values())})
+    checks = f.checks
+    if "gates" in checks:
+        # say in words whether each check makes the verdict (not as a pass/FAIL cell)
+        part = checks["gates"].map({True: "verdict", False: "reported beside"})
+        checks = checks.drop(columns="gates").assign(**{"part of": part})
+    return {
+        "fit": f,
+        "failures": failed_checks(f.checks),
+        "sampler": "{backend}, {chains} chains x {draws} draws after {tune} tuning steps".format(
+            **{"backend": "", "chains": "", "draws": "", "tune": ""} | f.metadata.get("sampler", {})
+        ),
+        "seed": f.metadata.get("seed", ""),
+        "equations": equations_html(f.equations),
+        "priors": table(priors, text_columns=("parameter", "prior")),
+        "checks": table(checks, text_columns=("check", "rule", "part of", "worst"), digits=4),
+        "attempts": _attempts(f),
+        "interval": interval,
+        "summary": table(summary, text_columns=("parameter", "unit")),
+        "estimands": None if f.estimands is None else _estimands(f.estimands, interval),
+        "figures": [
+            {"name": name, "caption": f.captions.get(name, name), "uri": image_uri(png)}
+            for name, png in f.figures.items()
+        ],
+    }
 
 
-def _checks_shown(checks: pd.DataFrame) -> pd.DataFrame:
-    """Say in words whether each check makes the verdict (not as a pass/FAIL cell)."""
-    if "gates" not in checks:
-        return checks
-    part = checks["gates"].map({True: "verdict", False: "reported beside"})
-    return checks.drop(columns="gates").assign(**{"part of": part})
-
-
-def _attempts_html(f: FitSection) -> str:
+def _attempts(f: FitSection) -> dict | None:
     attempts = f.metadata.get("attempts", [])
     if not attempts:
-        return ""
-    table = pd.DataFrame(
+        return None
+    frame = pd.DataFrame(
         {
             "attempt": [a["attempt"] for a in attempts],
             "tuning steps (per chain)": [float(a["tune"]) for a in attempts],
@@ -449,24 +583,17 @@ def _attempts_html(f: FitSection) -> str:
         }
     )
     last = attempts[-1]
-    outcome = (
-        f"passed at attempt {last['attempt']}"
+    return {
+        "outcome": f"passed at attempt {last['attempt']}"
         if last["passed"]
-        else f"still failing after {last['attempt']} attempts: marked FAILED"
-    )
-    return (
-        "<h4>Escalation (policy <code>escalate</code>)</h4>"
-        f"<p>Refitted with more tuning and a higher target acceptance; {outcome}. The "
-        "estimates are those of the last attempt.</p>"
-        + _table(table, text_columns=("why refitted / failures",), digits=4)
-    )
+        else f"still failing after {last['attempt']} attempts: marked FAILED",
+        "table": table(frame, text_columns=("why refitted / failures",), digits=4),
+    }
 
 
-def _estimands_html(estimands: pd.DataFrame | None, interval: str) -> str:
-    if estimands is None:
-        return ""
-    table = estimands[["parameter", "mean", "ci_lower", "ci_upper", "unit", "description"]]
-    table = table.rename(
+def _estimands(estimands: pd.DataFrame, interval: str) -> Table:
+    frame = estimands[["parameter", "mean", "ci_lower", "ci_upper", "unit", "description"]]
+    frame = frame.rename(
         columns={
             "parameter": "estimand",
             "mean": "posterior mean",
@@ -474,171 +601,93 @@ def _estimands_html(estimands: pd.DataFrame | None, interval: str) -> str:
             "ci_upper": f"{interval} upper",
         }
     )
-    return f"<h4>Clinical estimands (posterior mean, {interval} credible interval)</h4>" + _table(
-        table, text_columns=("estimand", "unit", "description")
-    )
+    return table(frame, text_columns=("estimand", "unit", "description"))
 
 
-def _img(name: str, png: bytes) -> str:
-    return (
-        f"<img alt='{html.escape(name)}' "
-        f"src='data:image/png;base64,{base64.b64encode(png).decode()}'>"
-    )
-
-
-def _comparisons_html(
+def _comparisons(
     comparisons: Sequence[ComparisonSection], failing: Sequence[FitSection]
-) -> str:
-    if not comparisons:
-        return ""
+) -> list[dict]:
     failed = {(f.model, f.dataset) for f in failing}
-    parts = [
-        "<h2>Model comparison (PSIS-LOO)</h2><p>Expected log pointwise predictive density "
-        "(ELPD, nats; higher predicts held-out observations better), its difference from the "
-        "best model with the standard error of the difference, and stacking weights. A "
-        "difference smaller than about twice its standard error does not separate the models. "
-        "The unit left out is the patient (all of their visits and outcomes). Pareto k above "
-        "the limit marks patients whose LOO estimate is unreliable; the comparison then says "
-        "so (column <em>elpd reliable</em>); <em>loo method</em> says how the estimate was "
-        "made: PSIS, with moment matching or exact refits where PSIS alone was unreliable.</p>"
-    ]
+    out = []
     for c in comparisons:
-        table = c.table.copy()
-        bad = [m for m in table["model"] if (m, c.dataset) in failed]
-        table["fit verdict"] = [
-            "FAILED" if (m, c.dataset) in failed else "passed" for m in table["model"]
+        frame = c.table.copy()
+        frame["fit verdict"] = [
+            "FAILED" if (m, c.dataset) in failed else "passed" for m in frame["model"]
         ]
-        note = (
-            '<p class="fail">Fits that FAILED the diagnostics gate take part: '
-            + html.escape(", ".join(bad))
-            + ". Their ELPD is not reliable.</p>"
-            if bad
-            else ""
+        out.append(
+            {
+                "name": c.name,
+                "dataset": c.dataset,
+                "patients": int(c.table["n_observations"].iloc[0]),
+                "failed": [m for m in frame["model"] if (m, c.dataset) in failed],
+                "table": table(
+                    frame, text_columns=("model", "fit verdict", "loo_method"), digits=4
+                ),
+                "uri": image_uri(c.figure) if c.figure else None,
+            }
         )
-        parts.append(
-            f"<h3>{html.escape(c.name)} (dataset {html.escape(c.dataset)}, "
-            f"{int(c.table['n_observations'].iloc[0])} patients left out one at a time)</h3>"
-            + note
-            + _table(table, text_columns=("model", "fit verdict", "loo_method"), digits=4)
-            + (_img(f"comparison {c.name}", c.figure) if c.figure else "")
-        )
-    return "".join(parts)
+    return out
 
 
-def _sensitivity_html(fits: Sequence[FitSection]) -> str:
-    with_tables = [f for f in fits if f.sensitivity is not None]
-    if not with_tables:
-        return ""
-    parts = [
-        "<h2>Prior sensitivity (power-scaling)</h2><p>How much each posterior changes when "
-        "the prior, or the likelihood, is raised to a power near 1 (cumulative Jensen-Shannon "
-        "distance per unit log power; Kallioinen et al. 2024). Flagged: prior sensitivity above "
-        "the threshold with weak likelihood sensitivity (the prior dominates), or both above it "
-        "(prior-data conflict). Only the priors set in the config are scaled.</p>"
-    ]
-    for f in with_tables:
-        flagged = f.sensitivity.loc[f.sensitivity["flagged"], "parameter"].tolist()
-        verdict = (
-            '<p class="fail">Flagged: ' + html.escape(", ".join(flagged)) + "</p>"
-            if flagged
-            else '<p class="pass">No parameter flagged.</p>'
-        )
-        table = f.sensitivity.rename(
+def _sensitivity(fits: Sequence[FitSection]) -> list[dict]:
+    out = []
+    for f in fits:
+        if f.sensitivity is None:
+            continue
+        frame = f.sensitivity.rename(
             columns={"prior": "prior sensitivity", "likelihood": "likelihood sensitivity"}
         ).assign(flagged=f.sensitivity["flagged"].map({True: "FLAGGED", False: "-"}))
-        parts.append(
-            f"<h3>{html.escape(f.name)}</h3>"
-            + verdict
-            + _table(table, text_columns=("parameter", "diagnosis", "flagged", "unit"), digits=3)
+        out.append(
+            {
+                "fit": f,
+                "flagged": f.sensitivity.loc[f.sensitivity["flagged"], "parameter"].tolist(),
+                "table": table(frame, text_columns=("parameter", "diagnosis", "flagged", "unit")),
+            }
         )
-    return "".join(parts)
+    return out
 
 
-def _calibration_html(calibration: CalibrationSection | None) -> str:
+def _calibration(calibration: CalibrationSection | None) -> dict | None:
     if calibration is None or not (calibration.tables or calibration.figures):
-        return ""
-    return (
-        "<h2>Calibration</h2><p>Results of the calibration run (results/calibration/).</p>"
-        + "".join(
-            f"<h4>{html.escape(name)}</h4>" + _table(table, text_columns=_text_columns(table))
-            for name, table in calibration.tables.items()
-        )
-        + "".join(
-            f"<h4>{html.escape(name)}</h4>" + _img(name, png)
-            for name, png in calibration.figures.items()
-        )
-    )
+        return None
+    return {
+        "tables": {
+            name: table(
+                frame,
+                text_columns=[
+                    c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])
+                ],
+            )
+            for name, frame in calibration.tables.items()
+        },
+        "figures": {name: image_uri(png) for name, png in calibration.figures.items()},
+    }
 
 
-def _text_columns(frame: pd.DataFrame) -> tuple[str, ...]:
-    return tuple(c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c]))
-
-
-def _changes_html(previous: Mapping | None, current: Mapping) -> str:
-    head = "<h2>Changes since the previous run</h2>"
-    if previous is None:
-        return head + '<p class="note">No previous run recorded: this is the first report.</p>'
+def _changes(previous: Mapping, current: Mapping) -> dict:
     changes = changes_since(previous, current)
     inputs = changes.inputs.assign(
         before=changes.inputs["before"].str[:12], now=changes.inputs["now"].str[:12]
     )
-    config, versions, verdicts = changes.config, changes.versions, changes.verdicts
-    new_fits, gone, shifts = changes.new_fits, changes.gone, changes.shifts
-    moved = shifts[shifts["change in sd before"].abs() > 0]
-    parts = [head]
-    for title, table, cols in (
+    moved = changes.shifts[changes.shifts["change in sd before"].abs() > 0]
+    tables = [
         ("Inputs (SHA-256, first 12 hex digits)", inputs, ("fit", "input", "before", "now")),
-        ("Config", config, ("config key", "before", "now")),
-        ("Package versions", versions, ("package", "before", "now")),
-        ("Diagnostics verdicts", verdicts, ("fit", "before", "now")),
-    ):
-        parts.append(f"<h4>{title}</h4>")
-        parts.append(
-            _table(table, text_columns=cols) if len(table) else '<p class="note">unchanged</p>'
-        )
-    if new_fits or gone:
-        parts.append(
-            "<p>New fits: " + html.escape(", ".join(new_fits) or "none") + ". Fits no longer "
-            "made: " + html.escape(", ".join(gone) or "none") + ".</p>"
-        )
-    parts.append(
-        "<h4>Key estimates (posterior means; largest moves first, in previous posterior sds)</h4>"
-    )
-    if moved.empty:
-        parts.append('<p class="note">No estimate moved.</p>')
-    else:
-        parts.append(
-            f"<p>{len(moved)} of {len(shifts)} estimates moved; "
-            f"{int((moved['change in sd before'].abs() > 1).sum())} by more than one previous "
-            "posterior sd.</p>"
-            + _table(moved.head(25), text_columns=("fit", "parameter", "unit"), digits=3)
-        )
-    return "".join(parts)
-
-
-def _figure_list_html(fits: Sequence[FitSection], comparisons: Sequence[ComparisonSection]) -> str:
-    items = [
-        f"<li>{html.escape(f.name)}: <b>{html.escape(name)}</b> - "
-        f"{html.escape(f.captions.get(name, name))}</li>"
-        for f in fits
-        for name in f.figures
-    ] + [
-        f"<li>comparison {html.escape(c.name)}: <b>comparison</b> - "
-        f"{html.escape(COMPARISON_CAPTION)}</li>"
-        for c in comparisons
-        if c.figure
+        ("Config", changes.config, ("config key", "before", "now")),
+        ("Package versions", changes.versions, ("package", "before", "now")),
+        ("Diagnostics verdicts", changes.verdicts, ("fit", "before", "now")),
     ]
-    return (
-        "<h2>Figures in this report</h2><p>Each also saved as PNG and SVG under "
-        "results/figures/ (comparisons under results/comparisons/).</p><ul>"
-        + "".join(items)
-        + "</ul>"
-    )
+    return {
+        "tables": [(title, table(frame, text_columns=text)) for title, frame, text in tables],
+        "new_fits": changes.new_fits,
+        "gone": changes.gone,
+        "moved": len(moved),
+        "estimates": len(changes.shifts),
+        "beyond_sd": int((moved["change in sd before"].abs() > 1).sum()),
+        "shifts": table(moved.head(25), text_columns=("fit", "parameter", "unit")),
+    }
 
 
-def _provenance_html(
-    fits: Sequence[FitSection], config: Mapping, versions: Mapping[str, str]
-) -> str:
+def _provenance(fits: Sequence[FitSection], config: Mapping, versions: Mapping[str, str]) -> dict:
     seeds = pd.DataFrame(
         [{"model": f.model, "dataset": f.dataset, "seed": f.metadata.get("seed")} for f in fits]
     )
@@ -649,15 +698,12 @@ def _provenance_html(
             for path, digest in f.metadata.get("input_hashes", {}).items()
         ]
     )
-    version_table = pd.DataFrame({"package": list(versions), "version": list(versions.values())})
-    return (
-        "<h2>Provenance</h2><h4>Package versions</h4>"
-        + _table(version_table, text_columns=("package", "version"))
-        + "<h4>Seeds</h4>"
-        + _table(seeds, text_columns=("model", "dataset"))
-        + "<h4>Input hashes (SHA-256)</h4>"
-        + (_table(hashes, text_columns=("fit", "input", "sha256")) if len(hashes) else "")
-        + "<h4>Configuration</h4><pre>"
-        + html.escape(yaml.safe_dump(dict(config), sort_keys=False))
-        + "</pre>"
-    )
+    return {
+        "versions": table(
+            pd.DataFrame({"package": list(versions), "version": list(versions.values())}),
+            text_columns=("package", "version"),
+        ),
+        "seeds": table(seeds, text_columns=("model", "dataset")),
+        "hashes": table(hashes, text_columns=("fit", "input", "sha256")),
+        "config": yaml.safe_dump(dict(config), sort_keys=False),
+    }

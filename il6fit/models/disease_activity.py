@@ -60,7 +60,9 @@ from il6fit.models.censored import (
     wide_results,
 )
 from il6fit.models.family import (
+    Answer,
     Calibration,
+    Headline,
     ModelFamily,
     ObservedInfo,
     ParameterInfo,
@@ -321,6 +323,38 @@ def with_observed(table: pd.DataFrame, values: Mapping[str, np.ndarray]) -> pd.D
     return out
 
 
+def _per_doubling(answer: Answer, scale: float = 1.0) -> tuple[float, float, float]:
+    """Mean and interval per doubling of IL-6 of a coefficient per ln IL-6, times ``scale``."""
+    return tuple(scale * np.log(2) * v for v in (answer.mean, answer.lower, answer.upper))
+
+
+def das28_sentence(answer: Answer) -> str:
+    """Say DAS28's change per doubling of IL-6 in words."""
+    mean, low, high = _per_doubling(answer)
+    return (
+        f"Each doubling of IL-6 goes with DAS28-ESR {mean:+.2f} ({answer.interval} {low:+.2f} "
+        f"to {high:+.2f}), the other predictors held fixed."
+    )
+
+
+def joints_sentence(answer: Answer) -> str:
+    """Say the odds ratio of an affected joint per doubling of IL-6 in words."""
+    mean, low, high = np.exp(_per_doubling(answer))
+    return (
+        f"Each doubling of IL-6 multiplies the odds of a {answer.element} joint by {mean:.2f} "
+        f"({answer.interval} {low:.2f} to {high:.2f}), the other predictors held fixed."
+    )
+
+
+def ptga_sentence(answer: Answer) -> str:
+    """Say the patient global's change per doubling of IL-6 in words."""
+    mean, low, high = _per_doubling(answer)
+    return (
+        f"Each doubling of IL-6 goes with a patient global {mean:+.1f} mm ({answer.interval} "
+        f"{low:+.1f} to {high:+.1f}), the other predictors held fixed."
+    )
+
+
 FAMILY = ModelFamily(
     name="disease_activity",
     title="Disease activity (DAS28 components or DAS28-ESR) on IL-6 and CRP, censoring-aware",
@@ -337,6 +371,11 @@ FAMILY = ModelFamily(
         "das28": ObservedInfo("DAS28-ESR (score)"),
     },
     with_observed=with_observed,
+    headlines=(
+        Headline("b_das28_il6", "DAS28 per doubling of IL-6", das28_sentence),
+        Headline("b_joint_il6", "joint involvement per doubling of IL-6", joints_sentence),
+        Headline("b_ptga_il6", "patient global per doubling of IL-6", ptga_sentence),
+    ),
     calibration=Calibration(design={"scenario": "ra_tcz_trial", "n_subjects": 100}),
     # values of the size the trials report (domain-facts.md §4-§6)
     recovery=RecoveryStudy(

@@ -62,8 +62,10 @@ from il6fit.models.censored import (
     wide_results,
 )
 from il6fit.models.family import (
+    Answer,
     Calibration,
     FigureSpec,
+    Headline,
     ModelFamily,
     ObservedInfo,
     ParameterInfo,
@@ -458,6 +460,26 @@ def probabilities_by_arm(draws: xr.Dataset, table: pd.DataFrame, *, ci_prob: flo
     return figure
 
 
+def good_difference_sentence(answer: Answer) -> str:
+    """Say an arm's gain in the probability of a good response over control, in words.
+
+    Parameters
+    ----------
+    answer : Answer
+        ``p_good_difference`` of one active arm.
+
+    Returns
+    -------
+    str
+    """
+    return (
+        f"{answer.element}: probability of a EULAR good response at week "
+        f"{answer.options.landmark_week:g} {100 * answer.mean:+.0f} percentage points against "
+        f"{answer.control} ({answer.interval} {100 * answer.lower:+.0f} to "
+        f"{100 * answer.upper:+.0f})."
+    )
+
+
 FAMILY = ModelFamily(
     name="eular_response",
     title="EULAR response (none / moderate / good) at the landmark week, cumulative logit",
@@ -484,6 +506,13 @@ FAMILY = ModelFamily(
         )
     },
     with_observed=with_observed,
+    headlines=(
+        Headline(
+            "p_good_difference",
+            "P(EULAR good response) against control",
+            good_difference_sentence,
+        ),
+    ),
     calibration=Calibration(
         design={"scenario": "ra_tcz_trial", "n_subjects": 150},
         estimands=("p_good", "p_none", "p_good_difference"),

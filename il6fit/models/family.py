@@ -216,26 +216,32 @@ class FigureSpec:
     caption: str
 
 
-def _scalars(fig: FigureInput, most: int = 9) -> list[str]:
-    """Pick the parameters of rank and trace plots.
+def _scalars(fig: FigureInput, most: int = 9) -> dict[str, str]:
+    """Pick the parameters of rank, trace and power-scaling plots, with their units.
 
     The scalar ones, else the elements that mixed worst (lowest bulk ESS), at most ``most``.
     """
-    scalars = [p for p in fig.summary["parameter"] if "[" not in p]
-    if scalars:
-        return scalars
-    return list(fig.summary.nsmallest(most, "ess_bulk")["parameter"])
+    units = dict(zip(fig.summary["parameter"], fig.summary["unit"], strict=True))
+    chosen = [p for p in units if "[" not in p]
+    if not chosen:
+        chosen = list(fig.summary.nsmallest(most, "ess_bulk")["parameter"])
+    return {p: units[p] for p in chosen}
+
+
+def _priors(fig: FigureInput) -> list[str]:
+    """Return the priors the config sets, those power-scaled (not standard-normal offsets)."""
+    return [v for v in fig.tree["log_prior"].data_vars if v in fig.family.default_priors]
 
 
 #: Figures drawn for every fit of every family, after the family's own.
 COMMON_FIGURES: dict[str, FigureSpec] = {
     "forest": FigureSpec(
-        lambda f: plots.forest(f.summary),
-        "posterior means and credible intervals of the parameters, with units",
+        lambda f: plots.forest(f.tree, f.summary),
+        "posterior means with 50 % and reported credible intervals of the parameters, with units",
     ),
     "ranks": FigureSpec(
-        lambda f: plots.rank_plot(f.tree, _scalars(f)),
-        "rank plots per chain (uniform when the chains mix)",
+        lambda f: plots.rank_plot(f.tree, list(_scalars(f))),
+        "rank ECDFs per chain with their simultaneous band (inside when the chains mix)",
     ),
     "prior_ppc": FigureSpec(
         lambda f: plots.predictive_check(
@@ -245,20 +251,75 @@ COMMON_FIGURES: dict[str, FigureSpec] = {
     ),
     "ppc": FigureSpec(
         lambda f: plots.predictive_check(f.tree, f.family.observed, ci_prob=f.ci_prob),
-        "censoring-aware posterior predictive check of {outcomes}",
+        "posterior predictive check of {outcomes} (ECDFs on the censored scale; rootograms of "
+        "discrete outcomes)",
     ),
     "trace": FigureSpec(
-        lambda f: plots.trace_plot(
-            f.tree,
-            {
-                p: u
-                for p, u in zip(f.summary["parameter"], f.summary["unit"], strict=True)
-                if p in _scalars(f)
-            },
-        ),
+        lambda f: plots.trace_plot(f.tree, _scalars(f)),
         "trace plots per chain",
     ),
+    "pareto_k": FigureSpec(
+        lambda f: plots.pareto_k(f.tree),
+        "Pareto k of each patient's PSIS-LOO estimate (above 0.7 unreliable)",
+    ),
+    "power_scaling": FigureSpec(
+        lambda f: plots.power_scaling(f.tree, _scalars(f), _priors(f)),
+        "power-scaling sensitivity: posteriors with the prior or the likelihood raised to "
+        "0.8 and 1.25",
+    ),
 }
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One estimate as the report's first section states it.
+
+    Attributes
+    ----------
+    element : str or None
+        The element of a vector quantity (``"TCZ 8 mg/kg"`` of ``effect[TCZ 8 mg/kg]``).
+    mean, lower, upper : float
+        Posterior mean and credible interval.
+    prob : float
+        Probability of the interval.
+    options : dataclass instance
+        The fit's resolved options.
+    control : str or None
+        The fit's control arm (its first arm), for effects against it.
+    """
+
+    element: str | None
+    mean: float
+    lower: float
+    upper: float
+    prob: float
+    options: Any
+    control: str | None = None
+
+    @property
+    def interval(self) -> str:
+        """E.g. ``90 % interval``."""
+        return f"{self.prob:.0%} interval".replace("%", " %")
+
+
+@dataclass(frozen=True)
+class Headline:
+    """A primary result the report answers with before any detail.
+
+    Attributes
+    ----------
+    parameter : str
+        A parameter of the fit's summary or an estimand; each element is one answer, and a
+        parameter the fit lacks (an option left it out) gives none.
+    question : str
+        The question it answers, in a few words.
+    sentence : callable
+        ``(Answer) -> str``: the answer in one plain-language line, with its interval.
+    """
+
+    parameter: str
+    question: str
+    sentence: Callable[[Answer], str]
 
 
 @dataclass(frozen=True)
@@ -414,6 +475,8 @@ class ModelFamily:
     landmark : Landmark, optional
         For a family with treatment estimands at a landmark week, the observed and replicated
         mean change per arm (the gate's estimand check and the report's side-by-side table).
+    headlines : tuple of Headline
+        The results the report states first (parameters or estimands), in order.
     """
 
     name: str
@@ -435,6 +498,7 @@ class ModelFamily:
     marginal: Marginal | None = None
     landmark: Landmark | None = None
     subject_columns: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    headlines: tuple[Headline, ...] = ()
 
     def make_options(self, options: Any = None) -> Any:
         """Return typed options from config values (``priors`` ignored), defaults filled in.

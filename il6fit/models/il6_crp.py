@@ -12,7 +12,7 @@ For row :math:`i` (a subject at a visit) at site :math:`s[i]`:
     \ln \mathrm{CRP}_i &\sim \mathrm{Normal}(\mu_i, \sigma)
         \text{ or } \mathrm{StudentT}(\nu, \mu_i, \sigma) && \text{CRP in mg/L} \\
     \alpha^{site} &\sim \mathrm{ZeroSumNormal}(0.5)
-        && \text{fixed (default)}, \textstyle\sum_s \alpha^{site}_s = 0 \\
+        && \text{fixed (default)}, \sum_s \alpha^{site}_s = 0 \\
     \alpha^{site}_s &= \tau_{site} z_s, \quad z \sim \mathrm{ZeroSumNormal}(1)
         && \text{hierarchical (option)}
 
@@ -81,9 +81,11 @@ import xarray as xr
 from il6fit.errors import SpecError
 from il6fit.models.censored import IL6_REFERENCE, latent_log_biomarker
 from il6fit.models.family import (
+    Answer,
     Calibration,
     FigureInput,
     FigureSpec,
+    Headline,
     Marginal,
     ModelFamily,
     ObservedInfo,
@@ -964,6 +966,29 @@ def calibration_design(table: pd.DataFrame, scenario) -> pd.DataFrame:
     )
 
 
+def slope_sentence(answer: Answer) -> str:
+    """Say the IL-6 -> CRP slope as the fold change of CRP per doubling of IL-6.
+
+    Parameters
+    ----------
+    answer : Answer
+        ``beta_il6``, the log-log slope.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> slope_sentence(Answer(None, 0.75, 0.7, 0.8, 0.9, None))[:49]
+    'Each doubling of IL-6 goes with 1.68-fold CRP (90'
+    """
+    return (
+        f"Each doubling of IL-6 goes with {2**answer.mean:.2f}-fold CRP ({answer.interval} "
+        f"{2**answer.lower:.2f} to {2**answer.upper:.2f}; log-log slope {answer.mean:.2f})."
+    )
+
+
 FAMILY = ModelFamily(
     name="il6_crp",
     title="IL-6 -> CRP, log-log, hierarchical by site, censoring-aware",
@@ -985,6 +1010,7 @@ FAMILY = ModelFamily(
         "log_il6": ObservedInfo("IL-6, measured values (pg/mL)", log=True),
     },
     with_observed=with_observed,
+    headlines=(Headline("beta_il6", "IL-6 -> CRP slope", slope_sentence),),
     marginal=Marginal(
         generative=build_latent,
         conditional=conditional_il6,

@@ -13,6 +13,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from il6fit.models.family import Answer, Headline
+
 #: Columns of a landmark check table, in order.
 CHECK_COLUMNS = ("arm", "completers", "observed", "se", "predictive_lower", "predictive_upper", "p")
 
@@ -82,3 +84,70 @@ def landmark_check(
         rows.append((lower, upper, min(1.0, 2 * min(below, above))))
     table[["predictive_lower", "predictive_upper", "p"]] = rows
     return table[list(CHECK_COLUMNS)]
+
+
+#: Scores as the report writes them.
+SCORE_NAMES = {"DAS28ESR": "DAS28-ESR", "DAS28CRP": "DAS28-CRP", "CDAI": "CDAI", "SDAI": "SDAI"}
+
+
+def _score(answer: Answer) -> str:
+    return SCORE_NAMES.get(answer.options.score, answer.options.score)
+
+
+def effect_sentence(answer: Answer) -> str:
+    """Say a treatment effect at the landmark week in words (a fall in the score is better).
+
+    Parameters
+    ----------
+    answer : Answer
+        The effect of one active arm against the control arm.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> options = SimpleNamespace(score="DAS28ESR", landmark_week=24)
+    >>> effect_sentence(Answer("TCZ 8", -2.04, -2.2, -1.9, 0.9, options, "Placebo"))
+    'TCZ 8 lowered DAS28-ESR by 2.04 more than Placebo at week 24 (90 % interval 1.90 to 2.20).'
+    """
+    verb, sign = ("lowered", -1) if answer.mean <= 0 else ("raised", 1)
+    low, high = sorted((sign * answer.lower, sign * answer.upper))
+    return (
+        f"{answer.element} {verb} {_score(answer)} by {abs(answer.mean):.2f} more than "
+        f"{answer.control} at week {answer.options.landmark_week:g} ({answer.interval} "
+        f"{low:.2f} to {high:.2f})."
+    )
+
+
+def beyond_cid_sentence(answer: Answer) -> str:
+    """Say the probability that an effect beats the clinically important difference.
+
+    Parameters
+    ----------
+    answer : Answer
+        ``effect_exceeds_cid`` of one active arm (its mean is the probability).
+
+    Returns
+    -------
+    str
+    """
+    return (
+        f"Probability {answer.mean:.2f} that {answer.element} lowers {_score(answer)} by more "
+        f"than {answer.options.clinically_important_difference:g} beyond {answer.control} at "
+        f"week {answer.options.landmark_week:g} (the clinically important difference)."
+    )
+
+
+#: The landmark families' first answers: each active arm's effect, and whether it is clinically
+#: important.
+HEADLINES = (
+    Headline("effect", "treatment effect at the landmark week", effect_sentence),
+    Headline(
+        "effect_exceeds_cid",
+        "P(effect beyond the clinically important difference)",
+        beyond_cid_sentence,
+    ),
+)

@@ -2,7 +2,7 @@ r"""Mixed model for repeated measures (MMRM): change from baseline by arm and vi
 
 For patient :math:`i` in arm :math:`a[i]` with baseline score :math:`B_i` (DAS28-ESR,
 DAS28-CRP, CDAI or SDAI) and the change from baseline :math:`y_{iv}` at each post-baseline visit
-:math:`v = 1, \dots, V`:
+:math:`v = 1, \ldots, V`:
 
 .. math::
 
@@ -33,7 +33,7 @@ change would avoid it.
 
 Clinical estimands at the landmark week :math:`L` (a modelled visit), standardised over the
 patients analysed (each counterfactually in each arm, with their own baseline): mean change
-:math:`\frac1n \sum_i \mu_{iL}(a)` per arm, its difference from control (the treatment effect),
+:math:`\frac{1}{n} \sum_i \mu_{iL}(a)` per arm, its difference from control (the treatment effect),
 the posterior probability that the effect exceeds a clinically important difference, and from
 predictive draws of each patient's score at the landmark
 (:math:`B_i + \mu_{iL}(a) + \sigma_L \varepsilon_i`), the probability of remission and, for a
@@ -76,6 +76,7 @@ from il6fit.models.family import (
     ParameterInfo,
     option,
 )
+from il6fit.models.landmark import HEADLINES
 from il6fit.models.priors import Prior
 
 #: Scores the model can analyse and the remission threshold of each (domain-facts §3:
@@ -715,4 +716,5 @@ FAMILY = ModelFamily(
         design={"scenario": "ra_tcz_trial", "n_subjects": 60}, estimands=("change", "effect")
     ),
     landmark=Landmark(observed=observed_change, predictive=landmark_predictive),
+    headlines=HEADLINES,
 )

@@ -41,8 +41,8 @@ costs :math:`O(T_i)`:
 
 .. math::
 
-    \log p(y_i \mid \theta) = -\tfrac12 \Big[ T_i \log(2\pi\sigma^2) + \log\det M_i
-        + \frac{r_i^\top r_i}{\sigma^2} - \frac{h_i^\top M_i^{-1} h_i}{\sigma^4} \Big].
+    \log p(y_i \mid \theta) = -\tfrac{1}{2} \left[ T_i \log(2\pi\sigma^2) + \log\det M_i
+        + \frac{r_i^\top r_i}{\sigma^2} - \frac{h_i^\top M_i^{-1} h_i}{\sigma^4} \right].
 
 It is the model's log-likelihood, one term per subject (the unit of leave-one-out). The subject
 effects are drawn back afterwards, one per posterior draw, from their exact conditional
@@ -83,6 +83,7 @@ from il6fit.models.family import (
     RecoveryStudy,
     option,
 )
+from il6fit.models.landmark import HEADLINES
 from il6fit.models.priors import Prior
 from il6fit.plots import plain_log_ticks
 
@@ -803,6 +804,7 @@ FAMILY = ModelFamily(
     with_observed=lambda table, values: table.assign(y=np.asarray(values["y"], dtype=float)),
     marginal=Marginal(generative=build_latent, conditional=conditional_effects),
     landmark=Landmark(observed=observed_change, predictive=landmark_predictive),
+    headlines=HEADLINES,
     calibration=Calibration(
         design={"scenario": "ra_tcz_trial", "n_subjects": 60}, estimands=("change", "effect")
     ),

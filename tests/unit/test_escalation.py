@@ -93,7 +93,7 @@ def test_escalate_refits_with_more_tuning_records_every_attempt_and_marks_a_last
                          metadata=fit_metadata(tree), rows_used=8)  # fmt: skip
     html = build_report(title="t", datasets=[], fits=[section], config={}, versions={})
     assert "still failing after 2 attempts: marked FAILED" in html
-    assert "Fits that FAILED the diagnostics gate" in html
+    assert "1 FAILED the diagnostics gate" in html
 
 
 def test_a_fit_that_passes_its_first_check_is_not_refitted(monkeypatch):

@@ -458,3 +458,11 @@ def test_the_bivariate_normal_probability_is_accurate_over_the_correlations_met(
     positive = kept & (rho >= 0)
     np.testing.assert_allclose(np.log(ours[positive]), np.log(exact[positive]), atol=1e-9)
     np.testing.assert_allclose(np.log(ours[kept]), np.log(exact[kept]), atol=1e-4)
+
+
+def test_the_reports_code_counts_its_templates():
+    from il6fit.catalogue import ROOT, code_files
+
+    report = code_files(["il6fit.report"])
+    assert ROOT / "templates" / "report.html.j2" in report
+    assert not any("templates" in str(p) for p in code_files(["il6fit.models.il6_crp"]))

@@ -1,27 +1,46 @@
 """Figures drawn from known inputs: what is plotted, and units on every axis."""
 
+import hashlib
+
 import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
 from arviz_base import from_dict
+from PIL import Image
 
 from il6fit.errors import SpecError
 from il6fit.models.eular_response import probabilities_by_arm
 from il6fit.models.family import ObservedInfo
-from il6fit.plots import predictive_check
+from il6fit.plots import (
+    element_draws,
+    figure_style,
+    forest,
+    loo_comparison,
+    pareto_k,
+    power_scaling,
+    predictive_check,
+    rank_plot,
+    save_figure,
+    sbc_ecdf,
+    trace_plot,
+)
 
 
 def tree():
     rng = np.random.default_rng(0)
-    observed = {"joints": np.array([[0, 28], [3, 3], [3, 5]]), "log_crp": np.log([1.0, 2, 4])}
+    observed = {"joints": np.array([[0, 28], [3, 3], [3, 5]]), "log_crp": np.log([0.3, 2, 4])}
     replicates = {
         "joints": rng.integers(0, 29, size=(1, 50, 3, 2)),
-        "log_crp": rng.normal(0.5, 1, size=(1, 50, 3)),
+        "log_crp": np.maximum(rng.normal(0.5, 1, size=(1, 50, 3)), np.log(0.3)),
     }
     return from_dict(
-        {"observed_data": observed, "prior_predictive": replicates},
-        dims={"joints": ["obs", "joint"], "log_crp": ["obs"]},
+        {
+            "observed_data": observed,
+            "prior_predictive": replicates,
+            "constant_data": {"log_crp_lower": np.log([0.3, 0.3, 0.3])},
+        },
+        dims={"joints": ["obs", "joint"], "log_crp": ["obs"], "log_crp_lower": ["obs"]},
         coords={"joint": ["tender", "swollen"]},
     )
 
@@ -33,20 +52,47 @@ OBSERVED = {
 }
 
 
+def fit(chains=2, draws=100):
+    """A fit-like tree: posterior, log-likelihood per patient, log-prior."""
+    rng = np.random.default_rng(1)
+    arms = ["A", "TCZ 8 mg/kg + MTX"]
+    terms = rng.normal(-1, 0.1, (chains, draws, 5))
+    prior = rng.normal(size=(chains, draws))
+    return xr.DataTree.from_dict(
+        {
+            "posterior": xr.Dataset(
+                {
+                    "alpha": (("chain", "draw"), rng.normal(size=(chains, draws))),
+                    "beta": (("chain", "draw", "arm"), rng.normal(size=(chains, draws, 2))),
+                },
+                coords={"chain": np.arange(chains), "draw": np.arange(draws), "arm": arms},
+            ),
+            "log_likelihood": xr.Dataset(
+                {"per_patient": (("chain", "draw", "patient"), terms)},
+                coords={"patient": [f"SUBJ-{i}" for i in range(5)]},
+            ),
+            "log_prior": xr.Dataset({"alpha": (("chain", "draw"), prior)}),
+        }
+    )
+
+
+def texts(fig):
+    return " ".join(t.get_text() for t in fig.findobj(lambda a: hasattr(a, "get_text")))
+
+
 def test_predictive_check_has_a_panel_per_outcome_element_with_units():
     fig = predictive_check(tree(), OBSERVED, group="prior_predictive")
-    axes = [ax for ax in fig.axes if ax.get_visible()]
+    axes = [ax for ax in fig.axes if ax.get_visible() and ax.get_xlabel()]
     labels = [ax.get_xlabel() for ax in axes]
     assert labels == ["joints (count of 28), tender", "joints (count of 28), swollen", "CRP (mg/L)"]
-    assert all("(0-1)" in ax.get_ylabel() for ax in axes)
-    # observed share of each tender count: 0 once, 3 twice out of three rows
-    values = {round(p.get_x() + p.get_width() / 2): p.get_height() for p in axes[0].patches}
-    assert values[0] == pytest.approx(1 / 3)
-    assert values[3] == pytest.approx(2 / 3)
-    # CRP shown back on its own scale (mg/L), on a log axis
+    assert [ax.get_ylabel() for ax in axes] == [
+        "rows (count, square-root scale)", "rows (count, square-root scale)",
+        "cumulative share of rows (0-1)",
+    ]  # fmt: skip
+    # CRP shown back on its own scale (mg/L), on a log axis, its assay limit marked
     assert axes[2].get_xscale() == "log"
-    observed_line = next(line for line in axes[2].lines if line.get_label() == "observed")
-    assert observed_line.get_xdata()[0] == pytest.approx(1.0)
+    assert axes[2].get_yscale() == "linear"
+    assert any(np.allclose(line.get_xdata(), 0.3) for line in axes[2].lines)
     assert "Prior predictive" in fig._suptitle.get_text()
 
 
@@ -77,20 +123,80 @@ def test_eular_figure_shows_posterior_means_and_observed_shares():
     assert "(0-1)" in ax.get_ylabel()
 
 
-def test_rank_and_trace_plots_show_elements_when_a_model_has_no_scalar_parameter():
-    from il6fit.plots import element_draws, rank_plot, trace_plot
+def test_elements_are_picked_by_their_summary_label():
+    post = fit()["posterior"]
+    picked = element_draws(post, "beta[TCZ 8 mg/kg + MTX]")
+    assert np.array_equal(picked.values, post["beta"].values[:, :, 1])
+    assert element_draws(post, "beta[C]") is None
+    assert element_draws(post, "beta") is None
 
-    rng = np.random.default_rng(0)
-    post = xr.Dataset(
-        {"beta": (("chain", "draw", "arm", "visit"), rng.normal(size=(2, 50, 2, 3)))},
-        coords={"arm": ["A", "B"], "visit": [4.0, 12.0, 24.0]},
+
+def test_rank_and_trace_plots_show_elements_with_units():
+    labels = ["alpha", "beta[TCZ 8 mg/kg + MTX]"]
+    ranks = rank_plot(fit(), labels)
+    assert [a.get_title() for a in ranks.axes] == labels
+    assert {a.get_xlabel() for a in ranks.axes} == {"fractional rank among all draws (0-1)"}
+    trace = trace_plot(fit(), {"alpha": "score", "beta[TCZ 8 mg/kg + MTX]": "log OR"})
+    assert [a.get_ylabel() for a in trace.axes] == ["score", "log OR"]
+
+
+def test_forest_rows_carry_their_units_and_the_summary_interval():
+    summary = pd.DataFrame(
+        {"parameter": ["alpha", "beta[A]"], "unit": ["score", "log OR"],
+         "ci_kind": "eti", "ci_prob": 0.9}
+    )  # fmt: skip
+    fig = forest(fit(), summary)
+    assert "alpha (score)" in texts(fig)
+    assert "beta[A] (log OR)" in texts(fig)
+    assert "90% ETI" in fig.axes[-1].get_xlabel()
+
+
+def test_pareto_k_shows_patients_by_position_never_by_identifier():
+    fig = pareto_k(fit())
+    assert "SUBJ-" not in texts(fig)
+    assert "dimensionless" in fig.axes[0].get_ylabel()
+
+
+def test_power_scaling_needs_the_log_prior():
+    bare = fit()
+    del bare["log_prior"]
+    with pytest.raises(SpecError, match="log_prior"):
+        power_scaling(bare, {"alpha": "score"}, ["alpha"])
+
+
+def test_comparison_names_models_with_their_weights():
+    table = pd.DataFrame(
+        {"model": ["a", "b"], "elpd_diff": [0.0, -3.0], "dse": [0.0, 1.0], "weight": [0.9, 0.1]}
     )
-    tree = xr.DataTree.from_dict({"posterior": post})
-    picked = element_draws(tree["posterior"], "beta[B, 12.0]")
-    assert np.array_equal(picked, post["beta"].values[:, :, 1, 1])
-    assert element_draws(tree["posterior"], "beta[C, 12.0]") is None
-    figure = rank_plot(tree, ["beta[A, 4.0]", "beta[B, 24.0]"])
-    assert [a.get_title() for a in figure.axes if a.get_visible()] == [
-        "beta[A, 4.0]", "beta[B, 24.0]"
-    ]  # fmt: skip
-    assert len(trace_plot(tree, {"beta[A, 4.0]": "score"}).axes) == 1
+    fig = loo_comparison(table)
+    assert "a\n(weight 0.90)" in [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert "nats" in fig.axes[0].get_xlabel()
+
+
+def test_calibration_ecdf_draws_the_verdicts_band_per_quantity():
+    rng = np.random.default_rng(0)
+    replicates = pd.DataFrame(
+        {
+            "model": "m",
+            "replicate": np.tile(np.arange(40), 2),
+            "quantity": np.repeat(["mu", "beta[TCZ 8 mg/kg + MTX]"], 40),
+            "kind": "parameter",
+            "rank": rng.integers(0, 20, size=80),
+            "n_ranks": 19,
+        }
+    )
+    fig = sbc_ecdf(replicates)
+    assert [a.get_title() for a in fig.axes] == ["mu", "beta[TCZ 8 mg/kg + MTX]"]
+    assert all(a.collections for a in fig.axes)  # the grey band
+
+
+def test_saved_figures_are_small_palette_pngs_with_the_same_bytes_every_time(tmp_path):
+    digests = []
+    for run in ("first", "second"):
+        with figure_style():
+            paths = save_figure(pareto_k(fit()), tmp_path / run)
+        digests.append([hashlib.sha256(p.read_bytes()).hexdigest() for p in paths])
+    assert digests[0] == digests[1]
+    with Image.open(tmp_path / "first.png") as png:
+        assert png.mode == "P"
+    assert (tmp_path / "first.svg").exists()

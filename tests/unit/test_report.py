@@ -6,12 +6,14 @@ import pandas as pd
 import pytest
 
 from il6fit.history import estimate_shifts, record
+from il6fit.models import MODELS
 from il6fit.report import (
     CalibrationSection,
     ComparisonSection,
     DatasetSection,
     FitSection,
     build_report,
+    equations_html,
 )
 
 PNG = base64.b64decode(
@@ -62,6 +64,7 @@ def section(dataset: str, passed: bool) -> FitSection:
         metadata={"seed": 42, "sampler": {"backend": "nutpie", "chains": 2}},
         rows_used=3,
         figures={"relation": PNG},
+        headlines=MODELS["il6_crp"].headlines,
     )
 
 
@@ -102,12 +105,13 @@ def test_report_embeds_images_and_never_names_a_subject():
         versions={"pymc": "6.4.0"},
     )
     assert "PATIENT-0001" not in html
-    images = re.findall(r"src='data:image/png;base64,([^']+)'", html)
+    images = re.findall(r'src="data:image/png;base64,([^"]+)"', html)
     assert [base64.b64decode(i) for i in images] == [PNG]
     assert '<td class="text">duplicate</td>' in html
     assert "row 2" not in html
     assert "90% ETI lower" in html
     assert "Every fit passed the diagnostics gate" in html
+    assert "\\" not in html  # no LaTeX or reStructuredText source
 
 
 def test_covariates_missing_for_some_subjects_are_counted_in_the_dataset_section():
@@ -127,9 +131,10 @@ def test_a_failing_fit_is_marked_as_failed_everywhere():
         config={},
         versions={},
     )
-    assert "FAILED the diagnostics gate (estimates not reliable): il6_crp on other" in html
-    assert "Diagnostics gate: FAILED — max R-hat 1.2 (limit &lt;= 1.01; alpha)" in html
+    assert "1 FAILED the diagnostics gate</span> (il6_crp on other)" in html
+    assert "Diagnostics gate FAILED: max R-hat 1.2 (limit &lt;= 1.01; alpha)" in html
     assert html.count('class="failed-fit"') == 1
+    assert html.count('<tr class="failed-row">') == 1  # its answer, marked
 
 
 def test_a_comparison_names_failed_fits_and_embeds_its_figure():
@@ -158,7 +163,7 @@ def test_flagged_parameters_of_the_sensitivity_are_listed():
     )  # fmt: skip
     fit = dataclasses.replace(section("trial", True), sensitivity=sensitivity)
     html = build_report(title="T", datasets=[], fits=[fit], config={}, versions={})
-    assert '<p class="fail">Flagged: beta_il6</p>' in html
+    assert '<span class="fail">flagged: beta_il6</span>' in html
     assert html.count("FLAGGED") == 1 and "FAIL<" not in html
 
 
@@ -185,7 +190,7 @@ def test_a_refit_report_says_what_changed_and_how_the_estimates_moved():
     html = build_report(title="T", datasets=[], fits=[after],
                         config={"seed": 1, "sampler": {"draws": 1000}},
                         versions={"pymc": "6.4.0"}, previous=previous)  # fmt: skip
-    changes = html[html.index("Changes since the previous run") : html.index("Provenance")]
+    changes = html[html.index('<section id="changes">') : html.index('<section id="provenance">')]
     assert "abababababab" in changes and "cdcdcdcdcdcd" in changes
     assert "sampler.draws" in changes and "500" in changes and "1000" in changes
     assert "6.3.0" in changes and "6.4.0" in changes
@@ -235,6 +240,33 @@ def test_landmark_estimands_of_all_models_sit_side_by_side_with_the_observed_cha
     assert table.loc[("mean change", "TCZ 8"), "mmrm (passed)"] == "-2.01 (-2.11 to -1.91)"
     assert table.loc[("effect vs Placebo", "TCZ 8"), "tr (FAILED)"] == "-1.40 (-1.50 to -1.30)"
     html = build_report(title="T", datasets=[dataset()], fits=fits, config={"seed": 1}, versions={})
-    first = html.index("<h2>")
-    assert html[first:].startswith("<h2>Treatment effects at the landmark week")
     assert "Primary analysis: <b>mmrm</b>" in html
+
+
+def test_the_first_section_answers_with_each_fits_headline_in_words():
+    fits = [landmark_fit("mmrm", [-0.52, -2.01], True), section("trial", True)]
+    fits[0] = dataclasses.replace(
+        fits[0],
+        headlines=MODELS["mmrm"].headlines,
+        options=MODELS["mmrm"].make_options({"landmark_week": 24}),
+        control="Placebo",
+    )
+    html = build_report(title="T", datasets=[dataset()], fits=fits, config={}, versions={})
+    first = html[html.index("<section") :]
+    assert first.startswith('<section id="answers">\n<h2>Answers</h2>')
+    answers = first[: first.index("</section>")]
+    assert (
+        "TCZ 8 lowered DAS28-ESR by 1.49 more than Placebo at week 24 (90 % interval 1.39 to "
+        "1.59)." in answers
+    )
+    assert "Each doubling of IL-6 goes with 1.68-fold CRP (90 % interval 1.62 to 1.74" in answers
+    assert answers.index("mmrm") < answers.index("il6_crp")
+    assert '<a href="#fit-mmrm-trial">mmrm</a>' in answers
+    assert 'id="fit-mmrm-trial"' in html
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_every_familys_equations_render_as_mathml_without_latex_source(name):
+    html = equations_html(MODELS[name].equations)
+    assert html.count("<math") >= 3
+    assert "system-message" not in html and "\\" not in html

@@ -8,6 +8,7 @@ from il6fit.data import read_prepared
 from il6fit.history import record
 from il6fit.logs import log_to
 from il6fit.models import Prior
+from il6fit.models.arms import arm_order
 from il6fit.models.landmark import completer_change
 from il6fit.provenance import package_versions
 from il6fit.report import (
@@ -81,6 +82,9 @@ for (model, dataset), fit, summary, checks, sensitivity, folder in zip(
             else completer_change(
                 family.landmark.observed(table, options), list(tree["posterior"]["arm"].values)
             ),
+            headlines=family.headlines,
+            options=options,
+            control=arm_order(table)[0] if {"arm", "dose"} <= set(table.columns) else None,
         )
     )
 

@@ -4,7 +4,7 @@ import pandas as pd
 
 from il6fit.logs import log_to
 from il6fit.models.family import FigureInput
-from il6fit.plots import save_figure
+from il6fit.plots import figure_style, save_figure
 from il6fit.storage import fitted_inputs, load
 
 log_to(snakemake.log[0])
@@ -23,5 +23,6 @@ fig = FigureInput(
 )
 folder = Path(snakemake.output.figures)
 folder.mkdir(parents=True, exist_ok=True)
-for name in snakemake.params.captions:
-    save_figure(family.draw(name, fig), folder / name)
+with figure_style():
+    for name in snakemake.params.captions:
+        save_figure(family.draw(name, fig), folder / name)

@@ -1,7 +1,7 @@
 import pandas as pd
 
 from il6fit.logs import log_to
-from il6fit.plots import save_figure, sbc_ecdf, sbc_rank_histograms
+from il6fit.plots import figure_style, save_figure, sbc_ecdf, sbc_rank_histograms
 from il6fit.ranks import summarise_ranks
 
 log_to(snakemake.log[0])
@@ -12,5 +12,6 @@ coverage = summarise_ranks(ranks, band_prob=snakemake.params.band_prob)
 failed_gate = ranks.groupby("replicate")["gate_passed"].first().eq(False)
 coverage["replicates_failing_gate"] = int(failed_gate.sum())
 coverage.to_csv(snakemake.output.coverage, index=False)
-save_figure(sbc_ecdf(ranks, band_prob=snakemake.params.band_prob), snakemake.output.ecdf[:-4])
-save_figure(sbc_rank_histograms(ranks), snakemake.output.hist[:-4])
+with figure_style():
+    save_figure(sbc_ecdf(ranks, band_prob=snakemake.params.band_prob), snakemake.output.ecdf[:-4])
+    save_figure(sbc_rank_histograms(ranks), snakemake.output.hist[:-4])
