@@ -22,6 +22,7 @@ FAMILY_MODULES = (
     "treatment_response",
     "eular_response",
     "mmrm",
+    "binary_outcome",
 )
 
 #: Every model family, by config name.
