@@ -19,7 +19,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml requirements.lock tools/setup.sh
 	bash tools/setup.sh $(VENV)
 
-## Run the whole pipeline on the default (simulated) data; results/report.html at the end.
+## Run the whole pipeline on the default (simulated) data; results/default/report.html at the end.
 run: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES) $(RUN_CONFIG)
 

@@ -20,7 +20,7 @@ include: "workflow/rules/calibrate.smk"
 
 rule all:
     input:
-        "results/report.html",
+        f"{RUN}/report.html",
         fit_targets("results/summaries/{model}/{dataset}.csv"),
         fit_targets("results/estimands/{model}/{dataset}.csv", with_estimands=True),
 

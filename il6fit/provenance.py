@@ -69,6 +69,30 @@ def file_sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
+def config_digest(config: Mapping) -> str:
+    """Digest of a config's content, key order aside.
+
+    As a rule parameter it reruns the job when any value changes, without putting the whole
+    config in the job's parameters (and in Snakemake's messages about them).
+
+    Parameters
+    ----------
+    config : mapping
+        A config (JSON-serialisable values).
+
+    Returns
+    -------
+    str
+        Hex SHA-256 of the config as sorted JSON.
+
+    Examples
+    --------
+    >>> config_digest({"a": 1, "b": [2]}) == config_digest({"b": [2], "a": 1})
+    True
+    """
+    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()
+
+
 def input_hashes(paths: Iterable[str | Path]) -> dict[str, str]:
     """Map each path to the SHA-256 of its content.
 

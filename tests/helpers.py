@@ -1,6 +1,9 @@
 """Helpers shared by tests (importable because pytest puts tests/ on the path)."""
 
+import html
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -181,3 +184,42 @@ def eight_schools(build=build_centred, priors=None):
         builder=build,
         equations="y_j ~ N(theta_j, se_j); theta_j ~ N(mu, tau)",
     )
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def chromium_view(page: Path) -> dict:
+    """Open a report in headless Chromium, every collapsible section opened, and report on it.
+
+    Returns
+    -------
+    dict
+        ``images`` (whether each image loaded), ``text`` (the page's visible text),
+        ``first`` (the first section's id, heading and whether it holds a table), ``maths``
+        (MathML elements) and ``unrendered_maths`` (those the browser laid out with no width).
+    """
+    probe = page.with_name("probe.html")
+    script = (
+        "<script>window.addEventListener('load', () => {"
+        "document.querySelectorAll('details').forEach(d => { d.open = true; });"
+        "const s = document.querySelector('section');"
+        "const maths = Array.from(document.querySelectorAll('math'));"
+        "const r = {images: Array.from(document.images).map(i => i.complete && i.naturalWidth > 0),"
+        " text: document.body.innerText,"
+        " first: {section: s.id, heading: s.querySelector('h2').innerText,"
+        "         table: s.querySelector('table') !== null},"
+        " maths: maths.length,"
+        " unrendered_maths: maths.filter(m => m.getBoundingClientRect().width === 0).length};"
+        "const p = document.createElement('pre'); p.id = 'probe';"
+        "p.textContent = JSON.stringify(r); document.body.appendChild(p); });"
+        "</script></body>"
+    )
+    probe.write_text(page.read_text().replace("</body>", script))
+    dom = subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=20000",
+         "--dump-dom", probe.as_uri()],
+        capture_output=True, text=True, timeout=300, check=True,
+    ).stdout  # fmt: skip
+    probe.unlink()
+    return json.loads(html.unescape(re.search(r'<pre id="probe">(.*?)</pre>', dom, re.S)[1]))

@@ -72,7 +72,7 @@ def test_a_trial_without_esr_fits_every_treatment_model_on_das28_crp(run):
         assert len(estimands) > 0, model
     checks = pd.read_csv(run / "results/diagnostics/mmrm/crp_only.csv").set_index("check")
     assert "landmark change vs predictive" in checks.index
-    report = (run / "results/report.html").read_text()
+    report = (run / "results/every-treatment-model/report.html").read_text()
     section = report[report.index("<h3>crp_only: change in DAS28CRP") :]
     assert "Primary analysis: <b>mmrm</b>" in section[:2000]
     ids = pd.read_csv(run / "data/crp_only/subjects.csv")["USUBJID"]

@@ -1,9 +1,7 @@
 """A tiny end-to-end run of the workflow in a temporary folder, as a user would run it."""
 
-import html
 import json
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -11,7 +9,7 @@ import pandas as pd
 import pytest
 import xarray as xr
 import yaml
-from helpers import ROOT, snakemake, workflow_copy
+from helpers import CHROMIUM, ROOT, chromium_view, snakemake, workflow_copy
 
 from il6fit.diagnostics import SUMMARY_COLUMNS
 
@@ -20,6 +18,7 @@ pytestmark = pytest.mark.workflow
 CONFIG = {
     "seed": 7,
     "title": "tiny run",
+    "name": "tiny",
     # the smallest run that takes every rule of `make run` (import_tongji: its own test below):
     # two datasets, one model on both, a variant compared with its model, a contributed family.
     # Every family's own fit on a run of its own: tests/slow/test_workflow_models.py
@@ -91,7 +90,7 @@ def test_run_writes_report_fits_summaries_figures_and_ledgers(run):
     assert "effect[TCZ 8 mg/kg + MTX]" in set(estimands["parameter"])
     assert (run / "results/figures/treatment_response/trial/course.svg").exists()
     assert not (run / "results/fits/treatment_response/controls.nc").exists()
-    html = (run / "results/report.html").read_text()
+    html = (run / "results/tiny/report.html").read_text()
     assert "tiny run" in html
     assert "Clinical estimands" in html
     subjects = pd.read_csv(run / "results/simulated/trial/subjects.csv")
@@ -138,7 +137,7 @@ def test_a_family_in_one_module_registered_with_one_line_is_fitted_drawn_and_rep
     assert estimands.loc[0, "unit"] == "mg/L"
     for figure in ("scatter", "forest", "ranks", "prior_ppc", "ppc", "trace"):
         assert (run / f"results/figures/toy_crp/controls/{figure}.png").exists()
-    page = (run / "results/report.html").read_text()
+    page = (run / "results/tiny/report.html").read_text()
     assert "toy_crp on controls" in page and "Toy: ln CRP on ln IL-6" in page
     assert "toy scatter of CRP against IL-6" in page
     calibration = planned_outputs(snakemake(run, "--dry-run", "calibrate"))
@@ -167,12 +166,12 @@ def test_an_edited_default_prior_reruns_that_familys_fits_and_what_follows_only(
     # downstream of those fits: their tables, figures, the comparison of the two, the report
     assert "results/estimands/treatment_response/trial.csv" in planned
     assert "results/figures/tr_cid/trial" in planned  # plot_figures: the fit's figure folder
-    assert "results/comparisons/cid.csv" in planned
-    assert "results/report.html" in planned
+    assert "results/tiny/comparisons/cid.csv" in planned
+    assert "results/tiny/report.html" in planned
     others = {
         p
         for p in planned
-        if not re.search(r"/(treatment_response|tr_cid)/|/cid\.|results/report", p)
+        if not re.search(r"/(treatment_response|tr_cid)/|/cid\.|results/tiny/report", p)
     }
     assert others == set()
     assert "Nothing to be done" in snakemake(run, "--dry-run").stdout
@@ -186,8 +185,8 @@ def test_a_script_touched_but_unchanged_reruns_nothing(run):
 
 def test_a_rerun_report_says_what_changed_since_the_previous_one(run):
     snakemake(run, "--config", "title=tiny run again")
-    page = (run / "results/report.html").read_text()
-    changes = page[page.index("Changes since the previous run") : page.index("<h2>Provenance")]
+    page = (run / "results/tiny/report.html").read_text()
+    changes = page[page.index('<section id="changes">') : page.index('<section id="provenance">')]
     assert "title" in changes and "tiny run again" in changes
     assert "No estimate moved." in changes
     snakemake(run)  # back to the module's config for the tests below
@@ -223,10 +222,10 @@ def test_snakemake_report_builds(run):
 
 
 def test_variants_are_compared_by_loo_and_every_fit_gets_sensitivity_and_figures(run):
-    table = pd.read_csv(run / "results/comparisons/cid.csv")
+    table = pd.read_csv(run / "results/tiny/comparisons/cid.csv")
     assert set(table["model"]) == {"treatment_response", "tr_cid"}
     assert table["weight"].sum() == pytest.approx(1)
-    assert (run / "results/comparisons/cid.svg").exists()
+    assert (run / "results/tiny/comparisons/cid.svg").exists()
     estimands = {
         model: pd.read_csv(run / f"results/estimands/{model}/trial.csv").set_index("parameter")
         for model in ("treatment_response", "tr_cid")
@@ -244,42 +243,25 @@ def test_variants_are_compared_by_loo_and_every_fit_gets_sensitivity_and_figures
         assert {"prior", "likelihood", "flagged"} <= set(sensitivity.columns)
         assert (run / f"results/figures/{model}/{dataset}/trace.png").exists()
     assert (run / "results/figures/treatment_response/trial/effect.svg").exists()
-    page = (run / "results/report.html").read_text()
+    page = (run / "results/tiny/report.html").read_text()
     for heading in ("Model comparison (PSIS-LOO)", "Prior sensitivity", "Figures in this report",
                     "Changes since the previous run"):  # fmt: skip
         assert heading in page
-    closing = page[page.index("Figures in this report") :]
+    closing = page[page.index('<section id="figures">') :]
     for figure in ("relation", "forest", "ranks", "trace", "ppc", "course", "effect", "comparison"):
         assert f"<b>{figure}</b>" in closing
-    assert json.loads((run / "results/report.json").read_text())["verdicts"]
-
-
-def chromium_view(page: Path) -> dict:
-    """Open a report in headless Chromium; return whether each image loaded and the page text."""
-    probe = page.with_name("probe.html")
-    script = (
-        "<script>window.addEventListener('load', () => { const r = {images: "
-        "Array.from(document.images).map(i => i.complete && i.naturalWidth > 0), "
-        "text: document.body.innerText}; const p = document.createElement('pre'); "
-        "p.id = 'probe'; p.textContent = JSON.stringify(r); document.body.appendChild(p); });"
-        "</script></body>"
-    )
-    probe.write_text(page.read_text().replace("</body>", script))
-    dom = subprocess.run(
-        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=20000",
-         "--dump-dom", probe.as_uri()],
-        capture_output=True, text=True, timeout=300, check=True,
-    ).stdout  # fmt: skip
-    return json.loads(html.unescape(re.search(r'<pre id="probe">(.*?)</pre>', dom, re.S)[1]))
-
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert json.loads((run / "results/tiny/report.json").read_text())["verdicts"]
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (.ci/run installs it)")
-def test_the_report_opens_in_a_browser_with_every_image_and_no_subject_identifier(run):
-    page = run / "results/report.html"
+def test_the_report_opens_in_a_browser_answers_first_with_maths_images_and_no_identifier(run):
+    page = run / "results/tiny/report.html"
     view = chromium_view(page)
+    assert view["first"] == {"section": "answers", "heading": "Answers", "table": True}
+    assert "Each doubling of IL-6 goes with" in view["text"]
+    assert "lowered DAS28-ESR by" in view["text"] or "raised DAS28-ESR by" in view["text"]
+    assert view["maths"] >= 40 and view["unrendered_maths"] == 0
+    assert "\\mathrm" not in view["text"] and ".. math::" not in view["text"]
     expected = len(re.findall(r"<img ", page.read_text()))
     assert expected >= 20
     assert view["images"] == [True] * expected

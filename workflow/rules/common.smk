@@ -1,5 +1,6 @@
 import copy
 import functools
+import re
 from pathlib import Path
 
 import yaml
@@ -8,7 +9,7 @@ from snakemake.utils import validate
 
 from il6fit.catalogue import cached, code_digest, code_files, config_schema
 from il6fit import settings
-from il6fit.provenance import derive_seed
+from il6fit.provenance import config_digest, derive_seed
 
 # What the workflow knows of the model families, read from the registry (il6fit.models) and
 # cached while the package's source is unchanged; the config schema gets their names, options
@@ -40,6 +41,25 @@ if _unknown:
         + ", ".join(name for name, f in FAMILIES.items() if f["calibration"])
         + "."
     )
+
+
+def analysis_name():
+    """The analysis's folder under results/: `name`, else the title made a folder name."""
+    if "name" in config:
+        return config["name"]
+    words = re.sub(r"[^a-z0-9]+", " ", config["title"].lower()).split()
+    name = ""
+    for word in words:
+        if len(name) + len(word) > 40:
+            break
+        name = f"{name}-{word}" if name else word
+    return name or "report"
+
+
+#: The analysis: its run-level outputs (report, record, history, comparisons) go to RUN, their
+#: logs under logs/<ANALYSIS>/.
+ANALYSIS = analysis_name()
+RUN = f"results/{ANALYSIS}"
 
 
 wildcard_constraints:

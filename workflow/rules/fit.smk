@@ -79,9 +79,9 @@ rule compare_models:
     input:
         fits=comparison_fits,
     output:
-        comparison="results/comparisons/{comparison}.csv",
+        comparison=f"{RUN}/comparisons/{{comparison}}.csv",
     log:
-        "logs/compare_models/{comparison}.log",
+        f"logs/{ANALYSIS}/compare_models/{{comparison}}.log",
     conda:
         "../envs/il6fit.yaml"
     threads: 1

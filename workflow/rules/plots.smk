@@ -35,17 +35,17 @@ rule plot_figures:
 
 rule plot_comparison:
     input:
-        comparison="results/comparisons/{comparison}.csv",
+        comparison=f"{RUN}/comparisons/{{comparison}}.csv",
     output:
         png=report(
-            "results/comparisons/{comparison}.png",
+            f"{RUN}/comparisons/{{comparison}}.png",
             caption="../report/comparison.rst",
             category="Model comparison",
             labels={"comparison": "{comparison}"},
         ),
-        svg="results/comparisons/{comparison}.svg",
+        svg=f"{RUN}/comparisons/{{comparison}}.svg",
     log:
-        "logs/plot_comparison/{comparison}.log",
+        f"logs/{ANALYSIS}/plot_comparison/{{comparison}}.log",
     conda:
         "../envs/il6fit.yaml"
     threads: 1

@@ -8,8 +8,8 @@ rule build_report:
         ),
         figures=figure_targets(),
         sensitivity=fit_targets("results/sensitivity/{model}/{dataset}.csv"),
-        comparisons=comparison_targets("results/comparisons/{comparison}.csv"),
-        comparison_figures=comparison_targets("results/comparisons/{comparison}.png"),
+        comparisons=comparison_targets(f"{RUN}/comparisons/{{comparison}}.csv"),
+        comparison_figures=comparison_targets(f"{RUN}/comparisons/{{comparison}}.png"),
         calibration=calibration_results(),
         subjects=expand(
             "results/prepared/{dataset}/subjects.csv", dataset=config["datasets"]
@@ -22,13 +22,13 @@ rule build_report:
         ),
     output:
         html=report(
-            "results/report.html",
+            f"{RUN}/report.html",
             caption="../report/report.rst",
             category="Report",
         ),
-        record="results/report.json",
+        record=f"{RUN}/report.json",
     log:
-        "logs/build_report.log",
+        f"logs/{ANALYSIS}/build_report.log",
     conda:
         "../envs/il6fit.yaml"
     threads: 1
@@ -39,10 +39,12 @@ rule build_report:
         pairs=fit_pairs(),
         datasets={d: dataset_source(d) for d in config["datasets"]},
         comparisons=config["comparisons"],
-        config=config,
+        # the report shows the whole config (the script reads it as snakemake.config): any
+        # change reruns it, through this digest rather than the config itself
+        config=config_digest(config),
         # the record of the last report, kept outside the outputs (Snakemake removes those
         # before a job runs), so the next report can say what changed
-        history="results/history/last-report.json",
+        history=f"{RUN}/history/last-report.json",
         captions={
             model: FAMILIES[family_name(model)]["captions"] for model, _ in fit_pairs()
         },

@@ -121,7 +121,7 @@ html = build_report(
     title=params.title,
     datasets=datasets,
     fits=fits,
-    config=params.config,
+    config=snakemake.config,
     versions=versions,
     comparisons=comparisons,
     calibration=calibration,
@@ -129,7 +129,7 @@ html = build_report(
 )
 Path(snakemake.output.html).write_text(html, encoding="utf-8")
 Path(snakemake.output.record).write_text(
-    json.dumps(record(fits=fits, config=params.config, versions=versions), indent=1)
+    json.dumps(record(fits=fits, config=snakemake.config, versions=versions), indent=1)
 )
 history.parent.mkdir(parents=True, exist_ok=True)
 shutil.copyfile(snakemake.output.record, history)
