@@ -33,7 +33,7 @@ from PIL import Image
 from scipy.stats import binom
 
 from il6fit.errors import SpecError
-from il6fit.loo import UNIT, VARIABLE
+from il6fit.loo import UNIT, VARIABLE, k_limit
 from il6fit.ranks import band_level, rank_ecdf
 
 if TYPE_CHECKING:
@@ -436,14 +436,16 @@ def pareto_k(tree: xr.DataTree) -> plt.Figure:
         warnings.simplefilter("ignore", UserWarning)
         fit = {"posterior": tree["posterior"].to_dataset(), "log_likelihood": terms}
         elpd = azs.loo(xr.DataTree.from_dict(fit), pointwise=True)
+    # the limit the gate's LOO check uses for this many draws (0.7 from 2,200 draws up)
+    limit = k_limit(tree["posterior"].sizes["chain"] * tree["posterior"].sizes["draw"])
     pc = azp.plot_khat(
-        elpd, hline_values=[0.5, 0.7, 1.0], visuals={"hlines": {}},
+        elpd, hline_values=[0.5, limit, 1.0], visuals={"hlines": {}},
         figure_kwargs={"figsize": (6.5, 2.8)},
     )  # fmt: skip
     ax = pc.get_viz("plot")
     ax.set_xlabel("patient (position in sorted order)")
     ax.set_ylabel("Pareto k (shape, dimensionless)")
-    return _figure(pc, "PSIS-LOO Pareto k by patient (above 0.7: estimate unreliable)")
+    return _figure(pc, f"PSIS-LOO Pareto k by patient (above {limit:.2g}: estimate unreliable)")
 
 
 def power_scaling(

@@ -89,9 +89,13 @@ from il6fit.data import response_table
 from il6fit.errors import SpecError
 from il6fit.models.arms import ARMS_DOC, ARMS_SCHEMA, DEFAULT_ARMS, arm_order
 from il6fit.models.censored import (
+    AGE_REFERENCE,
+    AGE_SCALE,
     BIOMARKER_PARAMETERS,
     BIOMARKER_PRIORS,
     BIOMARKERS,
+    BMI_REFERENCE,
+    BMI_SCALE,
     IL6_REFERENCE,
     biomarker_predictors,
     wide_results,
@@ -115,9 +119,9 @@ log = logging.getLogger(__name__)
 
 #: Subject covariates by config name: (analysis-table column, reference, scale).
 COVARIATES = {
-    "age": ("AGE", 50.0, 10.0),
+    "age": ("AGE", AGE_REFERENCE, AGE_SCALE),
     "male": ("male", 0.0, 1.0),
-    "bmi": ("BMI", 27.0, 5.0),
+    "bmi": ("BMI", BMI_REFERENCE, BMI_SCALE),
 }
 #: IL-6 values (pg/mL) at which the reference patient's risk is reported: the Elecsys measuring
 #: range, 1.5-5,000 pg/mL (domain-facts §1c), from healthy to cytokine-storm levels (§7).

@@ -96,6 +96,11 @@ def latent_log_biomarker(
 #: domain-facts §1a) and CRP 10 mg/L (RA trial baselines 8-16 mg/L, §2a).
 IL6_REFERENCE, CRP_REFERENCE = 20.0, 10.0
 
+#: Reference and scale of the subject covariates families adjust for: a coefficient is per
+#: scale unit (5 kg/m² of BMI, 10 years of age) from the reference patient.
+BMI_REFERENCE, BMI_SCALE = 27.0, 5.0
+AGE_REFERENCE, AGE_SCALE = 50.0, 10.0
+
 #: Predictor names, their table columns and reference values.
 BIOMARKERS = {"il6": ("IL6", IL6_REFERENCE), "crp": ("CRP", CRP_REFERENCE)}
 

@@ -79,7 +79,14 @@ import pytensor.tensor as pt
 import xarray as xr
 
 from il6fit.errors import SpecError
-from il6fit.models.censored import IL6_REFERENCE, latent_log_biomarker
+from il6fit.models.censored import (
+    AGE_REFERENCE,
+    AGE_SCALE,
+    BMI_REFERENCE,
+    BMI_SCALE,
+    IL6_REFERENCE,
+    latent_log_biomarker,
+)
 from il6fit.models.family import (
     Answer,
     Calibration,
@@ -95,8 +102,6 @@ from il6fit.models.family import (
 from il6fit.models.priors import Prior
 from il6fit.plots import plain_log_ticks
 
-BMI_REFERENCE, BMI_SCALE = 27.0, 5.0
-AGE_REFERENCE, AGE_SCALE = 50.0, 10.0
 #: Covariates by config name: (analysis-table column, reference, scale); the coefficient of
 #: ``name`` is ``beta_<name>``.
 COVARIATES = {
