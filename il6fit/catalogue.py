@@ -59,8 +59,9 @@ def describe() -> dict:
     dict
         ``families``: by name, ``module``, ``figures`` (in report order), ``captions``,
         ``estimands`` (whether it has any), ``calibration`` (its default design, or None),
-        ``options`` (the JSON Schema of its ``model_options`` block) and ``subject_columns``
-        (:attr:`il6fit.models.family.ModelFamily.subject_columns`).
+        ``options`` (the JSON Schema of its ``model_options`` block), ``subject_columns``
+        (:attr:`il6fit.models.family.ModelFamily.subject_columns`) and ``compile_seconds``
+        (:attr:`il6fit.models.family.ModelFamily.compile_seconds`).
     """
     from il6fit.models import MODELS
     from il6fit.models.family import options_schema
@@ -75,6 +76,7 @@ def describe() -> dict:
                 "calibration": dict(family.calibration.design) if family.calibration else None,
                 "options": options_schema(family.options),
                 "subject_columns": {k: dict(v) for k, v in family.subject_columns.items()},
+                "compile_seconds": family.compile_seconds,
             }
             for name, family in MODELS.items()
         }

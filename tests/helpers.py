@@ -27,6 +27,51 @@ ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
 
 
+#: A family written in one module, registered with one line (helpers.workflow_copy).
+TOY = ROOT / "tests/workflow/toy_crp.py"
+
+#: The config of the tiny run the workflow tests share (tests/workflow/conftest.py: ``run``).
+TINY = {
+    "seed": 7,
+    "title": "tiny run",
+    "name": "tiny",
+    # the smallest run that takes every rule of `make run` (import_tongji: its own test), each
+    # model structure compiled once: il6_crp and treatment_response on the trial, a contributed
+    # family on the controls with a variant compared with it by LOO. Every family's own fit on
+    # a run of its own: tests/slow/test_workflow_models.py
+    "datasets": {
+        "trial": {
+            "simulate": {"scenario": "ra_tcz_trial", "n_subjects": 60, "n_sites": 3},
+            "models": ["il6_crp", "treatment_response"],
+        },
+        "controls": {
+            "simulate": {"scenario": "healthy", "n_subjects": 40, "n_sites": 2},
+            "models": ["toy_crp"],
+        },
+    },
+    "models": ["il6_crp"],
+    "sampler": {
+        "chains": 2,
+        "draws": 200,
+        "tune": 200,
+        "models": {
+            "treatment_response": {"target_accept": 0.85},
+            "toy_crp": {"target_accept": 0.9},
+            "toy_flat": {"tune": 150},
+        },
+    },
+    "diagnostics": {"thresholds": {"ess_bulk_min": 50, "ess_tail_min": 50}},
+    "variants": {
+        # the toy with its slope held near 0 by its prior: a null model to compare with
+        "toy_flat": {
+            "model": "toy_crp",
+            "options": {"priors": {"b": {"dist": "Normal", "mu": 0.0, "sigma": 0.01}}},
+        },
+    },
+    "comparisons": {"slope": {"dataset": "controls", "models": ["toy_crp", "toy_flat"]}},
+}
+
+
 def workflow_copy(folder: Path, config: dict, *, families: tuple[Path, ...] = ()) -> Path:
     """Copy the workflow into ``folder`` with ``config`` as its config; return the folder.
 

@@ -390,4 +390,6 @@ FAMILY = ModelFamily(
             "sigma_ptga": 20.0,
         },
     ),
+    # cold compile on one core, default design (benchmarks/RESULTS.md, issue 20)
+    compile_seconds=45.0,
 )

@@ -527,4 +527,6 @@ FAMILY = ModelFamily(
             "theta_gap": 2.8,
         },
     ),
+    # cold compile on one core, default design (benchmarks/RESULTS.md, issue 20)
+    compile_seconds=45.0,
 )

@@ -478,6 +478,11 @@ class ModelFamily:
         mean change per arm (the gate's estimand check and the report's side-by-side table).
     headlines : tuple of Headline
         The results the report states first (parameters or estimands), in order.
+    compile_seconds : float
+        About how long its model takes to compile with an empty compile cache (seconds on
+        one core, default options and design): the workflow starts the fits that compile
+        longest first, so that on few cores no long compilation is left to run alone at the
+        end (longest-processing-time-first scheduling). A hint; it changes no result.
     """
 
     name: str
@@ -500,6 +505,7 @@ class ModelFamily:
     landmark: Landmark | None = None
     subject_columns: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     headlines: tuple[Headline, ...] = ()
+    compile_seconds: float = 10.0
 
     def make_options(self, options: Any = None) -> Any:
         """Return typed options from config values (``priors`` ignored), defaults filled in.

@@ -1028,4 +1028,6 @@ FAMILY = ModelFamily(
         not_assessed=("mu_il6", "sigma_il6"),
         prepare_design=calibration_design,
     ),
+    # cold compile on one core, default design (benchmarks/RESULTS.md, issue 20)
+    compile_seconds=30.0,
 )

@@ -1,65 +1,21 @@
-"""A tiny end-to-end run of the workflow in a temporary folder, as a user would run it."""
+"""A tiny end-to-end run of the workflow in a temporary folder, as a user would run it.
+
+The run (fixture ``run``, tests/workflow/conftest.py) is shared with the other workflow tests.
+"""
 
 import json
 import re
 import subprocess
-from pathlib import Path
 
 import pandas as pd
 import pytest
 import xarray as xr
 import yaml
-from helpers import CHROMIUM, ROOT, chromium_view, snakemake, workflow_copy
+from helpers import CHROMIUM, ROOT, TINY, chromium_view, snakemake, workflow_copy
 
 from il6fit.diagnostics import SUMMARY_COLUMNS
 
 pytestmark = pytest.mark.workflow
-
-CONFIG = {
-    "seed": 7,
-    "title": "tiny run",
-    "name": "tiny",
-    # the smallest run that takes every rule of `make run` (import_tongji: its own test below):
-    # two datasets, one model on both, a variant compared with its model, a contributed family.
-    # Every family's own fit on a run of its own: tests/slow/test_workflow_models.py
-    "datasets": {
-        "trial": {
-            "simulate": {"scenario": "ra_tcz_trial", "n_subjects": 60, "n_sites": 3},
-            "models": ["il6_crp", "treatment_response"],
-        },
-        "controls": {
-            "simulate": {"scenario": "healthy", "n_subjects": 40, "n_sites": 2},
-            "models": ["il6_crp", "toy_crp"],
-        },
-    },
-    "models": ["il6_crp"],
-    "sampler": {
-        "chains": 2,
-        "draws": 200,
-        "tune": 200,
-        "models": {"treatment_response": {"target_accept": 0.85}, "tr_cid": {"tune": 150}},
-    },
-    "diagnostics": {"thresholds": {"ess_bulk_min": 50, "ess_tail_min": 50}},
-    "variants": {
-        # another estimand option, the same model: it compiles nothing the model did not
-        "tr_cid": {
-            "model": "treatment_response",
-            "options": {"clinically_important_difference": 0.6},
-        },
-    },
-    "comparisons": {"cid": {"dataset": "trial", "models": ["treatment_response", "tr_cid"]}},
-}
-
-
-#: A family written in one module, registered with one line (helpers.workflow_copy).
-TOY = Path(__file__).with_name("toy_crp.py")
-
-
-@pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    folder = workflow_copy(tmp_path_factory.mktemp("run"), CONFIG, families=(TOY,))
-    snakemake(folder)
-    return folder
 
 
 def planned_outputs(result: subprocess.CompletedProcess) -> set[str]:
@@ -72,16 +28,16 @@ def planned_outputs(result: subprocess.CompletedProcess) -> set[str]:
 
 
 def test_run_writes_report_fits_summaries_figures_and_ledgers(run):
+    summary = pd.read_csv(run / "results/summaries/il6_crp/trial.csv")
+    assert list(summary.columns) == list(SUMMARY_COLUMNS)
+    assert "beta_il6" in set(summary["parameter"])
+    assert (run / "results/fits/il6_crp/trial.nc").stat().st_size > 0
+    checks = pd.read_csv(run / "results/diagnostics/il6_crp/trial.csv")
+    assert set(checks["check"]) >= {"max R-hat", "divergences", "min E-BFMI"}
+    for figure in ("relation", "forest", "ranks", "prior_ppc", "ppc"):
+        for ext in ("png", "svg"):
+            assert (run / f"results/figures/il6_crp/trial/{figure}.{ext}").exists()
     for dataset in ("trial", "controls"):
-        summary = pd.read_csv(run / f"results/summaries/il6_crp/{dataset}.csv")
-        assert list(summary.columns) == list(SUMMARY_COLUMNS)
-        assert "beta_il6" in set(summary["parameter"])
-        assert (run / f"results/fits/il6_crp/{dataset}.nc").stat().st_size > 0
-        checks = pd.read_csv(run / f"results/diagnostics/il6_crp/{dataset}.csv")
-        assert set(checks["check"]) >= {"max R-hat", "divergences", "min E-BFMI"}
-        for figure in ("relation", "forest", "ranks", "prior_ppc", "ppc"):
-            for ext in ("png", "svg"):
-                assert (run / f"results/figures/il6_crp/{dataset}/{figure}.{ext}").exists()
         ledger = pd.read_csv(run / f"results/prepared/{dataset}/ledger.csv")
         raw = pd.read_csv(run / f"results/simulated/{dataset}/measurements.csv")
         assert (ledger["table"] == "measurements").sum() == len(raw)
@@ -98,24 +54,23 @@ def test_run_writes_report_fits_summaries_figures_and_ledgers(run):
 
 
 def test_sampler_overrides_apply_per_model_and_to_a_variant_through_its_model(run):
-    def sampler(model):
-        tree = xr.open_datatree(run / f"results/fits/{model}/trial.nc")
-        return json.loads(tree.attrs["il6fit_sampler"])
+    def sampler(model, dataset):
+        tree = xr.open_datatree(run / f"results/fits/{model}/{dataset}.nc")
+        settings = json.loads(tree.attrs["il6fit_sampler"])
+        return settings["target_accept"], settings["tune"]
 
-    assert (sampler("il6_crp")["target_accept"], sampler("il6_crp")["tune"]) == (0.95, 200)
-    assert (
-        sampler("treatment_response")["target_accept"],
-        sampler("treatment_response")["tune"],
-    ) == (0.85, 200)
-    assert (sampler("tr_cid")["target_accept"], sampler("tr_cid")["tune"]) == (0.85, 150)
+    assert sampler("il6_crp", "trial") == (0.95, 200)
+    assert sampler("treatment_response", "trial") == (0.85, 200)
+    assert sampler("toy_crp", "controls") == (0.9, 200)
+    assert sampler("toy_flat", "controls") == (0.9, 150)  # its model's override, then its own
 
 
 def test_each_parallel_fit_compiles_into_its_own_cache(run):
-    caches = sorted(p.name for p in (run / ".cache/pytensor/il6_crp").iterdir())
-    assert caches == ["controls", "trial"]
-    assert (run / ".cache/pytensor/treatment_response/trial/numba").is_dir()
+    caches = {f"{p.parent.name}/{p.name}" for p in (run / ".cache/pytensor").glob("*/*")}
+    assert caches == {"il6_crp/trial", "treatment_response/trial", "toy_crp/controls",
+                      "toy_flat/controls"}  # fmt: skip
     for name in caches:
-        assert any((run / ".cache/pytensor/il6_crp" / name / "numba").iterdir())
+        assert any((run / ".cache/pytensor" / name / "numba").iterdir())
 
 
 def test_a_second_run_does_nothing(run):
@@ -159,20 +114,12 @@ def test_an_edited_default_prior_reruns_that_familys_fits_and_what_follows_only(
     finally:
         module.write_text(original)
     fits = {p for p in planned if p.startswith("results/fits/")}
-    assert fits == {
-        "results/fits/treatment_response/trial.nc",
-        "results/fits/tr_cid/trial.nc",
-    }
-    # downstream of those fits: their tables, figures, the comparison of the two, the report
+    assert fits == {"results/fits/treatment_response/trial.nc"}
+    # downstream of that fit: its tables, figures and the report
     assert "results/estimands/treatment_response/trial.csv" in planned
-    assert "results/figures/tr_cid/trial" in planned  # plot_figures: the fit's figure folder
-    assert "results/tiny/comparisons/cid.csv" in planned
+    assert "results/figures/treatment_response/trial" in planned  # plot_figures: its folder
     assert "results/tiny/report.html" in planned
-    others = {
-        p
-        for p in planned
-        if not re.search(r"/(treatment_response|tr_cid)/|/cid\.|results/tiny/report", p)
-    }
+    others = {p for p in planned if not re.search(r"/treatment_response/|results/tiny/report", p)}
     assert others == set()
     assert "Nothing to be done" in snakemake(run, "--dry-run").stdout
 
@@ -208,7 +155,7 @@ def test_changing_the_seed_reruns_the_fits(run):
 
 def test_a_misspelt_config_key_stops_before_any_job(run):
     bad = run / "bad.yaml"
-    bad.write_text(yaml.safe_dump({**CONFIG, "sampler": {"drawz": 10}}))
+    bad.write_text(yaml.safe_dump({**TINY, "sampler": {"drawz": 10}}))
     result = snakemake(
         run, "--dry-run", "--configfile", str(bad), "--replace-workflow-config", check=False
     )
@@ -222,23 +169,19 @@ def test_snakemake_report_builds(run):
 
 
 def test_variants_are_compared_by_loo_and_every_fit_gets_sensitivity_and_figures(run):
-    table = pd.read_csv(run / "results/tiny/comparisons/cid.csv")
-    assert set(table["model"]) == {"treatment_response", "tr_cid"}
+    table = pd.read_csv(run / "results/tiny/comparisons/slope.csv")
+    assert set(table["model"]) == {"toy_crp", "toy_flat"}
     assert table["weight"].sum() == pytest.approx(1)
-    assert (run / "results/tiny/comparisons/cid.svg").exists()
-    estimands = {
-        model: pd.read_csv(run / f"results/estimands/{model}/trial.csv").set_index("parameter")
-        for model in ("treatment_response", "tr_cid")
+    assert (run / "results/tiny/comparisons/slope.svg").exists()
+    slope = {
+        model: pd.read_csv(run / f"results/summaries/{model}/controls.csv")
+        .set_index("parameter")
+        .loc["b", "mean"]
+        for model in ("toy_crp", "toy_flat")
     }
-    beyond = [p for p in estimands["tr_cid"].index if p.startswith("effect_exceeds_cid")]
-    assert beyond
-    assert (
-        not estimands["tr_cid"]
-        .loc[beyond, "mean"]
-        .equals(estimands["treatment_response"].loc[beyond, "mean"])
-    )
+    assert abs(slope["toy_flat"]) < 0.05 < abs(slope["toy_crp"])  # the variant's prior holds b
     for model, dataset in (("il6_crp", "trial"), ("treatment_response", "trial"),
-                           ("tr_cid", "trial"), ("il6_crp", "controls")):  # fmt: skip
+                           ("toy_crp", "controls"), ("toy_flat", "controls")):  # fmt: skip
         sensitivity = pd.read_csv(run / f"results/sensitivity/{model}/{dataset}.csv")
         assert {"prior", "likelihood", "flagged"} <= set(sensitivity.columns)
         assert (run / f"results/figures/{model}/{dataset}/trace.png").exists()
@@ -273,16 +216,16 @@ def test_the_report_opens_in_a_browser_answers_first_with_maths_images_and_no_id
 
 def test_the_stop_policy_fails_the_run_naming_the_fit_and_its_failing_checks(run):
     strict = run / "strict.yaml"
-    config = {**CONFIG, "diagnostics": {"on_failure": "stop",
+    config = {**TINY, "diagnostics": {"on_failure": "stop",
                                         "thresholds": {"ess_bulk_min": 10**9}}}  # fmt: skip
     strict.write_text(yaml.safe_dump(config))
-    target = "results/diagnostics/il6_crp/controls.csv"
+    target = "results/diagnostics/toy_crp/controls.csv"
     result = snakemake(run, "--configfile", str(strict), "--replace-workflow-config", target,
                        check=False)  # fmt: skip
     assert result.returncode != 0
     assert "fit_model" not in result.stdout  # the judge reran; the fit did not
-    log = (run / "logs/check_fit/il6_crp/controls.log").read_text()
-    assert "fit il6_crp on controls failed the diagnostics gate: " in log
+    log = (run / "logs/check_fit/toy_crp/controls.log").read_text()
+    assert "fit toy_crp on controls failed the diagnostics gate: " in log
     assert "min bulk ESS" in log and "(limit >= 1e+09" in log
 
 
@@ -302,4 +245,27 @@ def test_an_imported_cohort_is_converted_prepared_and_ledgered(tmp_path):
     assert (
         "Nothing to be done"
         in snakemake(folder, "--dry-run", "results/prepared/tongji/measurements.csv").stdout
+    )
+
+
+def test_fits_start_longest_compiling_first_and_a_models_later_fits_after_every_first(run):
+    both = run / "both.yaml"
+    config = {**TINY, "datasets": {name: dict(spec) for name, spec in TINY["datasets"].items()}}
+    config["datasets"]["trial"]["models"] = ["il6_crp", "treatment_response", "toy_crp"]
+    config["datasets"]["controls"]["models"] = ["toy_crp", "il6_crp"]
+    both.write_text(yaml.safe_dump(config, sort_keys=False))  # the trial first
+    out = snakemake(run, "-n", "--forceall", "--configfile", str(both),
+                    "--replace-workflow-config").stdout  # fmt: skip
+    priority = {}
+    for block in out.split("\n\n"):
+        if "rule fit_model:" in block:
+            fit = re.search(r"wildcards: model=(\w+), dataset=(\w+)", block).groups()
+            priority[fit] = int(re.search(r"priority: (\d+)", block).group(1))
+    later = max(priority[("toy_crp", "controls")], priority[("il6_crp", "controls")])
+    assert (
+        priority[("treatment_response", "trial")]
+        > priority[("il6_crp", "trial")]
+        > priority[("toy_crp", "trial")]
+        == priority[("toy_flat", "controls")]  # a variant: a first fit of its own
+        > later
     )

@@ -130,6 +130,18 @@ def fit_pairs():
     return pairs
 
 
+def fit_priority(wildcards):
+    """A fit job's priority: above every other job's (fits compile for most of their time,
+    the jobs after them take seconds each); the first fit of each model by how long its family
+    compiles (FAMILIES[family]["compile_seconds"]), longest first, so few cores are never left
+    with one long compilation at the end; a model's fits to other datasets after every first
+    fit, as their compile caches start from the kernels of the first."""
+    datasets = [dataset for model, dataset in fit_pairs() if model == wildcards.model]
+    if wildcards.dataset in datasets[1:]:
+        return 10
+    return 11 + round(FAMILIES[family_name(wildcards.model)]["compile_seconds"])
+
+
 def fit_targets(pattern, *, with_estimands=False):
     """A path pattern filled in for every fit (only models with estimands if asked)."""
     return [

@@ -6,8 +6,9 @@ rule fit_model:
         fit="results/fits/{model}/{dataset}.nc",
     log:
         "logs/fit_model/{model}/{dataset}.log",
-    # fits first: they compile for most of their time, the jobs after them take seconds each
-    priority: 10
+    # fits first (they compile for most of their time, the jobs after them take seconds each),
+    # the longest-compiling first
+    priority: fit_priority
     conda:
         "../envs/il6fit.yaml"
     threads: config["sampler"]["chains"]
