@@ -179,6 +179,7 @@ def options_table(catalogue: Mapping) -> str:
     return "\n".join(rows)
 
 
+@functools.lru_cache(maxsize=1024)
 def _module_file(module: str, root: Path) -> Path | None:
     """Return the source file of an il6fit module, or None if it is not one of the package's."""
     parts = module.split(".")

@@ -17,17 +17,20 @@ from il6fit.provenance import config_digest, derive_seed
 CATALOGUE = cached(".snakemake/il6fit")
 FAMILIES = CATALOGUE["families"]
 MODEL_NAMES = tuple(FAMILIES)
+# libyaml's loader and dumper where PyYAML has them (the same YAML, ten times faster)
 _SCHEMA = Path(".snakemake/il6fit/config.schema.yaml").resolve()
 _SCHEMA.write_text(
-    yaml.safe_dump(
+    yaml.dump(
         config_schema(
-            yaml.safe_load(
+            yaml.load(
                 Path(
                     workflow.basedir, "workflow/schemas/config.schema.yaml"
-                ).read_text()
+                ).read_text(),
+                Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader),
             ),
             CATALOGUE,
-        )
+        ),
+        Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper),
     )
 )
 validate(config, str(_SCHEMA), set_default=True)
