@@ -72,6 +72,18 @@ TINY = {
 }
 
 
+def seed_catalogue(folder: Path) -> None:
+    """Give a workflow copy the project's cached catalogue of the registry, if there is one.
+
+    The cache (``.snakemake/il6fit``, :func:`il6fit.catalogue.cached`) is keyed by the package's
+    source: a copy running the same package reads it instead of importing every family again
+    (what ``make test``'s ``snakemake --lint`` left; a different package is described anew).
+    """
+    cache = ROOT / ".snakemake" / "il6fit"
+    if cache.is_dir():
+        shutil.copytree(cache, folder / ".snakemake" / "il6fit", dirs_exist_ok=True)
+
+
 def workflow_copy(folder: Path, config: dict, *, families: tuple[Path, ...] = ()) -> Path:
     """Copy the workflow into ``folder`` with ``config`` as its config; return the folder.
 
@@ -84,6 +96,8 @@ def workflow_copy(folder: Path, config: dict, *, families: tuple[Path, ...] = ()
     shutil.copytree(ROOT / "profiles" / "default", folder / "profiles" / "default")
     (folder / "config").mkdir()
     (folder / "config" / "config.yaml").write_text(yaml.safe_dump(config))
+    if not families:
+        seed_catalogue(folder)
     if families:
         package = folder / "site" / "il6fit"
         shutil.copytree(ROOT / "il6fit", package, ignore=shutil.ignore_patterns("__pycache__"))

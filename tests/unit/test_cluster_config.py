@@ -3,13 +3,10 @@
 import re
 import shutil
 import subprocess
-import sys
-from pathlib import Path
 
 import yaml
+from helpers import ROOT, SNAKEMAKE, seed_catalogue
 
-ROOT = Path(__file__).resolve().parents[2]
-SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
 SCHEMA = yaml.safe_load((ROOT / "workflow/schemas/config.schema.yaml").read_text())
 
 
@@ -48,6 +45,7 @@ def test_a_dry_run_through_the_slurm_profile_asks_for_the_configured_resources(t
     for name in ("workflow", "profiles"):
         shutil.copytree(ROOT / name, tmp_path / name)
     (tmp_path / "config").mkdir()
+    seed_catalogue(tmp_path)
     config = {
         "datasets": {"trial": {"simulate": {"scenario": "ra_tcz_trial", "n_subjects": 60}}},
         "models": ["il6_crp"],
