@@ -97,8 +97,8 @@ def workflow_copy(folder: Path, config: dict, *, families: tuple[Path, ...] = ()
     (folder / "config").mkdir()
     (folder / "config" / "config.yaml").write_text(yaml.safe_dump(config))
     if not families:
-        seed_catalogue(folder)
-    if families:
+        seed_catalogue(folder)  # the same package: its registry is described already
+    else:
         package = folder / "site" / "il6fit"
         shutil.copytree(ROOT / "il6fit", package, ignore=shutil.ignore_patterns("__pycache__"))
         registry = package / "models" / "__init__.py"
