@@ -21,7 +21,10 @@ import pymc as pm
 import pytensor
 import xarray as xr
 from arviz_base import dict_to_dataset
+from nutpie.compile_pymc import _make_functions, _prepare_dims_and_coords, _wrap_with_lock
+from nutpie.compiled_pyfunc import PyFuncModel, from_pyfunc
 from pymc.backends.arviz import coords_and_dims_for_inferencedata, patch_nutpie_idata
+from pymc.initial_point import make_initial_point_fn
 
 from il6fit.errors import SpecError
 from il6fit.models import ModelFamily
@@ -468,6 +471,76 @@ def _fit_advi(model: pm.Model, settings: SamplerSettings, seed: int) -> xr.DataT
     return tree
 
 
+def compile_python_callbacks(model: pm.Model) -> PyFuncModel:
+    """Compile a model for nutpie with its log density and draws called back through Python.
+
+    nutpie's numba route (``nutpie.compile_pymc_model(model, backend="numba")``) compiles
+    PyTensor's numba functions of the log density with its gradient and of the draws, then
+    wraps each in a C callback. Those two wrappers are compiled again in every process (numba
+    cannot cache them: "uses dynamic globals"): 11-17 s of every fit with a warm compile cache.
+    Here nutpie calls the same numba functions through Python instead, so a warm cache leaves
+    nothing to compile (2-4 s) and the draws are bit-identical to the numba route's; each
+    gradient costs about 25 microseconds more (nutpie's call into Python and back).
+
+    The Python callbacks hold the interpreter lock, so chains sampled in parallel would take
+    turns: :func:`sample_posterior` uses this for a model sampled once with one chain at a time
+    (``cores`` 1, what a local fit job declares), and nutpie's route where many datasets share
+    one compiled model (calibration) or chains run in parallel.
+
+    Parameters
+    ----------
+    model : pymc.Model
+        The model, compiled under the caller's PyTensor flags (:data:`COMPILE_FLAGS`).
+
+    Returns
+    -------
+    nutpie.compiled_pyfunc.PyFuncModel
+        What ``nutpie.sample`` takes. Its functions have run once, so loading or compiling them
+        is done when this returns.
+    """
+    initial_point = _wrap_with_lock(
+        make_initial_point_fn(model=model, jitter_rvs=set(model.free_RVs), return_transformed=True)
+    )
+    n_dim, _, logp_pt, expand_pt, initial_flat, shape_info, transformed = _make_functions(
+        model,
+        mode="NUMBA",
+        compute_grad=True,
+        join_expanded=True,
+        pymc_initial_point_fn=initial_point,
+    )
+    logp_fn, expand_fn = logp_pt.vm.jit_fn, expand_pt.vm.jit_fn
+    logp_data = [np.array(v.get_value(), order="C") for v in logp_pt.get_shared()]
+    expand_data = [np.array(v.get_value(), order="C") for v in expand_pt.get_shared()]
+    names, slices, shapes = shape_info
+
+    def logp(x):
+        return logp_fn(x, *logp_data)
+
+    def expand(x):
+        (flat,) = expand_fn(x, *expand_data)
+        return {
+            name: flat[at].reshape(shape)
+            for name, at, shape in zip(names, slices, shapes, strict=True)
+        }
+
+    point = initial_flat(0)  # a writable float64 array, the type nutpie passes
+    logp(point)
+    expand(point)
+    dims, coords = _prepare_dims_and_coords(model, shape_info, transformed)
+    return from_pyfunc(
+        ndim=n_dim,
+        make_logp_fn=lambda: logp,
+        make_expand_fn=lambda *_seeds_and_chain: expand,
+        make_initial_point_fn=initial_flat,
+        expanded_dtypes=[np.dtype("float64")] * len(names),
+        expanded_shapes=shapes,
+        expanded_names=names,
+        dims=dims,
+        coords=coords,
+        reparameterized_names=transformed,
+    )
+
+
 def _sample_nutpie(
     model: pm.Model, settings: SamplerSettings, seed: int, reuse: CompiledModel | None
 ) -> xr.DataTree:
@@ -479,6 +552,8 @@ def _sample_nutpie(
     start = time.perf_counter()
     if reuse is not None and reuse.compiled is not None:
         compiled = reuse.compiled.with_data(**{v.name: v.get_value() for v in model.data_vars})
+    elif reuse is None and settings.cores == 1:
+        compiled = compile_python_callbacks(model)
     else:
         compiled = nutpie.compile_pymc_model(model, backend="numba")
         if reuse is not None:
