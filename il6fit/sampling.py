@@ -14,20 +14,21 @@ import logging
 import time
 import warnings
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import nutpie
 import pymc as pm
 import pytensor
 import xarray as xr
 from arviz_base import dict_to_dataset
-from nutpie.compile_pymc import _make_functions, _prepare_dims_and_coords, _wrap_with_lock
-from nutpie.compiled_pyfunc import PyFuncModel, from_pyfunc
 from pymc.backends.arviz import coords_and_dims_for_inferencedata, patch_nutpie_idata
 from pymc.initial_point import make_initial_point_fn
 
 from il6fit.errors import SpecError
 from il6fit.models import ModelFamily
+
+if TYPE_CHECKING:
+    import nutpie
 
 log = logging.getLogger(__name__)
 
@@ -471,7 +472,7 @@ def _fit_advi(model: pm.Model, settings: SamplerSettings, seed: int) -> xr.DataT
     return tree
 
 
-def compile_python_callbacks(model: pm.Model) -> PyFuncModel:
+def compile_python_callbacks(model: pm.Model) -> nutpie.compiled_pyfunc.PyFuncModel:
     """Compile a model for nutpie with its log density and draws called back through Python.
 
     nutpie's numba route (``nutpie.compile_pymc_model(model, backend="numba")``) compiles
@@ -498,6 +499,9 @@ def compile_python_callbacks(model: pm.Model) -> PyFuncModel:
         What ``nutpie.sample`` takes. Its functions have run once, so loading or compiling them
         is done when this returns.
     """
+    from nutpie.compile_pymc import _make_functions, _prepare_dims_and_coords, _wrap_with_lock
+    from nutpie.compiled_pyfunc import from_pyfunc
+
     initial_point = _wrap_with_lock(
         make_initial_point_fn(model=model, jitter_rvs=set(model.free_RVs), return_transformed=True)
     )
@@ -549,6 +553,8 @@ def _sample_nutpie(
     The times go to the ``sample_stats`` attributes ``compile_time`` and ``sampling_time``
     (seconds; sampling includes tuning).
     """
+    import nutpie  # here, not above: numba's import costs every job that only reads fits 1 s
+
     start = time.perf_counter()
     if reuse is not None and reuse.compiled is not None:
         compiled = reuse.compiled.with_data(**{v.name: v.get_value() for v in model.data_vars})

@@ -22,11 +22,12 @@ def _refuse(what: str):
 
 @pytest.fixture(autouse=True)
 def no_mcmc(monkeypatch):
-    """Refuse sampling in the modules the test session has imported (those a test can reach)."""
-    if "nutpie" in sys.modules:
-        nutpie = sys.modules["nutpie"]
-        monkeypatch.setattr(nutpie, "compile_pymc_model", _refuse("nutpie"))
-        monkeypatch.setattr(nutpie, "sample", _refuse("nutpie"))
+    """Refuse sampling in nutpie (imported only where a fit samples, so imported here) and, once
+    the session has imported it, in PyMC."""
+    import nutpie
+
+    monkeypatch.setattr(nutpie, "compile_pymc_model", _refuse("nutpie"))
+    monkeypatch.setattr(nutpie, "sample", _refuse("nutpie"))
     if "pymc" in sys.modules:
         pymc = sys.modules["pymc"]
         monkeypatch.setattr(pymc, "sample", _refuse("pymc.sample (NUTS)"))

@@ -4,6 +4,7 @@ where a compiled model serves many datasets or chains run in parallel. Both give
 (tests/slow/test_sampling_routes_draws.py); here nothing is sampled."""
 
 import numpy as np
+import nutpie
 import pymc as pm
 import pytensor
 import pytest
@@ -57,10 +58,8 @@ def test_a_fit_sampled_once_on_one_core_calls_back_through_python(monkeypatch, c
     monkeypatch.setattr(
         il6fit.sampling, "compile_python_callbacks", lambda m: seen.append("python")
     )
-    monkeypatch.setattr(
-        il6fit.sampling.nutpie, "compile_pymc_model", lambda m, **k: seen.append("compiled")
-    )
-    monkeypatch.setattr(il6fit.sampling.nutpie, "sample", stop)
+    monkeypatch.setattr(nutpie, "compile_pymc_model", lambda m, **k: seen.append("compiled"))
+    monkeypatch.setattr(nutpie, "sample", stop)
     settings = SamplerSettings(chains=2, draws=10, tune=10, cores=cores)
     with pytest.raises(RuntimeError, match="stop before sampling"):
         sample_posterior(small_model(), settings, seed=1, reuse=CompiledModel() if reuse else None)
