@@ -1,0 +1,148 @@
+"""Tocilizumab exposure (Frey 2010 typical PK) and the turnover solver against references:
+closed forms of linear PK, the simulator's independent fixed-step solver, and scipy's solve_ivp
+on the continuous turnover problem."""
+
+import numpy as np
+import pytensor
+import pytensor.tensor as pt
+import pytest
+from scipy.integrate import solve_ivp
+
+from il6fit.exposure import Regimen, TypicalPK, concentrations
+from il6fit.models.turnover import course_fraction, step_edges
+
+PK = TypicalPK()
+WEEKS = np.array([0, 2, 4, 8, 12, 16, 20, 24])
+#: Levi 2013's typical EC50 (µg/mL), Emax and Hill coefficient; a background inhibition of 0.1
+LEVI = {"ec50": 3.7, "imax": 0.73, "h": 0.64, "background": 0.1}
+
+
+def test_linear_two_compartment_bolus_matches_its_closed_form():
+    pk = TypicalPK(vmax=0.0)
+    days = np.array([0.5, 3.0, 10.0, 27.9])
+    got = concentrations(Regimen("iv", 560, "mg", 28), days, [70.0], [False], pk)[0]
+    k10, k12, k21 = pk.cl / pk.v1, pk.q / pk.v1, pk.q / pk.v2
+    total = k10 + k12 + k21
+    alpha = (total + np.sqrt(total**2 - 4 * k10 * k21)) / 2
+    beta = (total - np.sqrt(total**2 - 4 * k10 * k21)) / 2
+    c0 = 560 / pk.v1
+    expected = c0 * (
+        (alpha - k21) / (alpha - beta) * np.exp(-alpha * days)
+        + (k21 - beta) / (alpha - beta) * np.exp(-beta * days)
+    )
+    np.testing.assert_allclose(got, expected, rtol=1e-7)
+
+
+def test_subcutaneous_exposure_of_linear_pk_is_f_dose_over_clearance():
+    pk = TypicalPK(vmax=0.0)
+    days = np.linspace(0, 3000, 60001)
+    c = concentrations(Regimen("sc", 162, "mg", 10000), days, [70.0], [True], pk)[0]
+    clearance = pk.cl * pk.cl_female
+    assert np.trapezoid(c, days) == pytest.approx(pk.f_sc * 162 / clearance, rel=1e-4)
+
+
+@pytest.mark.parametrize(("dose", "auc"), [(4, 11400), (8, 29900)])
+def test_typical_steady_state_auc_agrees_with_the_simulators_own_solver(dose, auc):
+    # il6fit.simulate.pkpd integrates the same model with explicit Euler steps of 0.05 days
+    days = np.linspace(140, 168, 2801)
+    c = concentrations(Regimen("iv", dose, "mg/kg", 28), days, [70.0], [False])[0]
+    assert 24 * np.trapezoid(c, days) == pytest.approx(auc, rel=0.01)
+
+
+def test_iv_doses_are_capped_at_800_mg_and_doses_scale_with_weight():
+    regimen = Regimen("iv", 8, "mg/kg", 28)
+    np.testing.assert_allclose(regimen.doses_mg(np.array([50.0, 120.0])), [400.0, 800.0])
+    assert Regimen("sc", 162, "mg", 7).doses_mg(np.array([50.0]))[0] == 162
+    with pytest.raises(ValueError, match="route"):
+        Regimen("oral", 1, "mg", 1)
+
+
+def reference_course(regimen, kout, weeks, weight=70.0, female=False):
+    """PK and turnover (baseline 1) solved together by solve_ivp, dose to dose."""
+    dose = regimen.doses_mg(np.array([weight]))[0]
+    cl = PK.cl * (weight / 70) ** PK.cl_weight_power * (PK.cl_female if female else 1.0)
+    ka = PK.ka if regimen.route == "sc" else 0.0
+
+    def rates(_t, y):
+        depot, a1, a2, r = y
+        c = max(a1 / PK.v1, 0.0)
+        exchange = PK.q * (c - a2 / PK.v2)
+        effect = LEVI["imax"] * c ** LEVI["h"] / (LEVI["ec50"] ** LEVI["h"] + c ** LEVI["h"])
+        drive = (1 - LEVI["background"]) * (1 - effect)
+        return [
+            -ka * depot,
+            ka * depot - cl * c - exchange - PK.vmax * c / (PK.km + c),
+            exchange,
+            kout * (drive - r),
+        ]
+
+    visits = weeks * 7.0
+    doses = regimen.times(visits.max())
+    times = np.union1d(doses, visits)
+    state, found = np.array([0.0, 0.0, 0.0, 1.0]), {}
+    into, amount = (0, PK.f_sc * dose) if regimen.route == "sc" else (1, dose)
+    for i, t in enumerate(times):
+        if t in doses:
+            state[into] += amount
+        found[t] = state[3]
+        if i + 1 < len(times):
+            step = solve_ivp(rates, (t, times[i + 1]), state, method="DOP853", rtol=1e-11)
+            state = step.y[:, -1].copy()
+    return np.array([found[v] for v in visits])
+
+
+def solved_course(regimen, kout, step, weeks, weight=70.0, female=False):
+    edges = step_edges(weeks.max() * 7.0, regimen.times(weeks.max() * 7.0), step)
+    c = concentrations(regimen, (edges[1:] + edges[:-1]) / 2, [weight], [female])
+    effect = LEVI["imax"] * c ** LEVI["h"] / (LEVI["ec50"] ** LEVI["h"] + c ** LEVI["h"])
+    remaining = (1 - LEVI["background"]) * (1 - effect)
+    return course_fraction(remaining, kout, edges, weeks * 7.0)[0]
+
+
+@pytest.mark.parametrize(
+    ("regimen", "step"),
+    [
+        (Regimen("iv", 8, "mg/kg", 28), 0.5),
+        (Regimen("iv", 4, "mg/kg", 28), 0.5),
+        (Regimen("sc", 162, "mg", 7), 0.25),
+        (Regimen("sc", 162, "mg", 14), 0.25),
+    ],
+)
+@pytest.mark.parametrize("kout", [0.038, 0.19])  # Levi's 18-day half-life, and 5 times faster
+def test_turnover_solver_matches_solve_ivp_to_1e4_of_baseline(regimen, step, kout):
+    expected = reference_course(regimen, kout, WEEKS)
+    got = solved_course(regimen, kout, step, WEEKS)
+    assert np.max(np.abs(got - expected)) < 1e-4
+
+
+def test_turnover_in_pytensor_is_the_numpy_course_and_differentiable():
+    edges = step_edges(168.0, np.arange(0, 168, 28.0), 0.5)
+    rng = np.random.default_rng(1)
+    remaining = rng.uniform(0.2, 1.0, size=(3, edges.size - 1))
+    kout = pt.dscalar("kout")
+    g = course_fraction(pt.as_tensor(remaining), kout, edges, WEEKS * 7.0)
+    value = pytensor.function([kout], [g, pt.grad(g.sum(), kout)], mode="FAST_COMPILE")
+    got, slope = value(0.05)
+    np.testing.assert_allclose(got, course_fraction(remaining, 0.05, edges, WEEKS * 7.0))
+    h = 1e-6
+    numeric = (
+        course_fraction(remaining, 0.05 + h, edges, WEEKS * 7.0).sum()
+        - course_fraction(remaining, 0.05 - h, edges, WEEKS * 7.0).sum()
+    ) / (2 * h)
+    assert slope == pytest.approx(numeric, rel=1e-6)
+
+
+def test_a_rate_per_draw_gives_each_draws_course():
+    edges = step_edges(56.0, np.array([0.0, 28.0]), 1.0)
+    remaining = np.random.default_rng(2).uniform(0.3, 1.0, size=(4, edges.size - 1))
+    rates = np.array([0.02, 0.04, 0.1])
+    together = course_fraction(remaining[None], rates[:, None, None], edges, np.array([0, 28, 56]))
+    for i, rate in enumerate(rates):
+        np.testing.assert_allclose(
+            together[i], course_fraction(remaining, rate, edges, np.array([0, 28, 56]))
+        )
+
+
+def test_visits_must_fall_on_step_boundaries():
+    with pytest.raises(ValueError, match="boundary"):
+        course_fraction(np.ones((1, 10)), 0.1, np.arange(11.0), np.array([2.5]))
