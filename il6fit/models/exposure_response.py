@@ -174,8 +174,10 @@ def exposure_design(table: pd.DataFrame, step: float = STEP_DAYS) -> dict[str, n
     -------
     dict
         ``edges`` (days), ``concentration`` (subjects x steps, µg/mL, at each step's middle),
-        ``visits`` (days), ``y`` and ``seen`` (subjects x visits; ``seen`` 1 where observed),
-        ``subjects`` (their IDs, in row order of the arrays).
+        ``profiles`` (the distinct rows of ``concentration``: every placebo subject shares
+        one) and ``profile`` (each subject's row of it), ``visits`` (days), ``y`` and ``seen``
+        (subjects x visits; ``seen`` 1 where observed), ``subjects`` (their IDs, in row order
+        of the arrays).
     """
     subjects = table.drop_duplicates("USUBJID").reset_index(drop=True)
     visits = np.unique(table["day"].to_numpy(float))
@@ -199,9 +201,12 @@ def exposure_design(table: pd.DataFrame, step: float = STEP_DAYS) -> dict[str, n
     seen = np.zeros_like(y)
     y[row, col] = table["y"].to_numpy(float)
     seen[row, col] = 1.0
+    profiles, profile = np.unique(conc, axis=0, return_inverse=True)
     return {
         "edges": edges,
         "concentration": conc,
+        "profiles": profiles,
+        "profile": profile.ravel(),
         "visits": visits,
         "y": y,
         "seen": seen,
@@ -229,10 +234,12 @@ def subject_log_likelihood(design, mu_base, sigma_base, ec50, omega, imax, kout,
     )
     xp = pt if tensor else np
     nodes, weights = np.polynomial.hermite.hermgauss(NODES)
-    driven = (design["concentration"] + dmard) ** HILL  # (subjects, steps)
+    # the course depends on a subject only through their exposure profile
+    driven = (design["profiles"] + dmard) ** HILL  # (profiles, steps)
     potency = (ec50 * xp.exp(np.sqrt(2.0) * omega * nodes)) ** HILL  # (nodes,)
     effect = imax * driven[:, None, :] / (potency[None, :, None] + driven[:, None, :])
-    g = course_fraction(1.0 - effect, kout, design["edges"], design["visits"])  # (s, k, v)
+    g = course_fraction(1.0 - effect, kout, design["edges"], design["visits"])  # (p, k, v)
+    g = g[design["profile"]]  # (subjects, nodes, visits)
     seen, y = design["seen"][:, None, :], design["y"][:, None, :]
     g = g * seen
     resid = (y - mu_base * g) * seen
