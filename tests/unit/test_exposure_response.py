@@ -82,3 +82,34 @@ def test_weight_comes_from_bmi_and_sex_or_70_kg():
     assert weights["a"] == pytest.approx(25 * 1.63**2)
     assert weights["b"] == pytest.approx(25 * 1.76**2)
     assert weights["c"] == 70.0
+
+
+def test_regimen_change_is_the_population_mean_of_simulated_patients():
+    """Quadrature over EC50 against patients drawn at random, for a regimen not in the trial."""
+    import xarray as xr
+
+    from il6fit.exposure import Regimen, concentrations
+    from il6fit.models.turnover import step_edges
+
+    draw = {"mu_base": 6.6, "ec50": 3.7, "omega_ec50": 1.07, "imax": 0.7, "kout": 0.038,
+            "dmard": 0.3}  # fmt: skip
+    posterior = xr.Dataset({k: (("chain", "draw"), [[v]]) for k, v in draw.items()})
+    regimen = Regimen("sc", 162, "mg", 7)
+    weight, female = np.array([55.0, 70.0, 95.0]), np.array([True, True, False])
+    weeks = np.array([0.0, 4.0, 24.0])
+    got = er.regimen_change(posterior, regimen, weeks, weight, female)
+    assert got.dims == ("chain", "draw", "week")
+    assert float(got.sel(week=0).squeeze()) == pytest.approx(0.0, abs=1e-12)
+    rng = np.random.default_rng(3)
+    n = 4000
+    who = rng.integers(0, 3, n)
+    edges = np.union1d(step_edges(168.0, regimen.times(168.0), 0.25), weeks * 7)
+    conc = concentrations(regimen, (edges[1:] + edges[:-1]) / 2, weight, female)[who]
+    ec50 = draw["ec50"] * np.exp(rng.normal(0, draw["omega_ec50"], n))
+    driven = (conc + draw["dmard"]) ** er.HILL
+    effect = draw["imax"] * driven / (ec50[:, None] ** er.HILL + driven)
+    g = course_fraction(1 - effect, draw["kout"], edges, weeks * 7)
+    base = rng.normal(draw["mu_base"], 0.6, n)
+    change = (base[:, None] * (g - 1)).mean(axis=0)
+    sem = (base[:, None] * (g - 1)).std(axis=0) / np.sqrt(n)
+    np.testing.assert_array_less(np.abs(got.values[0, 0] - change), 4 * sem + 1e-12)
