@@ -499,6 +499,8 @@ def compile_python_callbacks(model: pm.Model) -> nutpie.compiled_pyfunc.PyFuncMo
         What ``nutpie.sample`` takes. Its functions have run once, so loading or compiling them
         is done when this returns.
     """
+    # nutpie's own building blocks of its numba route (private: the pinned version's, see
+    # requirements.lock; tests/slow/test_sampling_routes_draws.py checks the two routes agree)
     from nutpie.compile_pymc import _make_functions, _prepare_dims_and_coords, _wrap_with_lock
     from nutpie.compiled_pyfunc import from_pyfunc
 

@@ -50,6 +50,7 @@ import numpy as np
 import pandas as pd
 import pymc as pm
 import pytensor.tensor as pt
+from scipy.special import logsumexp
 
 from il6fit.errors import SpecError
 from il6fit.exposure import Regimen, concentrations
@@ -214,6 +215,37 @@ def exposure_design(table: pd.DataFrame, step: float = STEP_DAYS) -> dict[str, n
     }
 
 
+def quadrature() -> tuple[np.ndarray, np.ndarray]:
+    """Gauss-Hermite nodes for a standard normal: ``(sqrt(2) x_k, w_k / sqrt(pi))``."""
+    nodes, weights = np.polynomial.hermite.hermgauss(NODES)
+    return np.sqrt(2.0) * nodes, weights / np.sqrt(np.pi)
+
+
+def courses_by_node(profiles, edges, visits, ec50, omega, imax, kout, dmard):
+    """:math:`g` at the visits for each exposure profile and each quadrature node of ln EC50.
+
+    Parameters
+    ----------
+    profiles : numpy.ndarray
+        Concentrations, µg/mL, (profiles, steps) at the middles of the steps ``edges`` bound.
+    edges, visits : numpy.ndarray
+        Step boundaries and visit days (:func:`il6fit.models.turnover.course_fraction`).
+    ec50, omega, imax, kout, dmard : scalar or tensor
+        Typical EC50, SD of ln EC50, Imax, kout, background DMARD (natural scales).
+
+    Returns
+    -------
+    array or tensor, shape (profiles, nodes, visits)
+    """
+    tensor = any(isinstance(v, pt.TensorVariable) for v in (ec50, omega, imax, kout, dmard))
+    xp = pt if tensor else np
+    nodes, _ = quadrature()
+    driven = (profiles + dmard) ** HILL  # (profiles, steps)
+    potency = (ec50 * xp.exp(omega * nodes)) ** HILL  # (nodes,)
+    effect = imax * driven[:, None, :] / (potency[None, :, None] + driven[:, None, :])
+    return course_fraction(1.0 - effect, kout, edges, visits)
+
+
 def subject_log_likelihood(design, mu_base, sigma_base, ec50, omega, imax, kout, dmard, sigma):
     """Each subject's log-likelihood with BASE and EC50 integrated out (numpy or PyTensor).
 
@@ -233,12 +265,10 @@ def subject_log_likelihood(design, mu_base, sigma_base, ec50, omega, imax, kout,
         for v in (mu_base, sigma_base, ec50, omega, imax, kout, dmard, sigma)
     )
     xp = pt if tensor else np
-    nodes, weights = np.polynomial.hermite.hermgauss(NODES)
     # the course depends on a subject only through their exposure profile
-    driven = (design["profiles"] + dmard) ** HILL  # (profiles, steps)
-    potency = (ec50 * xp.exp(np.sqrt(2.0) * omega * nodes)) ** HILL  # (nodes,)
-    effect = imax * driven[:, None, :] / (potency[None, :, None] + driven[:, None, :])
-    g = course_fraction(1.0 - effect, kout, design["edges"], design["visits"])  # (p, k, v)
+    g = courses_by_node(
+        design["profiles"], design["edges"], design["visits"], ec50, omega, imax, kout, dmard
+    )
     g = g[design["profile"]]  # (subjects, nodes, visits)
     seen, y = design["seen"][:, None, :], design["y"][:, None, :]
     g = g * seen
@@ -251,11 +281,8 @@ def subject_log_likelihood(design, mu_base, sigma_base, ec50, omega, imax, kout,
     log_n = -0.5 * (
         n * xp.log(2 * np.pi * s2) + xp.log1p(b2 * a / s2) + (rr - b2 * b * b / (s2 + b2 * a)) / s2
     )
-    log_w = np.log(weights / np.sqrt(np.pi))
-    if tensor:
-        return pt.logsumexp(log_n + log_w, axis=1)
-    top = log_n.max(axis=1, keepdims=True)
-    return (top + np.log(np.exp(log_n - top) @ np.exp(log_w)[:, None]))[:, 0]
+    _, weights = quadrature()
+    return (pt.logsumexp if tensor else logsumexp)(log_n + np.log(weights), axis=1)
 
 
 def build(table: pd.DataFrame, priors: Mapping[str, Prior], options: Options) -> pm.Model:
@@ -314,24 +341,16 @@ def regimen_change(
         concentrations(regimen, middles, weight_kg, female), axis=0, return_counts=True
     )
     share = counts / counts.sum()
-    nodes, weights = np.polynomial.hermite.hermgauss(NODES)
-    weights = weights / np.sqrt(np.pi)
+    _, weights = quadrature()
     stacked = posterior[["mu_base", "ec50", "omega_ec50", "imax", "kout", "dmard"]].stack(
         sample=("chain", "draw")
     )
-    values = {k: stacked[k].to_numpy() for k in stacked.data_vars}
-    out = np.empty((values["kout"].size, weeks.size))
+    v = {k: stacked[k].to_numpy() for k in stacked.data_vars}
+    out = np.empty((v["kout"].size, weeks.size))
     for s in range(out.shape[0]):
-        driven = (profiles + values["dmard"][s]) ** HILL
-        potency = values["ec50"][s] * np.exp(np.sqrt(2.0) * values["omega_ec50"][s] * nodes)
-        effect = (
-            values["imax"][s]
-            * driven[:, None, :]
-            / (potency[None, :, None] ** HILL + driven[:, None, :])
-        )
-        g = course_fraction(1.0 - effect, values["kout"][s], edges, weeks * 7.0)
-        mean_g = np.einsum("p,k,pkv->v", share, weights, g)
-        out[s] = values["mu_base"][s] * (mean_g - 1.0)
+        g = courses_by_node(profiles, edges, weeks * 7.0, v["ec50"][s], v["omega_ec50"][s],
+                            v["imax"][s], v["kout"][s], v["dmard"][s])  # fmt: skip
+        out[s] = v["mu_base"][s] * (np.einsum("p,k,pkv->v", share, weights, g) - 1.0)
     index = stacked.indexes["sample"]
     result = xr.DataArray(out, dims=("sample", "week"), coords={"sample": index, "week": weeks})
     return result.unstack("sample").transpose("chain", "draw", "week")
