@@ -73,7 +73,7 @@ RUNNERS = ("il6fit job", "pm.sample", "nutpie", "pymc", "stan", "il6fit refit")
 DEFAULT_RUNNERS = ("il6fit job", "pm.sample", "nutpie", "pymc", "stan")
 #: Old runner names still accepted on the command line.
 ALIASES = {"il6fit": "il6fit job"}
-MODELS = ("treatment_response", "il6_crp", "mmrm")
+MODELS = ("treatment_response", "il6_crp", "mmrm", "exposure_response")
 DEFAULT_MODELS = ("treatment_response", "il6_crp")
 #: The default config's name of the simulated trial: the fit job's seed and cache folder.
 DATASET = "ra_trial"

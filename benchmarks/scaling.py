@@ -27,16 +27,23 @@ def main() -> None:
     parser.add_argument("--sizes", nargs="+", type=int, default=[1000, 3000, 10000, 30000])
     parser.add_argument("--model", default="treatment_response", choices=samplers.MODELS)
     parser.add_argument("--out", type=Path, default=HERE / "results" / "scaling.csv")
+    parser.add_argument("--cores", type=int, default=2, help="chains sampled in parallel")
     args = parser.parse_args()
     import pandas as pd
 
     rows = []
-    options = argparse.Namespace(subjects=0, refit_subjects=0, seed=2026, draws=1000, tune=1000)
+    options = argparse.Namespace(
+        seed=2026, sampler_seed=None, cores=args.cores, user_model="il6fit",
+        chains=None, draws=None, tune=None,
+    )  # fmt: skip
     print(f"machine: {samplers.machine()}", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
-        for n in args.sizes:
-            options.subjects = n
-            row = samplers.launch(args.model, "il6fit", options, Path(tmp))
+        work = Path(tmp)
+        for k, n in enumerate(args.sizes):
+            # one dataset folder and compile cache: each size after the first is a refit
+            samplers.write_trial(work / "data" / samplers.DATASET, n, options.seed)
+            row = samplers.launch(args.model, "il6fit job", "cold" if k == 0 else "refit",
+                                  options, work)  # fmt: skip
             row["patients"] = n
             print(json.dumps(row), flush=True)
             rows.append(row)

@@ -35,6 +35,7 @@ pipeline's own solver of Frey's model, written apart from the simulator's fixed-
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,6 +46,14 @@ MAX_IV_DOSE_MG = 800.0
 
 ROUTES = ("iv", "sc")
 UNITS = ("mg/kg", "mg")
+#: A regimen in words, as :attr:`Regimen.label` writes it ("162 mg SC every 2 weeks").
+_WORDS = re.compile(
+    r"^\s*(?P<dose>\d+(?:\.\d+)?)\s*(?P<unit>mg/kg|mg)\s+(?P<route>iv|sc)\s+every\s+"
+    r"(?:(?P<n>\d+(?:\.\d+)?)\s+)?(?P<period>weeks?|days?)\s*$",
+    re.IGNORECASE,
+)
+#: The words of no active drug (a control arm's regimen).
+PLACEBO = "placebo"
 
 
 @dataclass(frozen=True)
@@ -88,11 +97,57 @@ class Regimen:
         if self.dose < 0 or self.every_days <= 0:
             raise ValueError("a regimen needs a dose >= 0 and an interval > 0 days")
 
+    @classmethod
+    def parse(cls, text: str) -> Regimen:
+        """Read a regimen written in words, as :attr:`label` writes it, or ``placebo``.
+
+        Parameters
+        ----------
+        text : str
+            ``<dose> <mg/kg|mg> <IV|SC> every [<n>] <week(s)|day(s)>`` (any case), or
+            ``placebo`` (no drug).
+
+        Returns
+        -------
+        Regimen
+
+        Raises
+        ------
+        ValueError
+            If the text is not a regimen; the message shows the form expected.
+
+        Examples
+        --------
+        >>> Regimen.parse("162 mg SC every 2 weeks")
+        Regimen(route='sc', dose=162.0, unit='mg', every_days=14.0)
+        >>> Regimen.parse("8 mg/kg iv every 4 weeks").label
+        '8 mg/kg IV every 4 weeks'
+        >>> Regimen.parse("Placebo").label
+        'placebo'
+        """
+        if text.strip().lower() == PLACEBO:
+            return cls("iv", 0.0, "mg/kg", 28.0)
+        match = _WORDS.match(text)
+        if match is None:
+            raise ValueError(
+                f"regimen '{text}': write it as '<dose> <mg/kg|mg> <IV|SC> every [<n>] "
+                "<weeks|days>', e.g. '8 mg/kg IV every 4 weeks' or '162 mg SC every week', or "
+                f"'{PLACEBO}'."
+            )
+        n = float(match["n"] or 1)
+        days = n * (7.0 if match["period"].lower().startswith("week") else 1.0)
+        return cls(match["route"].lower(), float(match["dose"]), match["unit"].lower(), days)
+
     @property
     def label(self) -> str:
         """The regimen in words, for tables and figures."""
+        if self.dose == 0:
+            return PLACEBO
         weeks = self.every_days / 7
-        every = "every week" if weeks == 1 else f"every {weeks:g} weeks"
+        if weeks != round(weeks):
+            every = f"every {self.every_days:g} days"
+        else:
+            every = "every week" if weeks == 1 else f"every {weeks:g} weeks"
         return f"{self.dose:g} {self.unit} {self.route.upper()} {every}"
 
     def doses_mg(self, weight_kg: np.ndarray) -> np.ndarray:

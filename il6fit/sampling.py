@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+import tracemalloc
 import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -308,12 +309,19 @@ POST_MODE = "FAST_COMPILE"
 
 #: Values held at once by :func:`over_draws` (draws x elements per draw).
 CHUNK_VALUES = 4_000_000
+#: Memory :func:`over_draws` lets one chunk's intermediate arrays take, bytes: a graph whose
+#: intermediates are much larger than its outputs (a course per exposure profile, quadrature
+#: node and step for a value per patient) is evaluated on fewer draws at a time.
+CHUNK_BYTES = 512 * 2**20
 
 
 def over_draws(
     post: xr.DataTree | xr.Dataset, inputs: list, outputs: list, names: list[str] | None = None
 ) -> list[np.ndarray]:
     """Evaluate graphs at every draw: vectorised over a leading draw axis, in chunks of draws.
+
+    A chunk holds at most :data:`CHUNK_VALUES` output values, and its intermediate arrays,
+    judged from the memory the first draw takes, at most :data:`CHUNK_BYTES`.
 
     Parameters
     ----------
@@ -346,9 +354,19 @@ def over_draws(
         np.asarray(post[name].values, dtype=v.type.dtype).reshape(n, *post[name].shape[2:])
         for v, name in zip(inputs, names, strict=True)
     ]
-    first = fn(*(value[:1] for value in values))
+    tracing = tracemalloc.is_tracing()  # already traced (a profiler): its peak is an upper bound
+    if not tracing:
+        tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        first = fn(*(value[:1] for value in values))
+        peak = tracemalloc.get_traced_memory()[1] - before  # numpy's arrays are traced
+    finally:
+        if not tracing:
+            tracemalloc.stop()
     per_draw = max(sum(int(np.prod(np.shape(out))) for out in first), 1)
-    step = max(CHUNK_VALUES // per_draw, 1)
+    step = max(min(CHUNK_VALUES // per_draw, CHUNK_BYTES // max(peak, 1)), 1)
+    log.debug("evaluated in chunks of %d draws (%d bytes for one draw)", step, peak)
     chunks = [fn(*(value[i : i + step] for value in values)) for i in range(0, n, step)]
     return [np.concatenate([np.asarray(c[k]) for c in chunks]) for k in range(len(outputs))]
 

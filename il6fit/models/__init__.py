@@ -23,6 +23,7 @@ FAMILY_MODULES = (
     "eular_response",
     "mmrm",
     "binary_outcome",
+    "exposure_response",
 )
 
 #: Every model family, by config name.

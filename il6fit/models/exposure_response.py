@@ -26,63 +26,125 @@ and :math:`n_i` visits,
 
 .. math::
 
-    \log p(y_i \mid EC_{50,i}, \theta) = -\tfrac12 \Big[ n_i \log(2\pi\sigma^2)
-        + \log\big(1 + \sigma_B^2 a_i / \sigma^2\big)
-        + \big(r_i^\top r_i - \sigma_B^2 b_i^2 / (\sigma^2 + \sigma_B^2 a_i)\big) / \sigma^2 \Big],
+    \log p(y_i \mid EC_{50,i}, \theta) = -\frac{1}{2} \left[ n_i \log(2\pi\sigma^2)
+        + \log\left(1 + \sigma_B^2 a_i / \sigma^2\right)
+        + \left(r_i^\top r_i - \sigma_B^2 b_i^2 / (\sigma^2 + \sigma_B^2 a_i)\right) / \sigma^2
+        \right],
 
 and :math:`EC_{50,i}` is integrated by Gauss-Hermite quadrature on its log scale (:data:`NODES`
 nodes :math:`x_k`, weights :math:`w_k`):
 
 .. math::
 
-    \log p(y_i \mid \theta) = \log \sum_k \frac{w_k}{\sqrt\pi}
-        \, p\big(y_i \mid EC_{50,i} = EC_{50}\,e^{\sqrt2\,\omega x_k}, \theta\big).
+    \log p(y_i \mid \theta) = \log \sum_k \frac{w_k}{\sqrt{\pi}}
+        \, p\left(y_i \mid EC_{50,i} = EC_{50}\,e^{\sqrt{2}\,\omega x_k}, \theta\right).
 
-It is the model's log-likelihood, one term per subject.
+It is the model's log-likelihood, one term per subject (the unit of leave-one-out).
+
+After sampling, the subject effects are drawn back, one per posterior draw
+(:func:`conditional_effects`): :math:`u_i = \ln(EC_{50,i}/EC_{50})/\omega` from its
+conditional density, the standard normal times :math:`p(y_i \mid EC_{50,i}, \theta)`, which is
+evaluated on a grid of :data:`GRID` points and sampled exactly as the piecewise-linear density
+through them; then :math:`BASE_i` given :math:`u_i` from its exact Gaussian conditional,
+precision :math:`\sigma_B^{-2} + a_i/\sigma^2`, mean
+:math:`(\mu_B/\sigma_B^2 + g_i^\top y_i/\sigma^2)` over that precision.
+
+Dosing comes from the arms: ``arms`` gives mg/kg IV every 4 weeks, as in the trials Levi 2013
+analysed; ``arm_regimens`` gives any other regimen in words (``162 mg SC every week``). The
+estimands, standardised over the subjects fitted (their weights and sexes), are the mean change
+of DAS28 at the landmark week under each regimen of ``regimens``, studied or not, its difference
+from the first, and the turnover half-life :math:`\ln 2 / k_{out}` in days.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Literal
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pymc as pm
 import pytensor.tensor as pt
+import xarray as xr
 from scipy.special import logsumexp
 
 from il6fit.errors import SpecError
-from il6fit.exposure import Regimen, concentrations
+from il6fit.exposure import PLACEBO, Regimen, concentrations
 from il6fit.models.arms import ARMS_DOC, ARMS_SCHEMA, DEFAULT_ARMS
 from il6fit.models.censored import exact_scores
-from il6fit.models.family import ParameterInfo, option
+from il6fit.models.family import (
+    Answer,
+    FigureInput,
+    FigureSpec,
+    Headline,
+    Marginal,
+    ModelFamily,
+    ObservedInfo,
+    ParameterInfo,
+    RecoveryStudy,
+    option,
+)
+from il6fit.models.landmark import SCORE_NAMES
 from il6fit.models.priors import Prior
 from il6fit.models.turnover import course_fraction, step_edges
+from il6fit.plots import plain_log_ticks
+
+log = logging.getLogger(__name__)
 
 #: Levi 2013's Hill coefficient of tocilizumab's effect on DAS28 (domain-facts §5c).
 HILL = 0.64
 #: Gauss-Hermite nodes over a subject's log EC50.
 NODES = 15
+#: Grid over a subject's standardised ln EC50 on which its conditional density is drawn from.
+GRID = np.linspace(-5.0, 5.0, 41)
 #: Typical adult heights, m (women, men), for a weight from BMI when no weight is given;
 #: the simulator's values (UNVERIFIED).
 HEIGHT_M = {"F": 1.63, "M": 1.76}
 #: Weight of a subject without BMI, kg (Frey 2010's trials: median 67-73 kg, domain-facts §6).
 DEFAULT_WEIGHT_KG = 70.0
-#: Turnover step, days (intravenous q4w; error below 1e-4 of baseline, il6fit.models.turnover).
+#: Turnover step, days, with intravenous dosing only; a quarter of it with any subcutaneous
+#: dosing (error below 1e-4 of baseline, il6fit.models.turnover).
 STEP_DAYS = 1.0
+#: Weight classes per sex over which regimen predictions are standardised.
+WEIGHT_CLASSES = 8
+#: Regimens predicted by default: the trials' IV doses and the subcutaneous label doses.
+DEFAULT_REGIMENS = (
+    PLACEBO,
+    "4 mg/kg IV every 4 weeks",
+    "8 mg/kg IV every 4 weeks",
+    "162 mg SC every 2 weeks",
+    "162 mg SC every week",
+)
 
 
 @dataclass(frozen=True)
 class Options:
     """Options of the exposure-response model (``model_options.exposure_response``)."""
 
-    score: str = option(
+    score: Literal["DAS28ESR", "DAS28CRP"] = option(
         "DAS28ESR",
-        "Disease-activity score modelled (DAS28ESR or DAS28CRP; Levi 2013 modelled DAS28-ESR).",
-        enum=["DAS28ESR", "DAS28CRP"],
+        "Disease-activity score modelled (Levi 2013 modelled DAS28-ESR; DAS28-CRP falls "
+        "mechanically with CRP on tocilizumab).",
     )
-    arms: Mapping[str, float] | None = option(None, ARMS_DOC, **ARMS_SCHEMA)
+    arms: Mapping[str, float] | None = option(
+        None, ARMS_DOC.replace("mg/kg", "mg/kg IV every 4 weeks", 1), **ARMS_SCHEMA
+    )
+    arm_regimens: Mapping[str, str] | None = option(
+        None,
+        "TRT01P label -> the arm's regimen in words, for arms not dosed in mg/kg IV every 4 "
+        "weeks (e.g. '162 mg SC every week', 'placebo'); a label here overrides `arms`.",
+    )
+    regimens: tuple[str, ...] = option(
+        DEFAULT_REGIMENS,
+        "Regimens whose DAS28 course and landmark-week change are predicted, studied or not, "
+        "in words ('8 mg/kg IV every 4 weeks', '162 mg SC every week', 'placebo'); effects are "
+        "against the first.",
+        minItems=1,
+    )
+    landmark_week: float = option(24, "Week at which the regimen predictions are read.")
 
 
 PARAMETERS = {
@@ -112,10 +174,45 @@ DEFAULT_PRIORS = {
 
 
 def subject_weights(subjects: pd.DataFrame) -> pd.Series:
-    """Body weight, kg, by subject: BMI x typical height squared, or 70 kg without BMI."""
+    """Body weight, kg, by subject: BMI x typical height squared, or 70 kg without BMI.
+
+    Rounded to the kilogram, well within what a typical height gets wrong (a height 5 cm off
+    is 6 % of the weight): subjects of one regimen, sex and weight share an exposure profile,
+    and the model's cost grows with the profiles, not the subjects.
+    """
     height = subjects["SEX"].map(HEIGHT_M).fillna((HEIGHT_M["F"] + HEIGHT_M["M"]) / 2)
     weight = pd.to_numeric(subjects["BMI"], errors="coerce") * height**2
-    return pd.Series(weight.fillna(DEFAULT_WEIGHT_KG).to_numpy(), index=subjects["USUBJID"])
+    return pd.Series(weight.fillna(DEFAULT_WEIGHT_KG).round().to_numpy(), index=subjects["USUBJID"])
+
+
+def arm_regimens(options: Options) -> dict[str, Regimen]:
+    """Each arm's regimen: ``arm_regimens`` in words, else ``arms``' mg/kg IV every 4 weeks.
+
+    Raises
+    ------
+    SpecError
+        If a regimen is not written as :meth:`il6fit.exposure.Regimen.parse` reads it.
+    """
+    arms = dict(DEFAULT_ARMS if options.arms is None else options.arms)
+    out = {label: Regimen("iv", float(dose), "mg/kg", 28.0) for label, dose in arms.items()}
+    for label, text in (options.arm_regimens or {}).items():
+        out[label] = _parse(text, f"model_options.exposure_response.arm_regimens['{label}']")
+    return out
+
+
+def predicted_regimens(options: Options) -> list[Regimen]:
+    """Parse ``regimens`` (the first is the comparator of the effects)."""
+    return [
+        _parse(text, f"model_options.exposure_response.regimens[{i}]")
+        for i, text in enumerate(options.regimens)
+    ]
+
+
+def _parse(text: str, where: str) -> Regimen:
+    try:
+        return Regimen.parse(text)
+    except ValueError as error:
+        raise SpecError(f"{where}: {error}") from None
 
 
 def analysis_table(
@@ -128,20 +225,23 @@ def analysis_table(
     subjects, measurements : pandas.DataFrame
         A prepared dataset.
     options : Options
-        ``score`` and ``arms`` (``TRT01P`` label to mg/kg IV every 4 weeks).
+        ``score``, ``arms`` and ``arm_regimens`` (:func:`arm_regimens`); subjects in other
+        arms are left out.
 
     Returns
     -------
     pandas.DataFrame
-        Columns ``USUBJID``, ``week``, ``day``, ``y``, ``arm``, ``dose`` (mg/kg), ``female``,
-        ``weight`` (kg).
+        Columns ``USUBJID``, ``week``, ``day``, ``y``, ``arm``, ``regimen`` (in words),
+        ``dose`` (the regimen's dose, 0 for placebo; orders the arms), ``female``, ``weight``
+        (kg).
 
     Raises
     ------
     SpecError
-        If no subject in the arms has a baseline score.
+        If a regimen is malformed, a subject has two scores in one week, or no subject in the
+        arms has a baseline score.
     """
-    arms = dict(DEFAULT_ARMS if options.arms is None else options.arms)
+    regimens = arm_regimens(options)
     rows = exact_scores(
         measurements[measurements["PARAMCD"] == options.score], "exposure_response", options.score
     )
@@ -155,21 +255,45 @@ def analysis_table(
     )
     table["day"] = table["week"] * 7.0
     table["arm"] = table["USUBJID"].map(by_subject["TRT01P"])
-    table = table[table["arm"].isin(arms)].copy()
-    table["dose"] = table["arm"].map(arms).astype(float)
+    table = table[table["arm"].isin(regimens)].copy()
+    table["regimen"] = table["arm"].map({a: r.label for a, r in regimens.items()})
+    table["dose"] = table["arm"].map({a: r.dose for a, r in regimens.items()}).astype(float)
     table["female"] = table["USUBJID"].map(by_subject["SEX"]).eq("F")
     table["weight"] = table["USUBJID"].map(subject_weights(subjects))
     with_baseline = set(table.loc[table["week"] == 0, "USUBJID"])
     table = table[table["USUBJID"].isin(with_baseline)]
     if table.empty:
         raise SpecError(
-            f"exposure_response: no subject in arms {list(arms)} has a baseline {options.score}."
+            f"exposure_response: no subject in arms {list(regimens)} has a baseline "
+            f"{options.score}."
+        )
+    twice = table.duplicated(["USUBJID", "week"])
+    if twice.any():
+        first = table[twice].iloc[0]
+        raise SpecError(
+            f"exposure_response: subject {first['USUBJID']} has two {options.score} scores at "
+            f"week {first['week']:g}; prepare the data with visit windows (prepare.visit_weeks) "
+            "so that each subject has one score per visit."
         )
     return table.sort_values(["USUBJID", "day"]).reset_index(drop=True)
 
 
-def exposure_design(table: pd.DataFrame, step: float = STEP_DAYS) -> dict[str, np.ndarray]:
+def _edges(regimens: list[Regimen], until: float, extra: np.ndarray) -> np.ndarray:
+    """Turnover steps for the regimens up to ``until`` days, with ``extra`` days as bounds."""
+    step = STEP_DAYS if all(r.route == "iv" or r.dose == 0 for r in regimens) else STEP_DAYS / 4
+    doses = [r.times(until) for r in regimens if r.dose > 0]
+    dosing = np.unique(np.concatenate(doses)) if doses else np.array([])
+    return np.union1d(step_edges(until, dosing, step), extra)
+
+
+def exposure_design(table: pd.DataFrame) -> dict[str, np.ndarray]:
     """Each subject's concentrations on the turnover steps and their visits on a shared grid.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        From :func:`analysis_table` (``regimen`` in words, ``weight``, ``female``, ``day``,
+        ``y``).
 
     Returns
     -------
@@ -178,20 +302,19 @@ def exposure_design(table: pd.DataFrame, step: float = STEP_DAYS) -> dict[str, n
         ``profiles`` (the distinct rows of ``concentration``: every placebo subject shares
         one) and ``profile`` (each subject's row of it), ``visits`` (days), ``y`` and ``seen``
         (subjects x visits; ``seen`` 1 where observed), ``subjects`` (their IDs, in row order
-        of the arrays).
+        of the arrays), ``subject_idx`` and ``visit_idx`` (each table row's).
     """
     subjects = table.drop_duplicates("USUBJID").reset_index(drop=True)
     visits = np.unique(table["day"].to_numpy(float))
     until = float(visits.max())
-    dosing = np.arange(0.0, until, 28.0)
-    edges = step_edges(until, dosing, step)
-    edges = np.union1d(edges, visits)
+    regimens = {text: Regimen.parse(text) for text in subjects["regimen"].unique()}
+    edges = _edges(list(regimens.values()), until, visits)
     middles = (edges[1:] + edges[:-1]) / 2
     conc = np.zeros((len(subjects), middles.size))
-    for dose, group in subjects.groupby("dose"):
-        if dose > 0:
+    for text, group in subjects.groupby("regimen"):
+        if regimens[text].dose > 0:
             conc[group.index] = concentrations(
-                Regimen("iv", dose, "mg/kg", 28),
+                regimens[text],
                 middles,
                 group["weight"].to_numpy(float),
                 group["female"].to_numpy(bool),
@@ -212,6 +335,8 @@ def exposure_design(table: pd.DataFrame, step: float = STEP_DAYS) -> dict[str, n
         "y": y,
         "seen": seen,
         "subjects": subjects["USUBJID"].to_numpy(),
+        "subject_idx": row,
+        "visit_idx": col,
     }
 
 
@@ -221,29 +346,51 @@ def quadrature() -> tuple[np.ndarray, np.ndarray]:
     return np.sqrt(2.0) * nodes, weights / np.sqrt(np.pi)
 
 
-def courses_by_node(profiles, edges, visits, ec50, omega, imax, kout, dmard):
-    """:math:`g` at the visits for each exposure profile and each quadrature node of ln EC50.
+def courses(profiles, edges, visits, ec50s, imax, kout, dmard):
+    """:math:`g` at the visits for each exposure profile and each EC50 of ``ec50s``.
 
     Parameters
     ----------
-    profiles : numpy.ndarray
+    profiles : array or tensor
         Concentrations, µg/mL, (profiles, steps) at the middles of the steps ``edges`` bound.
     edges, visits : numpy.ndarray
         Step boundaries and visit days (:func:`il6fit.models.turnover.course_fraction`).
-    ec50, omega, imax, kout, dmard : scalar or tensor
-        Typical EC50, SD of ln EC50, Imax, kout, background DMARD (natural scales).
+    ec50s : array or tensor, shape (k,)
+        Potencies, µg/mL.
+    imax, kout, dmard : scalar or tensor
+        Imax, kout (1/day), background DMARD (µg/mL).
 
     Returns
     -------
-    array or tensor, shape (profiles, nodes, visits)
+    array or tensor, shape (profiles, k, visits)
     """
-    tensor = any(isinstance(v, pt.TensorVariable) for v in (ec50, omega, imax, kout, dmard))
-    xp = pt if tensor else np
-    nodes, _ = quadrature()
     driven = (profiles + dmard) ** HILL  # (profiles, steps)
-    potency = (ec50 * xp.exp(omega * nodes)) ** HILL  # (nodes,)
+    potency = ec50s**HILL  # (k,)
     effect = imax * driven[:, None, :] / (potency[None, :, None] + driven[:, None, :])
     return course_fraction(1.0 - effect, kout, edges, visits)
+
+
+def courses_by_node(profiles, edges, visits, ec50, omega, imax, kout, dmard):
+    """:func:`courses` at the quadrature nodes of ln EC50: shape (profiles, nodes, visits)."""
+    tensor = any(isinstance(v, pt.TensorVariable) for v in (ec50, omega, imax, kout, dmard))
+    nodes, _ = quadrature()
+    ec50s = ec50 * (pt if tensor else np).exp(omega * nodes)
+    return courses(profiles, edges, visits, ec50s, imax, kout, dmard)
+
+
+def _given_ec50(g, y, seen, mu_base, sigma_base, sigma, xp):
+    """Compute log p(y_i | EC50_i) with BASE integrated out; ``g`` (subjects, k, visits)."""
+    seen, y = seen[:, None, :], y[:, None, :]
+    g = g * seen
+    resid = (y - mu_base * g) * seen
+    a = (g * g).sum(axis=-1)
+    b = (g * resid).sum(axis=-1)
+    rr = (resid * resid).sum(axis=-1)
+    n = seen.sum(axis=-1)
+    s2, b2 = sigma**2, sigma_base**2
+    return -0.5 * (
+        n * xp.log(2 * np.pi * s2) + xp.log1p(b2 * a / s2) + (rr - b2 * b * b / (s2 + b2 * a)) / s2
+    )
 
 
 def subject_log_likelihood(design, mu_base, sigma_base, ec50, omega, imax, kout, dmard, sigma):
@@ -251,8 +398,9 @@ def subject_log_likelihood(design, mu_base, sigma_base, ec50, omega, imax, kout,
 
     Parameters
     ----------
-    design : dict
-        :func:`exposure_design`.
+    design : mapping
+        ``profiles``, ``profile``, ``y``, ``seen`` (arrays or tensors) and ``edges``,
+        ``visits`` (arrays) of :func:`exposure_design`.
     mu_base, sigma_base, ec50, omega, imax, kout, dmard, sigma : scalar or tensor
         The global parameters (natural scales).
 
@@ -262,7 +410,7 @@ def subject_log_likelihood(design, mu_base, sigma_base, ec50, omega, imax, kout,
     """
     tensor = any(
         isinstance(v, pt.TensorVariable)
-        for v in (mu_base, sigma_base, ec50, omega, imax, kout, dmard, sigma)
+        for v in (mu_base, sigma_base, ec50, omega, imax, kout, dmard, sigma, design["y"])
     )
     xp = pt if tensor else np
     # the course depends on a subject only through their exposure profile
@@ -270,43 +418,237 @@ def subject_log_likelihood(design, mu_base, sigma_base, ec50, omega, imax, kout,
         design["profiles"], design["edges"], design["visits"], ec50, omega, imax, kout, dmard
     )
     g = g[design["profile"]]  # (subjects, nodes, visits)
-    seen, y = design["seen"][:, None, :], design["y"][:, None, :]
-    g = g * seen
-    resid = (y - mu_base * g) * seen
-    a = (g * g).sum(axis=-1)
-    b = (g * resid).sum(axis=-1)
-    rr = (resid * resid).sum(axis=-1)
-    n = design["seen"].sum(axis=-1)[:, None]
-    s2, b2 = sigma**2, sigma_base**2
-    log_n = -0.5 * (
-        n * xp.log(2 * np.pi * s2) + xp.log1p(b2 * a / s2) + (rr - b2 * b * b / (s2 + b2 * a)) / s2
-    )
+    log_n = _given_ec50(g, design["y"], design["seen"], mu_base, sigma_base, sigma, xp)
     _, weights = quadrature()
     return (pt.logsumexp if tensor else logsumexp)(log_n + np.log(weights), axis=1)
 
 
+def _data(design: Mapping) -> dict:
+    """Return the design as the model's ``pm.Data`` (its constant data) with their dims."""
+    return {
+        "profiles": (design["profiles"], ("profile", "step")),
+        "subject_profile": (design["profile"], ("subject",)),
+        "y_grid": (design["y"], ("subject", "visit")),
+        "seen": (design["seen"], ("subject", "visit")),
+        "edges": (design["edges"], ("edge",)),
+        "visit_days": (design["visits"], ("visit",)),
+    }
+
+
+def _coords(design: Mapping) -> dict:
+    return {
+        "subject": design["subjects"],
+        "profile": np.arange(len(design["profiles"])),
+        "step": np.arange(design["edges"].size - 1),
+        "edge": np.arange(design["edges"].size),
+        "visit": design["visits"] / 7.0,
+    }
+
+
+def _globals(priors: Mapping[str, Prior]) -> dict:
+    """Create the global parameters, on their natural scales (inside a model context)."""
+    return {
+        "mu_base": priors["mu_base"].create("mu_base"),
+        "sigma_base": priors["sigma_base"].create("sigma_base"),
+        "ec50": pm.Deterministic("ec50", pt.exp(priors["log_ec50"].create("log_ec50"))),
+        "omega": priors["omega_ec50"].create("omega_ec50"),
+        "imax": priors["imax"].create("imax"),
+        "kout": pm.Deterministic("kout", pt.exp(priors["log_kout"].create("log_kout"))),
+        "dmard": pm.Deterministic("dmard", pt.exp(priors["log_dmard"].create("log_dmard"))),
+        "sigma": priors["sigma"].create("sigma"),
+    }
+
+
 def build(table: pd.DataFrame, priors: Mapping[str, Prior], options: Options) -> pm.Model:
-    """Build the marginal exposure-response model: globals only, one potential per subject."""
+    """Build the marginal exposure-response model: globals only, one potential per subject.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        From :func:`analysis_table`.
+    priors : mapping of str to Prior
+        A prior for every key of :data:`DEFAULT_PRIORS`.
+    options : Options
+        Unused by the model (dosing is in the table).
+
+    Returns
+    -------
+    pymc.Model
+        Free globals only; ``ec50``, ``kout``, ``dmard`` deterministic; the potential ``y``
+        (dims ``subject``), the exact marginal log-likelihood of each subject. The design is
+        ``pm.Data``; the step and visit days fix the model's structure.
+    """
     design = exposure_design(table)
-    with pm.Model(coords={"subject": design["subjects"]}) as model:
-        mu_base = priors["mu_base"].create("mu_base")
-        sigma_base = priors["sigma_base"].create("sigma_base")
-        ec50 = pm.Deterministic("ec50", pt.exp(priors["log_ec50"].create("log_ec50")))
-        omega = priors["omega_ec50"].create("omega_ec50")
-        imax = priors["imax"].create("imax")
-        kout = pm.Deterministic("kout", pt.exp(priors["log_kout"].create("log_kout")))
-        dmard = pm.Deterministic("dmard", pt.exp(priors["log_dmard"].create("log_dmard")))
-        sigma = priors["sigma"].create("sigma")
-        terms = subject_log_likelihood(
-            design, mu_base, sigma_base, ec50, omega, imax, kout, dmard, sigma
-        )
-        pm.Potential("subject_ll", terms, dims="subject")
+    with pm.Model(coords=_coords(design)) as model:
+        data = {k: pm.Data(k, v, dims=d) for k, (v, d) in _data(design).items()}
+        theta = _globals(priors)
+        inputs = {
+            "profiles": data["profiles"],
+            "profile": data["subject_profile"],
+            "y": data["y_grid"],
+            "seen": data["seen"],
+            "edges": design["edges"],
+            "visits": design["visits"],
+        }
+        pm.Potential("y", subject_log_likelihood(inputs, **theta), dims="subject")
     return model
+
+
+def build_latent(table: pd.DataFrame, priors: Mapping[str, Prior], options: Options) -> pm.Model:
+    """Build the model with its subject effects as parameters: the one that draws data.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        From :func:`analysis_table`.
+    priors : mapping of str to Prior
+        A prior for every key of :data:`DEFAULT_PRIORS`.
+    options : Options
+        Unused by the model.
+
+    Returns
+    -------
+    pymc.Model
+        Observed ``y`` (dims ``obs``, the table's rows); ``z_base``, ``z_ec50`` (dims
+        ``subject``) free, ``base`` and ``ec50_subject`` deterministic.
+    """
+    design = exposure_design(table)
+    coords = {**_coords(design), "obs": np.arange(len(table))}
+    with pm.Model(coords=coords) as model:
+        data = {k: pm.Data(k, v, dims=d) for k, (v, d) in _data(design).items()}
+        theta = _globals(priors)
+        z_base = pm.Normal("z_base", 0.0, 1.0, dims="subject")
+        base = pm.Deterministic(
+            "base", theta["mu_base"] + theta["sigma_base"] * z_base, dims="subject"
+        )
+        z_ec50 = pm.Normal("z_ec50", 0.0, 1.0, dims="subject")
+        ec50_i = pm.Deterministic(
+            "ec50_subject", theta["ec50"] * pt.exp(theta["omega"] * z_ec50), dims="subject"
+        )
+        driven = (data["profiles"][data["subject_profile"]] + theta["dmard"]) ** HILL
+        effect = theta["imax"] * driven / (ec50_i[:, None] ** HILL + driven)
+        g = course_fraction(1.0 - effect, theta["kout"], design["edges"], design["visits"])
+        cell = design["subject_idx"] * design["visits"].size + design["visit_idx"]
+        cell = pm.Data("cell_idx", cell, dims="obs")
+        y = pm.Data("y_observed", table["y"].to_numpy(float), dims="obs")
+        mean = (base[:, None] * g).ravel()[cell]
+        pm.Normal("y", mean, theta["sigma"], observed=y, dims="obs")
+    return model
+
+
+def _flat(posterior: xr.Dataset, name: str) -> np.ndarray:
+    return posterior[name].values.reshape(-1)
+
+
+def _sample_piecewise_linear(grid, density, rng):
+    """One draw per row from the piecewise-linear density through ``density`` on ``grid``."""
+    left, right = density[:, :-1], density[:, 1:]
+    mass = (left + right) / 2 * np.diff(grid)
+    cumulative = np.cumsum(mass, axis=1)
+    u = rng.random(len(density)) * cumulative[:, -1]
+    cell = np.minimum((cumulative < u[:, None]).sum(axis=1), mass.shape[1] - 1)
+    rows = np.arange(len(density))
+    fa, fb = left[rows, cell], right[rows, cell]
+    start = cumulative[rows, cell] - mass[rows, cell]
+    share = np.clip((u - start) / np.maximum(mass[rows, cell], 1e-300), 0.0, 1.0)
+    slope = fb - fa
+    # inverse of the linear density's CDF on the cell, (fa t + slope t^2 / 2) / ((fa + fb) / 2)
+    flat = np.abs(slope) < 1e-12 * np.maximum(fa + fb, 1e-300)
+    root = np.sqrt(np.maximum(fa**2 + share * slope * (fa + fb), 0.0))
+    t = np.where(flat, share, (root - fa) / np.where(flat, 1.0, slope))
+    return grid[cell] + np.clip(t, 0.0, 1.0) * (grid[cell + 1] - grid[cell])
+
+
+def conditional_effects(
+    posterior: xr.Dataset, constant: xr.Dataset, rng: np.random.Generator
+) -> xr.Dataset:
+    r"""Draw the subject effects from their conditional given the data, one per posterior draw.
+
+    :math:`u_i` (standardised ln EC50) from the piecewise-linear density through its
+    conditional density on :data:`GRID`, then :math:`BASE_i` from its exact Gaussian
+    conditional given :math:`u_i` (module docstring).
+
+    Parameters
+    ----------
+    posterior : xarray.Dataset
+        Draws of the globals (a fit of :func:`build`).
+    constant : xarray.Dataset
+        The fit's ``constant_data``.
+    rng : numpy.random.Generator
+        Source of the draws.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``z_base``, ``z_ec50``, ``base`` (score), ``ec50_subject`` (µg/mL), dims (chain, draw,
+        subject).
+    """
+    profiles, profile = constant["profiles"].values, constant["subject_profile"].values
+    y, seen = constant["y_grid"].values, constant["seen"].values
+    edges, visits = constant["edges"].values, constant["visit_days"].values
+    values = {
+        k: _flat(posterior, k)
+        for k in ("mu_base", "sigma_base", "ec50", "omega_ec50", "imax", "kout", "dmard", "sigma")
+    }
+    n_draws, n = values["kout"].size, profile.size
+    out = {k: np.empty((n_draws, n)) for k in ("z_base", "z_ec50", "base", "ec50_subject")}
+    log_prior = -0.5 * GRID**2
+    for s in range(n_draws):
+        v = {k: x[s] for k, x in values.items()}
+        ec50s = v["ec50"] * np.exp(v["omega_ec50"] * GRID)
+        g = courses(profiles, edges, visits, ec50s, v["imax"], v["kout"], v["dmard"])[profile]
+        log_density = _given_ec50(g, y, seen, v["mu_base"], v["sigma_base"], v["sigma"], np)
+        log_density = log_density + log_prior
+        density = np.exp(log_density - log_density.max(axis=1, keepdims=True))
+        u = _sample_piecewise_linear(GRID, density, rng)
+        ec50_i = v["ec50"] * np.exp(v["omega_ec50"] * u)
+        driven = (profiles[profile] + v["dmard"]) ** HILL
+        effect = v["imax"] * driven / (ec50_i[:, None] ** HILL + driven)
+        g_i = course_fraction(1.0 - effect, v["kout"], edges, visits) * seen
+        precision = 1 / v["sigma_base"] ** 2 + (g_i * g_i).sum(axis=1) / v["sigma"] ** 2
+        mean = v["mu_base"] / v["sigma_base"] ** 2 + (g_i * y).sum(axis=1) / v["sigma"] ** 2
+        base = mean / precision + rng.standard_normal(n) / np.sqrt(precision)
+        out["z_ec50"][s], out["ec50_subject"][s] = u, ec50_i
+        out["base"][s] = base
+        out["z_base"][s] = (base - v["mu_base"]) / v["sigma_base"]
+    shape = (posterior.sizes["chain"], posterior.sizes["draw"], n)
+    return xr.Dataset(
+        {k: (("chain", "draw", "subject"), x.reshape(shape)) for k, x in out.items()},
+        coords={
+            "chain": posterior["chain"].values,
+            "draw": posterior["draw"].values,
+            "subject": constant["subject"].values,
+        },
+    )
+
+
+def standard_population(weight_kg: np.ndarray, female: np.ndarray) -> pd.DataFrame:
+    """Weight classes by sex (:data:`WEIGHT_CLASSES` quantile classes each) and their shares.
+
+    Regimen predictions are standardised over these classes (each at its median weight)
+    rather than over every subject: the concentration changes smoothly with weight.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``weight`` (kg), ``female``, ``share`` (summing to 1).
+    """
+    frame = pd.DataFrame({"weight": np.asarray(weight_kg, float), "female": female})
+    rows = []
+    for sex, group in frame.groupby("female"):
+        classes = min(WEIGHT_CLASSES, len(group))
+        rank = group["weight"].rank(method="first") - 1
+        which = (rank * classes // len(group)).astype(int)
+        for _, members in group.groupby(which):
+            rows.append((float(members["weight"].median()), bool(sex), len(members)))
+    out = pd.DataFrame(rows, columns=["weight", "female", "share"])
+    out["share"] = out["share"] / out["share"].sum()
+    return out
 
 
 def regimen_change(
     posterior, regimen: Regimen, weeks: np.ndarray, weight_kg: np.ndarray, female: np.ndarray
-):
+) -> xr.DataArray:
     r"""Mean change of DAS28 from baseline under a regimen, for every posterior draw.
 
     The population mean of :math:`R_i(t) - BASE_i` over subjects like those given (their
@@ -330,12 +672,9 @@ def regimen_change(
     xarray.DataArray
         DAS28 change (score units), dims (chain, draw, week).
     """
-    import xarray as xr
-
     weeks = np.asarray(weeks, dtype=float)
     until = float(weeks.max()) * 7.0
-    step = STEP_DAYS if regimen.route == "iv" else STEP_DAYS / 4
-    edges = np.union1d(step_edges(until, regimen.times(until), step), weeks * 7.0)
+    edges = _edges([regimen], until, weeks * 7.0)
     middles = (edges[1:] + edges[:-1]) / 2
     profiles, counts = np.unique(
         concentrations(regimen, middles, weight_kg, female), axis=0, return_counts=True
@@ -354,3 +693,256 @@ def regimen_change(
     index = stacked.indexes["sample"]
     result = xr.DataArray(out, dims=("sample", "week"), coords={"sample": index, "week": weeks})
     return result.unstack("sample").transpose("chain", "draw", "week")
+
+
+def _population(table: pd.DataFrame) -> pd.DataFrame:
+    per_subject = table.drop_duplicates("USUBJID")
+    return standard_population(per_subject["weight"].to_numpy(), per_subject["female"].to_numpy())
+
+
+def regimen_courses(
+    posterior: xr.Dataset, table: pd.DataFrame, options: Options, weeks: np.ndarray
+) -> xr.DataArray:
+    """Mean DAS28 change under each regimen of ``options.regimens``, standardised over the table.
+
+    Returns
+    -------
+    xarray.DataArray
+        Dims (chain, draw, regimen, week); the regimens by their labels.
+    """
+    population = _population(table)
+    # each weight class once, in proportion to its share (a class per draw of regimen_change)
+    repeat = np.rint(population["share"] * 1000).astype(int).to_numpy()
+    weight = np.repeat(population["weight"].to_numpy(), repeat)
+    female = np.repeat(population["female"].to_numpy(), repeat)
+    regimens = predicted_regimens(options)
+    changes = [regimen_change(posterior, r, weeks, weight, female) for r in regimens]
+    return xr.concat(changes, dim=pd.Index([r.label for r in regimens], name="regimen")).transpose(
+        "chain", "draw", "regimen", "week"
+    )
+
+
+def estimands(tree: xr.DataTree, table: pd.DataFrame, options: Options, seed: int) -> xr.Dataset:
+    """Posterior draws of the regimen predictions at the landmark week and the half-life.
+
+    Parameters
+    ----------
+    tree : xarray.DataTree
+        A fit of :func:`build`.
+    table : pandas.DataFrame
+        Its analysis table (the subjects standardised over).
+    options : Options
+        ``regimens`` and ``landmark_week``.
+    seed : int
+        Unused (the predictions are population means, not simulations).
+
+    Returns
+    -------
+    xarray.Dataset
+        ``change`` (chain, draw, regimen): mean DAS28 change from baseline at the landmark
+        week; ``effect`` (chain, draw, active_regimen): change minus the first regimen's;
+        ``half_life`` (chain, draw): ln 2 / kout, days.
+    """
+    post = tree["posterior"].to_dataset()
+    week = float(options.landmark_week)
+    change = regimen_courses(post, table, options, np.array([0.0, week])).sel(week=week)
+    labels = [str(r) for r in change["regimen"].values]
+    effect = change.isel(regimen=slice(1, None)) - change.isel(regimen=0)
+    effect = effect.rename(regimen="active_regimen")
+    return xr.Dataset(
+        {
+            "change": change.drop_vars("week"),
+            "effect": effect.drop_vars("week").assign_coords(active_regimen=labels[1:]),
+            "half_life": np.log(2) / post["kout"],
+        }
+    )
+
+
+ESTIMANDS = {
+    "change": ParameterInfo("mean change in DAS28 at the landmark week under the regimen", "score"),
+    "effect": ParameterInfo("mean change minus the first regimen's", "score"),
+    "half_life": ParameterInfo("DAS28 turnover half-life, ln 2 / kout", "days"),
+}
+
+
+def _score(options: Options) -> str:
+    return SCORE_NAMES.get(options.score, options.score)
+
+
+def effect_sentence(answer: Answer) -> str:
+    """Say a regimen's predicted effect against the first regimen in words.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> options = SimpleNamespace(score="DAS28ESR", landmark_week=24, regimens=("placebo",))
+    >>> effect_sentence(Answer("162 mg SC every week", -2.6, -2.9, -2.3, 0.9, options))
+    '162 mg SC every week would lower DAS28-ESR by 2.60 more than placebo at week 24 (90 % \
+interval 2.30 to 2.90).'
+    """
+    verb, sign = ("lower", -1) if answer.mean <= 0 else ("raise", 1)
+    low, high = sorted((sign * answer.lower, sign * answer.upper))
+    return (
+        f"{answer.element} would {verb} {_score(answer.options)} by {abs(answer.mean):.2f} more "
+        f"than {Regimen.parse(answer.options.regimens[0]).label} at week "
+        f"{answer.options.landmark_week:g} ({answer.interval} {low:.2f} to {high:.2f})."
+    )
+
+
+def _potency_sentence(answer: Answer) -> str:
+    return (
+        f"Half the maximal effect at a tocilizumab concentration of {answer.mean:.2g} µg/mL in "
+        f"a typical patient ({answer.interval} {answer.lower:.2g} to {answer.upper:.2g})."
+    )
+
+
+def _imax_sentence(answer: Answer) -> str:
+    return (
+        f"At most {answer.mean:.0%} of DAS28 production is inhibited ({answer.interval} "
+        f"{answer.lower:.0%} to {answer.upper:.0%})."
+    ).replace("%", " %")
+
+
+def _half_life_sentence(answer: Answer) -> str:
+    return (
+        f"DAS28 responds with a half-life of {answer.mean:.0f} days ({answer.interval} "
+        f"{answer.lower:.0f} to {answer.upper:.0f})."
+    )
+
+
+HEADLINES = (
+    Headline("effect", "predicted effect of each regimen at the landmark week", effect_sentence),
+    Headline("ec50", "potency (EC50)", _potency_sentence),
+    Headline("imax", "maximal inhibition", _imax_sentence),
+    Headline("half_life", "how fast DAS28 responds", _half_life_sentence),
+)
+
+
+def _band(ax, x, draws, colour, label, ci_prob):
+    tail = (1 - ci_prob) / 2
+    low, mid, high = np.quantile(draws, [tail, 0.5, 1 - tail], axis=0)
+    ax.plot(x, mid, color=colour, label=label)
+    ax.fill_between(x, low, high, color=colour, alpha=0.2)
+
+
+def exposure_response_figure(fig: FigureInput) -> plt.Figure:
+    """Inhibition of DAS28 production against tocilizumab concentration, typical patient.
+
+    :math:`E(C) = I_{max} (C + D)^h / (EC_{50}^h + (C + D)^h)` with its credible band; below
+    it, the range of concentrations (5th to 95th percentile over the dosing intervals) of the
+    subjects of each studied regimen.
+
+    Parameters
+    ----------
+    fig : FigureInput
+        An ``exposure_response`` fit and its analysis table.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    post = fig.tree["posterior"]
+    draw = {k: post[k].values.reshape(-1, 1) for k in ("ec50", "imax", "dmard")}
+    grid = np.geomspace(0.1, 300.0, 120)
+    driven = (grid[None, :] + draw["dmard"]) ** HILL
+    effect = draw["imax"] * driven / (draw["ec50"] ** HILL + driven)
+    figure, ax = plt.subplots(figsize=(7, 4.8))
+    _band(ax, grid, 100 * effect, "C0", "typical patient (model)", fig.ci_prob)
+    design = exposure_design(fig.table)
+    subjects = fig.table.drop_duplicates("USUBJID").reset_index(drop=True)
+    for j, (text, members) in enumerate(subjects.groupby("regimen", sort=False)):
+        conc = design["concentration"][members.index]
+        if conc.max() == 0:
+            continue
+        low, high = np.quantile(conc[conc > 0], [0.05, 0.95])
+        ax.plot([max(low, grid[0]), high], [2 + 4 * j] * 2, lw=5, alpha=0.6, color=f"C{j + 1}",
+                label=f"{text}: concentrations, 5th-95th percentile")  # fmt: skip
+    ax.set(xscale="log", xlabel="tocilizumab concentration (µg/mL)", ylim=(0, 100),
+           ylabel="inhibition of DAS28 production (%)")  # fmt: skip
+    plain_log_ticks(ax.xaxis)
+    ax.set_title(f"Exposure-response, {fig.ci_prob:.0%} credible band".replace("%", " %"))
+    ax.legend(fontsize=7, loc="upper left")
+    return figure
+
+
+def regimens_figure(fig: FigureInput) -> plt.Figure:
+    """Mean DAS28 change under each configured regimen, with the observed change per arm.
+
+    Parameters
+    ----------
+    fig : FigureInput
+        An ``exposure_response`` fit, its analysis table and options (``regimens``,
+        ``landmark_week``).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    table, options = fig.table, fig.options
+    until = max(float(options.landmark_week), float(table["week"].max()))
+    weeks = np.arange(0.0, until + 0.5, 1.0)
+    post = fig.tree["posterior"].to_dataset()
+    predicted = regimen_courses(post, table, options, weeks)
+    figure, ax = plt.subplots(figsize=(7, 4.8))
+    colour = {}
+    for j, label in enumerate(predicted["regimen"].values):
+        colour[str(label)] = f"C{j}"
+        draws = predicted.sel(regimen=label).stack(sample=("chain", "draw")).values.T
+        _band(ax, weeks, draws, f"C{j}", f"{label} (model)", fig.ci_prob)
+    baseline = table[table["week"] == 0].set_index("USUBJID")["y"]
+    change = table.assign(change=table["y"] - table["USUBJID"].map(baseline))
+    for k, (arm, rows) in enumerate(change.groupby("arm", sort=False)):
+        observed = rows.groupby("week")["change"].agg(["mean", "sem"])
+        regimen = rows["regimen"].iloc[0]
+        ax.errorbar(observed.index, observed["mean"], yerr=observed["sem"], fmt="o", ms=4,
+                    color=colour.get(regimen, f"C{len(colour) + k}"),
+                    label=f"{arm} (observed mean ± SE)")  # fmt: skip
+    ax.axhline(0, color="grey", lw=0.8)
+    ax.set(xlabel="week since first dose (weeks)",
+           ylabel=f"change in {_score(options)} from baseline (score)")  # fmt: skip
+    ax.set_title(f"DAS28 under each regimen, {fig.ci_prob:.0%} credible bands".replace("%", " %"))
+    ax.legend(fontsize=7, ncol=2)
+    return figure
+
+
+FAMILY = ModelFamily(
+    name="exposure_response",
+    title="Turnover model of DAS28 driven by tocilizumab concentration (exposure-response)",
+    equations=__doc__,
+    options=Options,
+    requires=lambda options: (options.score,),
+    parameters=PARAMETERS,
+    default_priors=DEFAULT_PRIORS,
+    analysis_table=analysis_table,
+    builder=build,
+    estimands=estimands,
+    estimand_parameters=ESTIMANDS,
+    figures={
+        "exposure": FigureSpec(
+            exposure_response_figure,
+            "inhibition of DAS28 production against tocilizumab concentration",
+        ),
+        "regimens": FigureSpec(
+            regimens_figure, "predicted DAS28 change under each regimen, studied or not"
+        ),
+    },
+    observed={"y": ObservedInfo("DAS28 at every visit (score)")},
+    with_observed=lambda table, values: table.assign(y=np.asarray(values["y"], dtype=float)),
+    marginal=Marginal(generative=build_latent, conditional=conditional_effects),
+    headlines=HEADLINES,
+    # Levi 2013's estimates (domain-facts §5c), on a trial of the simulator's design
+    recovery=RecoveryStudy(
+        truth={
+            "mu_base": 6.8,
+            "sigma_base": 0.6,
+            "log_ec50": float(np.log(3.7)),
+            "omega_ec50": 1.07,
+            "imax": 0.73,
+            "log_kout": float(np.log(0.038)),
+            "log_dmard": float(np.log(0.3)),
+            "sigma": 0.68,
+        },
+        n_subjects=300,
+    ),
+    compile_seconds=40.0,
+)

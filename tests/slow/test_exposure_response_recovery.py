@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from il6fit.exposure import Regimen
 from il6fit.models import exposure_response as er
 from il6fit.models.turnover import course_fraction
 from il6fit.sampling import SamplerSettings, sample_posterior
@@ -43,6 +44,9 @@ def trial(seed: int) -> pd.DataFrame:
         }
     )
     rows["arm"] = rows["dose"].astype(str)
+    rows["regimen"] = [
+        Regimen("iv", d, "mg/kg", 28).label for d in rows["dose"]
+    ]  # placebo for dose 0
     rows["day"] = rows["week"] * 7
     design = er.exposure_design(rows)
     base = rng.normal(TRUTH["mu_base"], TRUTH["sigma_base"], n)

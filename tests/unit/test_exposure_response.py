@@ -79,8 +79,8 @@ def test_weight_comes_from_bmi_and_sex_or_70_kg():
         {"USUBJID": ["a", "b", "c"], "SEX": ["F", "M", "F"], "BMI": [25.0, 25.0, None]}
     )
     weights = er.subject_weights(subjects)
-    assert weights["a"] == pytest.approx(25 * 1.63**2)
-    assert weights["b"] == pytest.approx(25 * 1.76**2)
+    assert weights["a"] == round(25 * 1.63**2)  # to the kilogram
+    assert weights["b"] == round(25 * 1.76**2)
     assert weights["c"] == 70.0
 
 
@@ -113,3 +113,183 @@ def test_regimen_change_is_the_population_mean_of_simulated_patients():
     change = (base[:, None] * (g - 1)).mean(axis=0)
     sem = (base[:, None] * (g - 1)).std(axis=0) / np.sqrt(n)
     np.testing.assert_array_less(np.abs(got.values[0, 0] - change), 4 * sem + 1e-12)
+
+
+def test_the_generative_model_draws_each_row_around_its_subjects_course(design):
+    """The latent model's log-likelihood at given subject effects, against numpy."""
+    table, design = design
+    model = er.build_latent(table, dict(er.DEFAULT_PRIORS), er.Options())
+    n = design["subjects"].size
+    rng = np.random.default_rng(4)
+    z_base, z_ec50 = rng.normal(size=n), rng.normal(size=n)
+    point = {
+        "mu_base": 6.8, "sigma_base_log__": np.log(0.6), "log_ec50": np.log(3.7),
+        "omega_ec50_log__": np.log(1.07), "imax_logodds__": np.log(0.73 / 0.27),
+        "log_kout": np.log(0.038), "log_dmard": np.log(0.3), "sigma_log__": np.log(0.68),
+        "z_base": z_base, "z_ec50": z_ec50,
+    }  # fmt: skip
+    got = model.compile_fn(
+        model.logp(vars=model.observed_RVs, sum=False)[0], inputs=model.value_vars, point_fn=False
+    )
+    base = 6.8 + 0.6 * z_base
+    ec50 = 3.7 * np.exp(1.07 * z_ec50)
+    driven = (design["concentration"] + 0.3) ** er.HILL
+    effect = 0.73 * driven / (ec50[:, None] ** er.HILL + driven)
+    g = course_fraction(1 - effect, 0.038, design["edges"], design["visits"])
+    mean = base[design["subject_idx"]] * g[design["subject_idx"], design["visit_idx"]]
+    expected = norm.logpdf(table["y"].to_numpy(), mean, 0.68)
+    np.testing.assert_allclose(got(**point), expected, rtol=1e-9)
+
+
+def brute_force_conditional(design, i, theta):
+    """Moments of (u, BASE) of subject i given their visits, by dense 2-D integration."""
+    seen = design["seen"][i] > 0
+    y = design["y"][i][seen]
+    u = np.linspace(-7, 7, 1401)
+    driven = (design["concentration"][i] + theta["dmard"]) ** er.HILL
+    ec50 = theta["ec50"] * np.exp(theta["omega"] * u)
+    effect = theta["imax"] * driven / (ec50[:, None] ** er.HILL + driven)
+    g = course_fraction(1 - effect, theta["kout"], design["edges"], design["visits"])[:, seen]
+    base = theta["mu_base"] + theta["sigma_base"] * np.linspace(-8, 8, 801)
+    like = norm.logpdf(y, base[None, :, None] * g[:, None, :], theta["sigma"]).sum(-1)
+    log_joint = (
+        like
+        + norm.logpdf(u)[:, None]
+        + norm.logpdf(base, theta["mu_base"], theta["sigma_base"])[None, :]
+    )
+    joint = np.exp(log_joint - log_joint.max())
+    joint /= joint.sum()
+    mean_u, mean_b = (joint.sum(1) * u).sum(), (joint.sum(0) * base).sum()
+    sd_u = np.sqrt((joint.sum(1) * (u - mean_u) ** 2).sum())
+    sd_b = np.sqrt((joint.sum(0) * (base - mean_b) ** 2).sum())
+    return mean_u, sd_u, mean_b, sd_b
+
+
+def test_subject_effects_drawn_back_follow_their_conditional(design):
+    import xarray as xr
+
+    _, design = design
+    draws = 4000
+    values = {**THETA, "omega_ec50": THETA["omega"]}
+    posterior = xr.Dataset(
+        {k: (("chain", "draw"), np.full((1, draws), v)) for k, v in values.items()},
+        coords={"chain": [0], "draw": np.arange(draws)},
+    )
+    constant = xr.Dataset(
+        {k: (dims, v) for k, (v, dims) in er._data(design).items()},
+        coords={"subject": design["subjects"]},
+    )
+    drawn = er.conditional_effects(posterior, constant, np.random.default_rng(8))
+    assert drawn["ec50_subject"].dims == ("chain", "draw", "subject")
+    np.testing.assert_allclose(
+        drawn["ec50_subject"], 3.7 * np.exp(1.07 * drawn["z_ec50"]), rtol=1e-12
+    )
+    for i in (0, 7, 15, 29):
+        mean_u, sd_u, mean_b, sd_b = brute_force_conditional(design, i, THETA)
+        u = drawn["z_ec50"].values[0, :, i]
+        b = drawn["base"].values[0, :, i]
+        # 4.5 standard errors of the mean; the SD within 10 % (its SE is about 1.1 %)
+        assert abs(u.mean() - mean_u) < 4.5 * sd_u / np.sqrt(draws), i
+        assert abs(b.mean() - mean_b) < 4.5 * sd_b / np.sqrt(draws), i
+        assert u.std() == pytest.approx(sd_u, rel=0.1), i
+        assert b.std() == pytest.approx(sd_b, rel=0.1), i
+
+
+def known_posterior(draws=3, **theta):
+    import xarray as xr
+
+    values = {"mu_base": 6.8, "sigma_base": 0.6, "ec50": 3.7, "omega_ec50": 1.07,
+              "imax": 0.73, "kout": 0.038, "dmard": 0.3, "sigma": 0.68, **theta}  # fmt: skip
+    posterior = xr.Dataset(
+        {k: (("chain", "draw"), np.full((1, draws), v)) for k, v in values.items()},
+        coords={"chain": [0], "draw": np.arange(draws)},
+    )
+    return xr.DataTree.from_dict({"posterior": posterior})
+
+
+def test_estimands_are_the_regimens_changes_their_differences_and_the_half_life(design):
+    from il6fit.exposure import Regimen
+
+    table, _ = design
+    options = er.Options(regimens=("placebo", "162 mg SC every week"), landmark_week=12)
+    draws = er.estimands(known_posterior(), table, options, seed=0)
+    assert list(draws["change"]["regimen"].values) == ["placebo", "162 mg SC every week"]
+    subjects = table.drop_duplicates("USUBJID")
+    every = er.regimen_change(
+        known_posterior()["posterior"].to_dataset(), Regimen("sc", 162, "mg", 7), np.array([12.0]),
+        subjects["weight"].to_numpy(), subjects["female"].to_numpy(),
+    )  # fmt: skip
+    # standardised over weight classes: within 0.01 of every subject's own exposure
+    change = draws["change"].sel(regimen="162 mg SC every week").values
+    np.testing.assert_allclose(change, every.values[..., 0], atol=0.01)
+    np.testing.assert_allclose(
+        draws["effect"].sel(active_regimen="162 mg SC every week").values,
+        change - draws["change"].sel(regimen="placebo").values,
+    )
+    assert float(draws["half_life"].mean()) == pytest.approx(np.log(2) / 0.038)
+    # placebo: the background effect alone, averaged over EC50, reached as the turnover allows
+    u = np.linspace(-8, 8, 4001)
+    effect = 0.73 * 0.3**er.HILL / ((3.7 * np.exp(1.07 * u)) ** er.HILL + 0.3**er.HILL)
+    mean_effect = np.trapezoid(effect * norm.pdf(u), u)
+    expected = -6.8 * mean_effect * (1 - np.exp(-0.038 * 84))
+    assert float(draws["change"].sel(regimen="placebo").mean()) == pytest.approx(expected, abs=1e-4)
+
+
+def test_arms_take_regimens_in_words_and_bad_ones_are_named():
+    import pandas as pd
+
+    from il6fit.errors import SpecError
+
+    subjects = pd.DataFrame(
+        {"USUBJID": ["a", "b"], "SEX": ["F", "M"], "BMI": [25.0, 30.0],
+         "TRT01P": ["SC weekly", "Placebo"]}
+    )  # fmt: skip
+    measurements = pd.DataFrame(
+        {"USUBJID": ["a", "a", "b"], "PARAMCD": "DAS28ESR", "AVISITN": [0, 4, 0],
+         "AVAL": [6.0, 4.0, 5.5]}
+    )  # fmt: skip
+    options = er.Options(arms={"Placebo": 0.0}, arm_regimens={"SC weekly": "162 mg sc every week"})
+    table = er.analysis_table(subjects, measurements, options)
+    assert table.groupby("USUBJID")["regimen"].first().to_dict() == {
+        "a": "162 mg SC every week", "b": "placebo"}  # fmt: skip
+    design = er.exposure_design(table)
+    assert np.diff(design["edges"]).min() < 0.25  # finer steps with subcutaneous dosing
+    bad = er.Options(arm_regimens={"SC weekly": "162 mg weekly"})
+    with pytest.raises(SpecError, match=r"arm_regimens\['SC weekly'\].*every \[<n>\]"):
+        er.analysis_table(subjects, measurements, bad)
+    twice = pd.concat([measurements, measurements.iloc[[1]]])
+    with pytest.raises(SpecError, match="subject a has two DAS28ESR scores at week 4"):
+        er.analysis_table(subjects, twice, options)
+
+
+def test_a_fit_draws_back_subject_effects_predicts_and_draws_its_figures(design, monkeypatch):
+    """The whole fit path without MCMC (prior draws stand in), then estimands and figures."""
+    import matplotlib.pyplot as plt
+    from helpers import fast_fits
+
+    from il6fit.inference import fit_model
+    from il6fit.models import get_model
+    from il6fit.models.family import FigureInput
+    from il6fit.sampling import SamplerSettings
+
+    fast_fits(monkeypatch)
+    subjects, measurements, _ = simulate_cohort(scenario("ra_tcz_trial", n_subjects=30), seed=5)
+    data = prepare(
+        as_read(subjects), as_read(measurements), subjects_file="s", measurements_file="m"
+    )
+    family = get_model("exposure_response")
+    settings = SamplerSettings(chains=2, draws=5, tune=10, cores=1, prior_draws=5)
+    tree, table = fit_model(family, data.subjects, data.measurements, options={},
+                            settings=settings, seed=3)  # fmt: skip
+    post = tree["posterior"]
+    assert post["base"].dims == ("chain", "draw", "subject")
+    assert tree["log_likelihood"]["per_patient"].shape == (2, 5, post.sizes["subject"])
+    assert tree["posterior_predictive"]["y"].shape == (2, 5, len(table))
+    options = family.make_options({})
+    summary = family.estimand_draws(tree, table, options)
+    assert set(summary.data_vars) == {"change", "effect", "half_life"}
+    for name, spec in family.figures.items():
+        figure = spec.draw(FigureInput(tree, None, table, options, 0.9, family))
+        axes = figure.axes[0]
+        assert "(" in axes.get_xlabel() and "(" in axes.get_ylabel(), name  # units
+        plt.close(figure)

@@ -11,7 +11,14 @@ from il6fit.models import get_model
 from il6fit.sampling import SamplerSettings, pointwise_log_density, potential_log_likelihood
 from il6fit.simulate import scenario, simulate_cohort
 
-FAMILIES = ("il6_crp", "treatment_response", "mmrm", "eular_response", "disease_activity")
+FAMILIES = (
+    "il6_crp",
+    "treatment_response",
+    "mmrm",
+    "eular_response",
+    "disease_activity",
+    "exposure_response",
+)
 
 
 @pytest.fixture(scope="module")
@@ -49,3 +56,25 @@ def test_log_likelihood_and_log_prior_equal_pymcs_at_every_draw(trial, name, mon
         chunked = potential_log_likelihood(tree, model, family.marginal.potentials)
         for var in whole.data_vars:
             np.testing.assert_allclose(whole[var].values, chunked[var].values, rtol=1e-12)
+
+
+def test_draws_are_evaluated_in_chunks_whose_intermediates_fit_the_memory_allowance(
+    monkeypatch, caplog
+):
+    """A value per draw made from an 8 MB intermediate: a few draws at a time, not all 200."""
+    import logging
+
+    import pytensor.tensor as pt
+    import xarray as xr
+
+    from il6fit.sampling import over_draws
+
+    x = pt.scalar("x")
+    out = (pt.ones((1000, 1000)) * x).sum()
+    post = xr.Dataset({"x": (("chain", "draw"), np.arange(200.0).reshape(2, 100))})
+    monkeypatch.setattr(il6fit.sampling, "CHUNK_BYTES", 32 * 2**20)
+    with caplog.at_level(logging.DEBUG, logger="il6fit.sampling"):
+        (values,) = over_draws(post, [x], [out])
+    np.testing.assert_allclose(values, 1e6 * np.arange(200.0))
+    step = int(caplog.text.split("in chunks of ")[1].split()[0])
+    assert 1 <= step <= 4  # at least 8 MB a draw within 32 MB; all at once would be 1.6 GB

@@ -7,7 +7,7 @@ from il6fit.data.contract import MEASUREMENT_COLUMNS, SUBJECT_COLUMNS
 from il6fit.errors import SpecError
 from il6fit.simulate import scenario, simulate_cohort
 from il6fit.simulate.pkpd import simulate_course
-from il6fit.simulate.published import calibration_table, wide_table
+from il6fit.simulate.published import calibration_table, change_by_dose, wide_table
 
 
 @pytest.fixture(scope="module")
@@ -162,3 +162,11 @@ def test_covid_scenario_links_death_to_il6():
     death_day = dict(zip(truth["subjects"]["USUBJID"], truth["subjects"]["death_day"], strict=True))
     after = measurements[measurements["USUBJID"].isin(dead)]
     assert (after["ADY"] <= after["USUBJID"].map(death_day)).all()
+
+
+def test_the_simulators_change_by_dose_is_monotone_with_its_monte_carlo_error():
+    truth = change_by_dose((0.0, 4.0, 8.0), n_subjects=1500, seed=2)
+    assert list(truth["dose"]) == [0.0, 4.0, 8.0]
+    assert (truth["subjects"] > 400).all()  # no one missed: every subject counts
+    assert (truth["se"] > 0).all() and (truth["se"] < 0.1).all()
+    assert truth["change"].is_monotonic_decreasing and truth["change"].iloc[0] < 0
