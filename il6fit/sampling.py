@@ -24,6 +24,7 @@ import xarray as xr
 from arviz_base import dict_to_dataset
 from pymc.backends.arviz import coords_and_dims_for_inferencedata, patch_nutpie_idata
 from pymc.initial_point import make_initial_point_fn
+from threadpoolctl import threadpool_limits
 
 from il6fit.errors import SpecError
 from il6fit.models import ModelFamily
@@ -433,7 +434,14 @@ def sample_posterior(
         ``sample_stats`` holding only the loss (negative ELBO) per optimisation step.
     """
     start = time.perf_counter()
-    with model, pytensor.config.change_flags(**COMPILE_FLAGS):
+    # One BLAS thread: each chain is one thread and its matrix products are small. OpenBLAS's
+    # own threads, spinning beside the chains' on a machine with more threads than cores, made
+    # sampling 2-10 times slower (benchmarks/RESULTS.md, issue 23).
+    with (
+        model,
+        pytensor.config.change_flags(**COMPILE_FLAGS),
+        threadpool_limits(limits=1, user_api="blas"),
+    ):
         if settings.method == "advi":
             return _fit_advi(model, settings, seed)
         if settings.backend == "nutpie":

@@ -254,6 +254,8 @@ def test_arms_take_regimens_in_words_and_bad_ones_are_named():
         "a": "162 mg SC every week", "b": "placebo"}  # fmt: skip
     design = er.exposure_design(table)
     assert np.diff(design["edges"]).min() < 0.25  # finer steps with subcutaneous dosing
+    iv_only = er.exposure_design(table.assign(regimen="8 mg/kg IV every 4 weeks"))
+    assert np.diff(iv_only["edges"]).min() == 1.0  # one-day steps, none finer after a dose
     bad = er.Options(arm_regimens={"SC weekly": "162 mg weekly"})
     with pytest.raises(SpecError, match=r"arm_regimens\['SC weekly'\].*every \[<n>\]"):
         er.analysis_table(subjects, measurements, bad)
