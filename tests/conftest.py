@@ -1,5 +1,37 @@
 import pytest
-from helpers import SUBJECTS_HEADER
+from helpers import (
+    CALIBRATION_RUN,
+    SUBJECTS_HEADER,
+    TINY,
+    TOY,
+    SnakemakeRun,
+    workflow_copy,
+)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def workflow_runs(request, tmp_path_factory):
+    """The Snakemake runs the selected workflow tests share, started at the session's first test.
+
+    A dict of (folder, :class:`helpers.SnakemakeRun`) by the fixture that waits for the run
+    (tests/workflow/). The unit tests, which come first, use one core; the tiny run (``run``)
+    starts beside them on the other, its longest fit compiling for about a minute, and has both
+    when they are done. The calibration run (``calibrated``) is niced: it takes the core left
+    idle by the workflow tests, which run one snakemake at a time, and its own tests come last
+    (tests/workflow/conftest.py).
+    """
+    needed = {name for item in request.session.items for name in getattr(item, "fixturenames", ())}
+    runs = {}
+    if "run" in needed:
+        folder = workflow_copy(tmp_path_factory.mktemp("run"), TINY, families=(TOY,))
+        runs["run"] = folder, SnakemakeRun(folder)
+    if "calibrated" in needed:
+        folder = tmp_path_factory.mktemp("calibrate")
+        workflow_copy(folder, CALIBRATION_RUN, families=(TOY,))
+        runs["calibrated"] = folder, SnakemakeRun(folder, "calibrate", niceness=19)
+    yield runs
+    for _, started in runs.values():
+        started.stop()  # a session that ended before waiting for it
 
 
 @pytest.fixture

@@ -1,31 +1,11 @@
 """The calibration target as a user runs it: resumable, extendable, every replicate kept."""
 
-from pathlib import Path
-
 import pandas as pd
 import pytest
 import yaml
-from helpers import snakemake, workflow_copy
+from helpers import CALIBRATION, CALIBRATION_RUN, snakemake
 
 pytestmark = pytest.mark.workflow
-
-TOY = Path(__file__).with_name("toy_crp.py")
-
-CALIBRATION = {
-    "replicates": 4,
-    "batch_size": 2,
-    # the contributed toy family (one module, compiled in seconds): the rules, not a model, are
-    # under test; `make calibrate` calibrates the shipped families
-    "models": ["toy_crp"],
-    "sampler": {"draws": 200, "tune": 200, "n_ranks": 19},
-    "designs": {"toy_crp": {"scenario": "healthy", "n_subjects": 40}},
-}
-CONFIG = {
-    "seed": 11,
-    "datasets": {"trial": {"simulate": {"scenario": "ra_tcz_trial", "n_subjects": 30}}},
-    "models": ["il6_crp"],
-    "calibration": CALIBRATION,
-}
 
 
 def planned(folder, config=None) -> dict[str, int]:
@@ -45,9 +25,13 @@ def planned(folder, config=None) -> dict[str, int]:
 
 
 @pytest.fixture(scope="module")
-def calibrated(tmp_path_factory):
-    folder = workflow_copy(tmp_path_factory.mktemp("calibrate"), CONFIG, families=(TOY,))
-    snakemake(folder, "calibrate")
+def calibrated(workflow_runs):
+    """The folder of `snakemake calibrate` on ``CALIBRATION_RUN``, run to the end.
+
+    Started, niced, at the session's first test (tests/conftest.py).
+    """
+    folder, started = workflow_runs["calibrated"]
+    started.wait()
     return folder
 
 
@@ -80,13 +64,13 @@ def test_an_interrupted_run_redoes_only_the_missing_batch(calibrated):
 
 
 def test_more_replicates_reuse_the_batches_done(calibrated):
-    more = {**CONFIG, "calibration": {**CALIBRATION, "replicates": 6}}
+    more = {**CALIBRATION_RUN, "calibration": {**CALIBRATION, "replicates": 6}}
     assert planned(calibrated, more) == {"sbc_batch": 1, "sbc_summary": 1, "calibrate": 1}
 
 
 def test_one_model_can_have_more_replicates_than_the_others(calibrated):
     both = {**CALIBRATION, "models": ["toy_crp", "il6_crp"]}
     both["designs"] = {**CALIBRATION["designs"], "il6_crp": {"scenario": "healthy"}}
-    more = {**CONFIG, "calibration": {**both, "model_replicates": {"toy_crp": 8}}}
+    more = {**CALIBRATION_RUN, "calibration": {**both, "model_replicates": {"toy_crp": 8}}}
     # toy_crp: batches 0-1 done, 2-3 to run; il6_crp: its 2 batches of 4 replicates
     assert planned(calibrated, more) == {"sbc_batch": 4, "sbc_summary": 2, "calibrate": 1}
