@@ -657,7 +657,12 @@ def standard_population(weight_kg: np.ndarray, female: np.ndarray) -> pd.DataFra
 
 
 def regimen_change(
-    posterior, regimen: Regimen, weeks: np.ndarray, weight_kg: np.ndarray, female: np.ndarray
+    posterior,
+    regimen: Regimen,
+    weeks: np.ndarray,
+    weight_kg: np.ndarray,
+    female: np.ndarray,
+    share: np.ndarray | None = None,
 ) -> xr.DataArray:
     r"""Mean change of DAS28 from baseline under a regimen, for every posterior draw.
 
@@ -676,6 +681,8 @@ def regimen_change(
         Weeks at which to report (0 included or not).
     weight_kg, female : numpy.ndarray
         The subjects standardised over.
+    share : numpy.ndarray, optional
+        Each one's share of the population (e.g. a weight class's); equal if not given.
 
     Returns
     -------
@@ -686,10 +693,11 @@ def regimen_change(
     until = float(weeks.max()) * 7.0
     edges = _edges([regimen], until, weeks * 7.0)
     middles = (edges[1:] + edges[:-1]) / 2
-    profiles, counts = np.unique(
-        concentrations(regimen, middles, weight_kg, female), axis=0, return_counts=True
+    profiles, which = np.unique(
+        concentrations(regimen, middles, weight_kg, female), axis=0, return_inverse=True
     )
-    share = counts / counts.sum()
+    given = np.ones(np.size(weight_kg)) if share is None else np.asarray(share, dtype=float)
+    share = np.bincount(which.ravel(), given, minlength=len(profiles)) / given.sum()
     _, weights = quadrature()
     stacked = posterior[["mu_base", "ec50", "omega_ec50", "imax", "kout", "dmard"]].stack(
         sample=("chain", "draw")
@@ -721,12 +729,9 @@ def regimen_courses(
         Dims (chain, draw, regimen, week); the regimens by their labels.
     """
     population = _population(table)
-    # each weight class once, in proportion to its share (a class per draw of regimen_change)
-    repeat = np.rint(population["share"] * 1000).astype(int).to_numpy()
-    weight = np.repeat(population["weight"].to_numpy(), repeat)
-    female = np.repeat(population["female"].to_numpy(), repeat)
+    classes = [population[k].to_numpy() for k in ("weight", "female", "share")]
     regimens = predicted_regimens(options)
-    changes = [regimen_change(posterior, r, weeks, weight, female) for r in regimens]
+    changes = [regimen_change(posterior, r, weeks, *classes) for r in regimens]
     return xr.concat(changes, dim=pd.Index([r.label for r in regimens], name="regimen")).transpose(
         "chain", "draw", "regimen", "week"
     )
