@@ -40,6 +40,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.integrate import solve_ivp
+from scipy.special import log_ndtr
 
 #: Largest intravenous dose, mg (label).
 MAX_IV_DOSE_MG = 800.0
@@ -169,6 +170,7 @@ def concentrations(
     weight_kg: np.ndarray,
     female: np.ndarray,
     pk: TypicalPK = TypicalPK(),
+    scale: np.ndarray | None = None,
 ) -> np.ndarray:
     """Typical-value tocilizumab concentrations of each patient under a regimen.
 
@@ -185,6 +187,8 @@ def concentrations(
         Sex of each patient.
     pk : TypicalPK
         PK parameters.
+    scale : numpy.ndarray, optional
+        Each patient's CL and Vmax as multiples of their typical values, (patients, 2).
 
     Returns
     -------
@@ -201,16 +205,179 @@ def concentrations(
     female = np.atleast_1d(np.asarray(female, dtype=bool))
     doses = regimen.doses_mg(weight_kg)
     events = regimen.times(float(np.max(days)) + 1e-9) if regimen.dose > 0 else np.array([])
-    return _solve(doses, events, regimen.route, np.asarray(days, float), weight_kg, female, pk)
+    days = np.asarray(days, float)
+    return _solve(doses, events, regimen.route, days, weight_kg, female, pk, scale=scale)
 
 
-def _solve(doses, events, route, days, weight_kg, female, pk):
-    """Integrate every patient's compartments from dose to dose; report at ``days``."""
+@dataclass(frozen=True)
+class PKVariability:
+    r"""Frey 2010's between-patient variability of CL and Vmax and its residual error.
+
+    Log-normal SDs from the CVs (39 % and 54 %: :math:`\sqrt{\ln(1 + CV^2)}`), their
+    correlation (-0.5), and the combined residual error of a measured concentration, SD
+    :math:`\sqrt{(0.22\,C)^2 + 2.4^2}` µg/mL (domain-facts §5c; nlmixr2lib
+    ``Frey_2010_tocilizumab``).
+    """
+
+    cl_sd: float = 0.3762
+    vmax_sd: float = 0.5062
+    correlation: float = -0.5
+    proportional: float = 0.22
+    additive: float = 2.4  # µg/mL
+
+    def covariance(self) -> np.ndarray:
+        """Covariance of (ln CL, ln Vmax) between patients."""
+        off = self.correlation * self.cl_sd * self.vmax_sd
+        return np.array([[self.cl_sd**2, off], [off, self.vmax_sd**2]])
+
+    def residual_sd(self, concentration: np.ndarray) -> np.ndarray:
+        """SD of a measured concentration around the model's, µg/mL."""
+        return np.hypot(self.proportional * concentration, self.additive)
+
+
+def pk_quadrature(
+    nodes: int, variability: PKVariability = PKVariability()
+) -> tuple[np.ndarray, np.ndarray]:
+    """Gauss-Hermite nodes of Frey's (CL, Vmax) population distribution, ``nodes`` per effect.
+
+    Returns
+    -------
+    scale : numpy.ndarray
+        CL and Vmax as multiples of their typical values, (nodes**2, 2).
+    weight : numpy.ndarray
+        Probability of each node, summing to 1.
+    """
+    x, w = np.polynomial.hermite.hermgauss(nodes)
+    z = np.stack(np.meshgrid(np.sqrt(2.0) * x, np.sqrt(2.0) * x, indexing="ij"), -1)
+    eta = z.reshape(-1, 2) @ np.linalg.cholesky(variability.covariance()).T
+    return np.exp(eta), (np.outer(w, w) / np.pi).ravel()
+
+
+#: Grid over each standardised PK effect (ln CL, ln Vmax) of a patient's posterior.
+PK_GRID = np.linspace(-3.5, 3.5, 21)
+#: Patients whose grids are solved together (bounds the memory: rows x reporting days).
+PK_BATCH = 40
+
+
+@dataclass(frozen=True)
+class IndividualPK:
+    """Patients' concentrations given their measured ones (posterior means over a PK grid).
+
+    Attributes
+    ----------
+    concentration : numpy.ndarray
+        Posterior mean concentration at the days asked, µg/mL, (patients, days).
+    log_scale : numpy.ndarray
+        Posterior mean of ln(CL / typical CL) and ln(Vmax / typical Vmax), (patients, 2).
+    """
+
+    concentration: np.ndarray
+    log_scale: np.ndarray
+
+
+def individual_concentrations(
+    regimen: Regimen,
+    days: np.ndarray,
+    weight_kg: np.ndarray,
+    female: np.ndarray,
+    samples: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    pk: TypicalPK = TypicalPK(),
+    variability: PKVariability = PKVariability(),
+) -> IndividualPK:
+    """Each patient's concentrations given their measured concentrations and Frey's variability.
+
+    The patient's CL and Vmax (each x its typical value) have Frey's log-normal population
+    distribution as prior; measured concentrations have his combined residual error, and one
+    below the assay's limit contributes the probability of lying below it. The posterior is
+    evaluated on a 21 x 21 grid of the standardised effects (+-3.5 SD), and the patient's
+    concentration course is its posterior mean there; V1 and V2 stay at their typical values
+    (troughs say little about them). A patient without samples gets their prior mean course.
+
+    Parameters
+    ----------
+    regimen : Regimen
+        Doses from day 0.
+    days : numpy.ndarray
+        Days at which to report, ascending; at a dosing day, just before the dose.
+    weight_kg : numpy.ndarray
+        Body weight of each patient, kg.
+    female : numpy.ndarray of bool
+        Sex of each patient.
+    samples : list of (days, value, censored)
+        Each patient's measured concentrations: days from the first dose (a sample on a
+        dosing day is taken before the dose), values in µg/mL, and their censoring: -1 below
+        the assay's limit, 1 above it (``value`` then is the limit), 0 measured.
+    pk : TypicalPK
+        Typical values.
+    variability : PKVariability
+        Between-patient variability and residual error.
+
+    Returns
+    -------
+    IndividualPK
+
+    Examples
+    --------
+    A patient whose troughs are twice the typical ones is estimated to clear the drug
+    more slowly:
+
+    >>> r = Regimen("iv", 8, "mg/kg", 28)
+    >>> typical = concentrations(r, np.array([27.99, 55.99]), [70.0], [True])[0]
+    >>> fit = individual_concentrations(
+    ...     r, np.array([10.0]), [70.0], [True],
+    ...     [(np.array([28.0, 56.0]), 2 * typical, np.array([0, 0]))])
+    >>> bool(fit.log_scale[0, 0] < 0)
+    True
+    """
+    weight_kg = np.atleast_1d(np.asarray(weight_kg, dtype=float))
+    female = np.atleast_1d(np.asarray(female, dtype=bool))
+    days = np.asarray(days, dtype=float)
+    z = np.stack(np.meshgrid(PK_GRID, PK_GRID, indexing="ij"), -1).reshape(-1, 2)
+    eta = z @ np.linalg.cholesky(variability.covariance()).T  # (grid, 2)
+    log_prior = -0.5 * (z**2).sum(axis=1)
+    events = regimen.times(float(max(days.max(), *(d.max() for d, _, _ in samples if d.size)))
+                           + 1e-9) if regimen.dose > 0 else np.array([])  # fmt: skip
+    out = np.zeros((weight_kg.size, days.size))
+    log_scale = np.zeros((weight_kg.size, 2))
+    doses = regimen.doses_mg(weight_kg)
+    for start in range(0, weight_kg.size, PK_BATCH):
+        batch = np.arange(start, min(start + PK_BATCH, weight_kg.size))
+        when = np.unique(np.concatenate([samples[i][0] for i in batch] + [days]))
+        rows = np.repeat(batch, len(eta))
+        grid = _solve(
+            doses[rows], events, regimen.route, when, weight_kg[rows], female[rows], pk,
+            scale=np.exp(np.tile(eta, (batch.size, 1))), pre_dose=True,
+        ).reshape(batch.size, len(eta), when.size)  # fmt: skip
+        at_days = np.searchsorted(when, days)
+        for j, i in enumerate(batch):
+            sampled, value, censored = samples[i]
+            predicted = grid[j][:, np.searchsorted(when, sampled)]  # (grid, samples)
+            sd = variability.residual_sd(predicted)
+            resid = (value - predicted) / sd
+            exact = -0.5 * resid**2 - np.log(sd)
+            loglik = np.where(censored == 0, exact, log_ndtr(-np.sign(censored) * resid))
+            loglik = loglik.sum(axis=1)
+            weight = np.exp(log_prior + loglik - (log_prior + loglik).max())
+            weight /= weight.sum()
+            out[i] = weight @ grid[j][:, at_days]
+            log_scale[i] = weight @ eta
+    return IndividualPK(out, log_scale)
+
+
+def _solve(doses, events, route, days, weight_kg, female, pk, scale=None, pre_dose=False):
+    """Integrate every row's compartments from dose to dose; report at ``days``.
+
+    ``scale`` (rows, 2), if given, multiplies each row's CL and Vmax. With ``pre_dose`` a day
+    that is a dosing day reports the value just before the dose (a trough), else just after.
+    """
     n = weight_kg.size
     out = np.zeros((n, days.size))
     if events.size == 0:
         return out
     cl = pk.cl * (weight_kg / 70.0) ** pk.cl_weight_power * np.where(female, pk.cl_female, 1.0)
+    vmax = np.full(n, pk.vmax)
+    if scale is not None:
+        cl, vmax = cl * scale[:, 0], vmax * scale[:, 1]
     ka = pk.ka if route == "sc" else 0.0
 
     def rates(_t, y):
@@ -219,7 +386,7 @@ def _solve(doses, events, route, days, weight_kg, female, pk):
         exchange = pk.q * (c - a2 / pk.v2)
         absorbed = ka * depot
         return np.concatenate(
-            [-absorbed, absorbed - cl * c - exchange - pk.vmax * c / (pk.km + c), exchange]
+            [-absorbed, absorbed - cl * c - exchange - vmax * c / (pk.km + c), exchange]
         )
 
     state = np.zeros(3 * n)
@@ -229,8 +396,12 @@ def _solve(doses, events, route, days, weight_kg, female, pk):
             state[n : 2 * n] += doses
         else:
             state[:n] += pk.f_sc * doses
-        end = events[k + 1] if k + 1 < events.size else last
-        here = (days >= begin) & ((days < end) if k + 1 < events.size else (days <= end))
+        final = k + 1 == events.size
+        end = last if final else events[k + 1]
+        if pre_dose:
+            here = (days > begin) & (days <= end)
+        else:
+            here = (days >= begin) & ((days <= end) if final else (days < end))
         if end <= begin:  # the last day is a dosing day
             out[:, here] = state[n : 2 * n, None] / pk.v1
             continue

@@ -1,8 +1,9 @@
 r"""Exposure-response: a turnover model of tocilizumab's effect on DAS28 (Levi 2013's structure).
 
-For subject :math:`i` with typical-value tocilizumab concentration :math:`C_i(t)` (µg/mL; from
-their regimen, weight and sex through Frey 2010's population PK, :mod:`il6fit.exposure`) and
-DAS28 :math:`y_{ij}` at visit day :math:`t_{ij}`:
+For subject :math:`i` with tocilizumab concentration :math:`C_i(t)` (µg/mL; from their
+regimen, weight and sex through Frey 2010's population PK, :mod:`il6fit.exposure`: their own
+where the data hold measured concentrations, ``TCZ`` rows, else the typical one) and DAS28
+:math:`y_{ij}` at visit day :math:`t_{ij}`:
 
 .. math::
 
@@ -50,14 +51,25 @@ precision :math:`\sigma_B^{-2} + a_i/\sigma^2`, mean
 :math:`(\mu_B/\sigma_B^2 + g_i^\top y_i/\sigma^2)` over that precision.
 
 Dosing comes from the arms: ``arms`` gives mg/kg IV every 4 weeks, as in the trials Levi 2013
-analysed; ``arm_regimens`` gives any other regimen in words (``162 mg SC every week``). The
-estimands, standardised over the subjects fitted (their weights and sexes), are the mean change
+analysed; ``arm_regimens`` gives any other regimen in words (``162 mg SC every week``).
+
+A subject's own exposure, as Levi 2013 drove the model with each patient's PK estimates, comes in
+a first stage from their measured concentrations (sequential PK/PD with individual PK
+parameters): their CL and Vmax have Frey's population distribution as prior and the samples his
+combined residual error (:func:`il6fit.exposure.individual_concentrations`), and
+:math:`C_i(t)` is the posterior mean course. Without it the model reads the PK variability
+between patients (CL 39 %, Vmax 54 % CV) as variability of potency, and :math:`EC_{50}` becomes
+the potency of the typical exposure: about twice the drug's on the simulator's trial.
+
+The estimands, standardised over the subjects fitted (their weights and sexes, and with
+measured concentrations Frey's PK variability, by Gauss-Hermite quadrature), are the mean change
 of DAS28 at the landmark week under each regimen of ``regimens``, studied or not, its difference
 from the first, and the turnover half-life :math:`\ln 2 / k_{out}` in days.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -72,11 +84,18 @@ import xarray as xr
 from scipy.special import logsumexp
 
 from il6fit.errors import SpecError
-from il6fit.exposure import PLACEBO, Regimen, concentrations
+from il6fit.exposure import (
+    PLACEBO,
+    Regimen,
+    concentrations,
+    individual_concentrations,
+    pk_quadrature,
+)
 from il6fit.models.arms import ARMS_DOC, ARMS_SCHEMA, DEFAULT_ARMS
 from il6fit.models.censored import exact_scores
 from il6fit.models.family import (
     Answer,
+    Calibration,
     FigureInput,
     FigureSpec,
     Headline,
@@ -108,6 +127,11 @@ DEFAULT_WEIGHT_KG = 70.0
 #: Turnover step, days, with intravenous dosing only; a quarter of it with any subcutaneous
 #: dosing (error below 1e-4 of baseline, il6fit.models.turnover).
 STEP_DAYS = 1.0
+#: PARAMCD of measured tocilizumab concentrations (µg/mL).
+DRUG_PARAMCD = "TCZ"
+#: Gauss-Hermite nodes per PK effect (CL, Vmax) over which the regimen predictions of a fit
+#: driven by measured concentrations are averaged.
+PK_NODES = 4
 #: Weight classes per sex over which regimen predictions are standardised.
 WEIGHT_CLASSES = 8
 #: Regimens predicted by default: the trials' IV doses and the subcutaneous label doses.
@@ -231,15 +255,16 @@ def analysis_table(
     Returns
     -------
     pandas.DataFrame
-        Columns ``USUBJID``, ``week``, ``day``, ``y``, ``arm``, ``regimen`` (in words),
-        ``dose`` (the regimen's dose, 0 for placebo; orders the arms), ``female``, ``weight``
-        (kg).
+        Columns ``USUBJID``, ``week``, ``day``, ``y`` (empty at a visit with a drug sample
+        only), ``arm``, ``regimen`` (in words), ``dose`` (the regimen's dose, 0 for placebo;
+        orders the arms), ``female``, ``weight`` (kg), ``tcz`` and ``tcz_cens`` (a measured
+        concentration, µg/mL, and its censoring: :func:`_with_drug_samples`).
 
     Raises
     ------
     SpecError
-        If a regimen is malformed, a subject has two scores in one week, or no subject in the
-        arms has a baseline score.
+        If a regimen is malformed, a subject has two scores (or drug samples) in one week, or
+        no subject in the arms has a baseline score.
     """
     regimens = arm_regimens(options)
     rows = exact_scores(
@@ -267,15 +292,75 @@ def analysis_table(
             f"exposure_response: no subject in arms {list(regimens)} has a baseline "
             f"{options.score}."
         )
-    twice = table.duplicated(["USUBJID", "week"])
-    if twice.any():
-        first = table[twice].iloc[0]
-        raise SpecError(
-            f"exposure_response: subject {first['USUBJID']} has two {options.score} scores at "
-            f"week {first['week']:g}; prepare the data with visit windows (prepare.visit_weeks) "
-            "so that each subject has one score per visit."
-        )
+    _one_per_visit(table, f"{options.score} scores")
+    table = _with_drug_samples(table, measurements)
     return table.sort_values(["USUBJID", "day"]).reset_index(drop=True)
+
+
+def _one_per_visit(rows: pd.DataFrame, what: str) -> None:
+    twice = rows.duplicated(["USUBJID", "week"])
+    if twice.any():
+        first = rows[twice].iloc[0]
+        raise SpecError(
+            f"exposure_response: subject {first['USUBJID']} has two {what} at week "
+            f"{first['week']:g}; prepare the data with visit windows (prepare.visit_weeks) so "
+            "that each subject has one per visit."
+        )
+
+
+def _with_drug_samples(table: pd.DataFrame, measurements: pd.DataFrame) -> pd.DataFrame:
+    """Add measured concentrations (``TCZ`` rows) of the treated subjects as ``tcz``.
+
+    ``tcz`` (µg/mL) and ``tcz_cens`` (-1 below the assay's limit, 1 above it, ``tcz`` the
+    limit) on each subject-visit with a sample; a visit with a sample but no score gets a row
+    with ``y`` empty. Samples of untreated subjects are left out, with a note in the log.
+    """
+    rows = measurements[measurements["PARAMCD"] == DRUG_PARAMCD]
+    table = table.assign(tcz=np.nan, tcz_cens=0)
+    if rows.empty:
+        log.warning(
+            "exposure_response: no measured concentrations (%s rows), so every subject gets "
+            "the typical exposure of their dose, weight and sex; EC50 is then the potency of "
+            "the typical exposure, not of the drug in a patient (on the simulator's trial about "
+            "twice the drug's: docs/exposure-response.md)",
+            DRUG_PARAMCD,
+        )
+        return table
+    cens = rows["CENS"].fillna(0) if "CENS" in rows else pd.Series(0, index=rows.index)
+    samples = pd.DataFrame(
+        {
+            "USUBJID": rows["USUBJID"].to_numpy(),
+            "week": rows["AVISITN"].to_numpy(float),
+            "tcz": rows["AVAL"].to_numpy(float),
+            "tcz_cens": cens.to_numpy(int),
+        }
+    )
+    per_subject = table.drop_duplicates("USUBJID").set_index("USUBJID")
+    samples = samples[samples["USUBJID"].isin(per_subject.index)]
+    treated = samples["USUBJID"].map(per_subject["dose"]) > 0
+    if (~treated).any():
+        log.info(
+            "exposure_response: %d %s sample(s) of %d untreated subject(s) left out (their "
+            "regimen gives no drug)",
+            int((~treated).sum()),
+            DRUG_PARAMCD,
+            samples.loc[~treated, "USUBJID"].nunique(),
+        )
+    samples = samples[treated]
+    _one_per_visit(samples, f"{DRUG_PARAMCD} samples")
+    merged = table.drop(columns=["tcz", "tcz_cens"]).merge(
+        samples, on=["USUBJID", "week"], how="outer"
+    )
+    for column in ("arm", "regimen", "dose", "female", "weight"):
+        merged[column] = merged["USUBJID"].map(per_subject[column])
+    merged["day"] = merged["week"] * 7.0
+    merged["tcz_cens"] = merged["tcz_cens"].fillna(0).astype(int)
+    log.info(
+        "exposure_response: %d measured concentrations of %d subjects drive their own exposure",
+        int(merged["tcz"].notna().sum()),
+        merged.loc[merged["tcz"].notna(), "USUBJID"].nunique(),
+    )
+    return merged
 
 
 def _edges(regimens: list[Regimen], until: float, extra: np.ndarray) -> np.ndarray:
@@ -312,7 +397,7 @@ def exposure_design(table: pd.DataFrame) -> dict[str, np.ndarray]:
         ``profiles`` (the distinct rows of ``concentration``: every placebo subject shares
         one) and ``profile`` (each subject's row of it), ``visits`` (days), ``y`` and ``seen``
         (subjects x visits; ``seen`` 1 where observed), ``subjects`` (their IDs, in row order
-        of the arrays), ``subject_idx`` and ``visit_idx`` (each table row's).
+        of the arrays), ``subject_idx`` and ``visit_idx`` (of each table row with a score).
     """
     subjects = table.drop_duplicates("USUBJID").reset_index(drop=True)
     visits = np.unique(table["day"].to_numpy(float))
@@ -320,20 +405,13 @@ def exposure_design(table: pd.DataFrame) -> dict[str, np.ndarray]:
     regimens = {text: Regimen.parse(text) for text in subjects["regimen"].unique()}
     edges = _edges(list(regimens.values()), until, visits)
     middles = (edges[1:] + edges[:-1]) / 2
-    conc = np.zeros((len(subjects), middles.size))
-    for text, group in subjects.groupby("regimen"):
-        if regimens[text].dose > 0:
-            conc[group.index] = concentrations(
-                regimens[text],
-                middles,
-                group["weight"].to_numpy(float),
-                group["female"].to_numpy(bool),
-            )
-    row = pd.Index(subjects["USUBJID"]).get_indexer(table["USUBJID"])
-    col = np.searchsorted(visits, table["day"].to_numpy(float))
+    conc = _exposure(table, subjects, regimens, middles)
+    scored = table[table["y"].notna()]
+    row = pd.Index(subjects["USUBJID"]).get_indexer(scored["USUBJID"])
+    col = np.searchsorted(visits, scored["day"].to_numpy(float))
     y = np.zeros((len(subjects), visits.size))
     seen = np.zeros_like(y)
-    y[row, col] = table["y"].to_numpy(float)
+    y[row, col] = scored["y"].to_numpy(float)
     seen[row, col] = 1.0
     profiles, profile = np.unique(conc, axis=0, return_inverse=True)
     return {
@@ -347,6 +425,59 @@ def exposure_design(table: pd.DataFrame) -> dict[str, np.ndarray]:
         "subjects": subjects["USUBJID"].to_numpy(),
         "subject_idx": row,
         "visit_idx": col,
+    }
+
+
+#: Exposures computed in this process, by what they depend on (the individual ones take
+#: seconds: a fit job builds the model more than once).
+_EXPOSURES: dict[str, np.ndarray] = {}
+
+
+def _exposure(table, subjects, regimens, middles) -> np.ndarray:
+    """Each subject's concentrations at ``middles``: their own where sampled, else typical."""
+    columns = [c for c in ("USUBJID", "day", "regimen", "weight", "female", "tcz", "tcz_cens")
+               if c in table]  # fmt: skip
+    digest = hashlib.sha256(pd.util.hash_pandas_object(table[columns], index=False).to_numpy())
+    digest.update(np.ascontiguousarray(middles).tobytes())
+    key = digest.hexdigest()
+    if key in _EXPOSURES:
+        return _EXPOSURES[key]
+    conc = np.zeros((len(subjects), middles.size))
+    samples = _drug_samples(table)
+    for text, group in subjects.groupby("regimen"):
+        regimen = regimens[text]
+        if regimen.dose == 0:
+            continue
+        weight, female = group["weight"].to_numpy(float), group["female"].to_numpy(bool)
+        conc[group.index] = concentrations(regimen, middles, weight, female)
+        measured = group["USUBJID"].isin(samples).to_numpy()
+        if measured.any():
+            conc[group.index[measured]] = individual_concentrations(
+                regimen,
+                middles,
+                weight[measured],
+                female[measured],
+                [samples[u] for u in group.loc[measured, "USUBJID"]],
+            ).concentration
+    if len(_EXPOSURES) >= 4:
+        _EXPOSURES.clear()
+    conc.flags.writeable = False
+    _EXPOSURES[key] = conc
+    return conc
+
+
+def _drug_samples(table: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Each sampled subject's measured concentrations: (days, µg/mL, censoring -1/0/1)."""
+    if "tcz" not in table:
+        return {}
+    rows = table[table["tcz"].notna()]
+    return {
+        subject: (
+            group["day"].to_numpy(float),
+            group["tcz"].to_numpy(float),
+            group["tcz_cens"].to_numpy(int),
+        )
+        for subject, group in rows.groupby("USUBJID", sort=False)
     }
 
 
@@ -519,11 +650,12 @@ def build_latent(table: pd.DataFrame, priors: Mapping[str, Prior], options: Opti
     Returns
     -------
     pymc.Model
-        Observed ``y`` (dims ``obs``, the table's rows); ``z_base``, ``z_ec50`` (dims
+        Observed ``y`` (dims ``obs``, the table's rows with a score); ``z_base``, ``z_ec50`` (dims
         ``subject``) free, ``base`` and ``ec50_subject`` deterministic.
     """
     design = exposure_design(table)
-    coords = {**_coords(design), "obs": np.arange(len(table))}
+    scored = table["y"].notna().to_numpy()
+    coords = {**_coords(design), "obs": np.arange(int(scored.sum()))}
     with pm.Model(coords=coords) as model:
         data = {k: pm.Data(k, v, dims=d) for k, (v, d) in _data(design).items()}
         theta = _globals(priors)
@@ -540,10 +672,17 @@ def build_latent(table: pd.DataFrame, priors: Mapping[str, Prior], options: Opti
         g = course_fraction(1.0 - effect, theta["kout"], design["edges"], design["visits"])
         cell = design["subject_idx"] * design["visits"].size + design["visit_idx"]
         cell = pm.Data("cell_idx", cell, dims="obs")
-        y = pm.Data("y_observed", table["y"].to_numpy(float), dims="obs")
+        y = pm.Data("y_observed", table["y"].to_numpy(float)[scored], dims="obs")
         mean = (base[:, None] * g).ravel()[cell]
         pm.Normal("y", mean, theta["sigma"], observed=y, dims="obs")
     return model
+
+
+def _with_scores(table: pd.DataFrame, values: Mapping) -> pd.DataFrame:
+    """Put drawn scores in place of the observed ones (the rows with a score)."""
+    out = table.copy()
+    out.loc[out["y"].notna(), "y"] = np.asarray(values["y"], dtype=float)
+    return out
 
 
 def _flat(posterior: xr.Dataset, name: str) -> np.ndarray:
@@ -663,6 +802,7 @@ def regimen_change(
     weight_kg: np.ndarray,
     female: np.ndarray,
     share: np.ndarray | None = None,
+    pk_variability: bool = False,
 ) -> xr.DataArray:
     r"""Mean change of DAS28 from baseline under a regimen, for every posterior draw.
 
@@ -683,6 +823,11 @@ def regimen_change(
         The subjects standardised over.
     share : numpy.ndarray, optional
         Each one's share of the population (e.g. a weight class's); equal if not given.
+    pk_variability : bool
+        Average over Frey's between-patient variability of CL and Vmax too (:data:`PK_NODES`
+        Gauss-Hermite nodes per effect), as a fit that drove its patients with their own
+        exposure (measured concentrations) must: its EC50 is the potency in a patient, not
+        that of the typical exposure.
 
     Returns
     -------
@@ -693,10 +838,20 @@ def regimen_change(
     until = float(weeks.max()) * 7.0
     edges = _edges([regimen], until, weeks * 7.0)
     middles = (edges[1:] + edges[:-1]) / 2
-    profiles, which = np.unique(
-        concentrations(regimen, middles, weight_kg, female), axis=0, return_inverse=True
-    )
     given = np.ones(np.size(weight_kg)) if share is None else np.asarray(share, dtype=float)
+    weight_kg, female = np.atleast_1d(weight_kg), np.atleast_1d(female)
+    scale = None
+    if pk_variability:
+        nodes, node_weight = pk_quadrature(PK_NODES)
+        k = len(nodes)
+        weight_kg, female = np.repeat(weight_kg, k), np.repeat(female, k)
+        given = np.repeat(given, k) * np.tile(node_weight, given.size)
+        scale = np.tile(nodes, (given.size // k, 1))
+    profiles, which = np.unique(
+        concentrations(regimen, middles, weight_kg, female, scale=scale),
+        axis=0,
+        return_inverse=True,
+    )
     share = np.bincount(which.ravel(), given, minlength=len(profiles)) / given.sum()
     _, weights = quadrature()
     stacked = posterior[["mu_base", "ec50", "omega_ec50", "imax", "kout", "dmard"]].stack(
@@ -731,7 +886,10 @@ def regimen_courses(
     population = _population(table)
     classes = [population[k].to_numpy() for k in ("weight", "female", "share")]
     regimens = predicted_regimens(options)
-    changes = [regimen_change(posterior, r, weeks, *classes) for r in regimens]
+    measured = bool(_drug_samples(table))
+    changes = [
+        regimen_change(posterior, r, weeks, *classes, pk_variability=measured) for r in regimens
+    ]
     return xr.concat(changes, dim=pd.Index([r.label for r in regimens], name="regimen")).transpose(
         "chain", "draw", "regimen", "week"
     )
@@ -942,7 +1100,7 @@ FAMILY = ModelFamily(
         ),
     },
     observed={"y": ObservedInfo("DAS28 at every visit (score)")},
-    with_observed=lambda table, values: table.assign(y=np.asarray(values["y"], dtype=float)),
+    with_observed=_with_scores,
     marginal=Marginal(generative=build_latent, conditional=conditional_effects),
     headlines=HEADLINES,
     # Levi 2013's estimates (domain-facts §5c), on a trial of the simulator's design
@@ -959,5 +1117,8 @@ FAMILY = ModelFamily(
         },
         n_subjects=300,
     ),
+    # 60 patients of the simulator's trial, their measured concentrations driving their own
+    # exposure (a replicate keeps them and draws the scores)
+    calibration=Calibration(design={"scenario": "ra_tcz_trial", "n_subjects": 60}),
     compile_seconds=40.0,
 )

@@ -170,6 +170,8 @@ def simulate_cohort(spec: Scenario, seed: int) -> tuple[pd.DataFrame, pd.DataFra
         _lab_rows(ids, weeks, observed & crp_mgdl, crp / 10, "CRP", "mg/dL",
                   spec.crp_lloq / 10, spec.crp_uloq / 10),
     ]  # fmt: skip
+    if spec.tcz_samples and spec.population == "ra":
+        parts.append(_drug_rows(spec, seed, ids, weeks, observed & later & (dose > 0), conc))
     units = {"ESR": "mm/h", "TJC28": "joints", "SJC28": "joints", "PTGA": "mm"}
     parts += [_value_rows(ids, weeks, observed, values[c], c, units[c]) for c in values]
     measurements = (
@@ -312,12 +314,23 @@ def _lab_rows(ids, weeks, observed, values, code, unit, lloq, uloq):
     t, i = np.nonzero(observed)
     v = values[t, i]
     text = np.char.mod("%.3g", v).astype(object)
-    below, above = v < lloq, v > uloq
+    below, above = v < lloq, (v > uloq) if uloq is not None else np.zeros(v.shape, bool)
     avalc = text.copy()
     avalc[below] = f"<{lloq:g}"
-    avalc[above] = f">{uloq:g}"
+    if above.any():
+        avalc[above] = f">{uloq:g}"
     aval = np.where(below | above, "", text)
-    return _frame(ids, weeks, t, i, code, aval, avalc, unit, f"{lloq:g}", f"{uloq:g}")
+    limit = "" if uloq is None else f"{uloq:g}"
+    return _frame(ids, weeks, t, i, code, aval, avalc, unit, f"{lloq:g}", limit)
+
+
+def _drug_rows(spec, seed, ids, weeks, sampled, conc):
+    """Measured tocilizumab with Frey 2010's combined residual error, on a stream of its own."""
+    rng = np.random.default_rng([int(seed), 1])
+    noise = rng.standard_normal((2, *conc.shape))
+    pk = spec.pk
+    measured = conc * (1 + pk.residual_proportional * noise[0]) + pk.residual_additive * noise[1]
+    return _lab_rows(ids, weeks, sampled, measured, "TCZ", "ug/mL", spec.tcz_lloq, None)
 
 
 def _value_rows(ids, weeks, observed, values, code, unit):

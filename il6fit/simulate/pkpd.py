@@ -56,6 +56,8 @@ class PKParameters:
     vmax: float = 7.5  # mg/d
     vmax_iiv: float = 0.49  # 54 % CV
     km: float = 2.7  # µg/mL
+    residual_proportional: float = 0.22  # of a measured concentration
+    residual_additive: float = 2.4  # µg/mL
 
 
 @dataclass(frozen=True)

@@ -73,6 +73,12 @@ class Scenario:
     crp_assay_cv: float = 0.05  # UNVERIFIED
     # sites with index >= this report CRP in mg/dL, as RADIATE and Japanese cohorts did [§2b]
     crp_mgdl_from_site: int | None = None
+    # measured tocilizumab (PARAMCD TCZ) at every attended visit after baseline of a treated
+    # subject, pre-dose at dosing visits, with Frey 2010's residual error, 22 % proportional and
+    # 2.4 µg/mL additive [§5c]; assay limit 0.1 µg/mL (UNVERIFIED). Drawn from a stream of
+    # their own, so the other data are the same with and without them.
+    tcz_samples: bool = False
+    tcz_lloq: float = 0.1
     # ESR: RA baselines ~46-71 mm/h [§3a]; women and age raise it (Miller rule) [§3a]
     esr_median: float = 50.0  # mm/h at crp_median, female, age 53
     esr_crp_slope: float = 0.5  # ln(mm/h) per ln(mg/L); ESR-CRP r = 0.80 [§2d, Boss 2000]
@@ -128,6 +134,7 @@ SCENARIOS: dict[str, Scenario] = {
         # comes out near 40 %.
         pd=PDParameters(emax=0.66),
         crp_mgdl_from_site=5,
+        tcz_samples=True,
     ),
     "ra_cohort": Scenario(
         name="ra_cohort",

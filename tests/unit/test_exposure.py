@@ -146,3 +146,69 @@ def test_a_rate_per_draw_gives_each_draws_course():
 def test_visits_must_fall_on_step_boundaries():
     with pytest.raises(ValueError, match="boundary"):
         course_fraction(np.ones((1, 10)), 0.1, np.arange(11.0), np.array([2.5]))
+
+
+IV8 = Regimen("iv", 8, "mg/kg", 28)
+
+
+def test_a_sample_on_a_dosing_day_is_the_trough_before_the_dose():
+    from il6fit.exposure import _solve
+
+    days = np.array([27.999, 28.0, 28.001])
+    dose = IV8.doses_mg(np.array([70.0]))
+    after = concentrations(IV8, days, [70.0], [False])[0]
+    before = _solve(dose, IV8.times(29), "iv", days, np.array([70.0]), np.array([False]),
+                    TypicalPK(), pre_dose=True)[0]  # fmt: skip
+    assert before[1] == pytest.approx(before[0], rel=1e-3)
+    assert after[1] == pytest.approx(after[2], rel=1e-3) and after[1] > 10 * before[1]
+
+
+def grid_posterior(samples, days, regimen, weight, female, points):
+    """Posterior mean concentration and (ln CL, ln Vmax) effects on a grid of ``points``^2."""
+    from scipy.stats import multivariate_normal
+
+    from il6fit.exposure import PKVariability, _solve
+
+    v = PKVariability()
+    axis = np.linspace(-4.5, 4.5, points)
+    z = np.stack(np.meshgrid(axis, axis, indexing="ij"), -1).reshape(-1, 2)
+    eta = z @ np.linalg.cholesky(v.covariance()).T
+    when, value, cens = samples
+    at = np.union1d(when, days)
+    n = len(eta)
+    c = _solve(np.full(n, regimen.doses_mg(np.array([weight]))[0]), regimen.times(at.max() + 1),
+               regimen.route, at, np.full(n, weight), np.full(n, female), TypicalPK(),
+               scale=np.exp(eta), pre_dose=True)  # fmt: skip
+    predicted = c[:, np.searchsorted(at, when)]
+    sd = v.residual_sd(predicted)
+    from scipy.stats import norm
+
+    log_like = np.where(
+        cens == 0, norm.logpdf(value, predicted, sd), norm.logcdf(value, predicted, sd)
+    ).sum(axis=1)
+    log_post = log_like + multivariate_normal(cov=v.covariance()).logpdf(eta)
+    w = np.exp(log_post - log_post.max())
+    w /= w.sum()
+    return w @ c[:, np.searchsorted(at, days)], w @ eta
+
+
+@pytest.mark.parametrize(
+    "values, cens",
+    [
+        (np.array([60.0, 14.0, 30.0, 9.0]), np.array([0, 0, 0, 0])),  # slow clearance
+        (np.array([20.0, 0.1, 0.1, 0.1]), np.array([0, -1, -1, -1])),  # fast: below the limit
+    ],
+)
+def test_individual_exposure_is_the_grid_posterior_mean_of_freys_model(values, cens):
+    from il6fit.exposure import individual_concentrations
+
+    samples = (np.array([14.0, 28.0, 42.0, 56.0]), values, cens)
+    days = np.array([7.5, 20.5, 50.5])
+    fit = individual_concentrations(IV8, days, [64.0], [True], [samples])
+    fine, eta = grid_posterior(samples, days, IV8, 64.0, True, 61)
+    np.testing.assert_allclose(fit.concentration[0], fine, rtol=0.02)
+    np.testing.assert_allclose(fit.log_scale[0], eta, atol=0.02)
+    typical = concentrations(IV8, days, [64.0], [True])[0]
+    # the samples move the course away from the typical one, the way they point
+    slower = cens[1] == 0
+    assert (fit.concentration[0, -1] > typical[-1]) == slower

@@ -217,8 +217,9 @@ def test_estimands_are_the_regimens_changes_their_differences_and_the_half_life(
     subjects = table.drop_duplicates("USUBJID")
     every = er.regimen_change(
         known_posterior()["posterior"].to_dataset(), Regimen("sc", 162, "mg", 7), np.array([12.0]),
-        subjects["weight"].to_numpy(), subjects["female"].to_numpy(),
+        subjects["weight"].to_numpy(), subjects["female"].to_numpy(), pk_variability=True,
     )  # fmt: skip
+    # the trial measured concentrations, so predictions average over the PK variability too;
     # standardised over weight classes: within 0.01 of every subject's own exposure
     change = draws["change"].sel(regimen="162 mg SC every week").values
     np.testing.assert_allclose(change, every.values[..., 0], atol=0.01)
@@ -295,3 +296,40 @@ def test_a_fit_draws_back_subject_effects_predicts_and_draws_its_figures(design,
         axes = figure.axes[0]
         assert "(" in axes.get_xlabel() and "(" in axes.get_ylabel(), name  # units
         plt.close(figure)
+
+
+def test_drug_samples_join_the_table_and_drive_their_subjects_own_exposure():
+    import pandas as pd
+
+    from il6fit.errors import SpecError
+
+    subjects, measurements, _ = simulate_cohort(scenario("ra_tcz_trial", n_subjects=30), seed=5)
+    data = prepare(
+        as_read(subjects), as_read(measurements), subjects_file="s", measurements_file="m"
+    )
+    meas = data.measurements
+    drug = meas[meas["PARAMCD"] == "TCZ"]
+    first = drug.iloc[0]
+    # that visit's score is missing: the sample still counts
+    same_visit = (meas["USUBJID"] == first["USUBJID"]) & (meas["AVISITN"] == first["AVISITN"])
+    placebo = data.subjects.loc[data.subjects["TRT01P"].str.startswith("Placebo"), "USUBJID"]
+    stray = drug.iloc[[0]].assign(USUBJID=placebo.iloc[0])
+    kept = pd.concat([meas[~(same_visit & (meas["PARAMCD"] == "DAS28ESR"))], stray])
+    table = er.analysis_table(data.subjects, kept, er.Options())
+    row = table[(table["USUBJID"] == first["USUBJID"]) & (table["week"] == first["AVISITN"])]
+    assert row["y"].isna().all() and row["tcz"].notna().all()
+    assert table.loc[table["USUBJID"] == placebo.iloc[0], "tcz"].isna().all()
+    assert table["regimen"].notna().all() and table["weight"].notna().all()
+    design = er.exposure_design(table)
+    assert design["seen"].sum() == table["y"].notna().sum()
+    # sampled subjects have profiles of their own; unsampled treated ones share typical ones
+    sampled = np.isin(design["subjects"], drug["USUBJID"].unique())
+    assert np.unique(design["profile"][sampled]).size == sampled.sum()
+    # the latent model observes only the scores, and drawn scores go back to those rows
+    model = er.build_latent(table, dict(er.DEFAULT_PRIORS), er.Options())
+    assert model["y"].eval().size == table["y"].notna().sum()
+    drawn = er.FAMILY.with_observed(table, {"y": np.zeros(int(table["y"].notna().sum()))})
+    assert drawn["y"].isna().equals(table["y"].isna()) and (drawn["y"].dropna() == 0).all()
+    twice = pd.concat([kept, drug.iloc[[1]]])
+    with pytest.raises(SpecError, match="two TCZ samples at week"):
+        er.analysis_table(data.subjects, twice, er.Options())
