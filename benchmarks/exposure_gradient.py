@@ -8,6 +8,9 @@ in one process sharing one compile cache, and evaluated 100 times at the initial
 cost grows with the exposure profiles (patients of one regimen, sex and weight to the kilogram
 share one), not with the patients. Prints one row per size; a NUTS iteration costs about
 ``steps per draw`` (7-8 on the default trial) evaluations.
+
+Each size is evaluated twice, side by side: with the trial's measured concentrations (``TCZ``
+rows: each treated patient's own exposure, a profile each) and without them (typical exposure).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=100)
     args = parser.parse_args()
     from nutpie.compile_pymc import _make_functions, _wrap_with_lock
+    from threadpoolctl import threadpool_limits
 
     from il6fit.data import as_read, prepare
     from il6fit.models import get_model
@@ -29,12 +33,16 @@ def main() -> None:
     from il6fit.sampling import make_initial_point_fn
     from il6fit.simulate import scenario, simulate_cohort
 
+    # one BLAS thread, as a fit samples (il6fit.sampling.sample_posterior)
+    threadpool_limits(limits=1, user_api="blas")
     family = get_model("exposure_response")
     options = family.make_options({})
-    print("| patients | visits | exposure profiles | steps | compile s | ms per evaluation |")
-    print("| --- | --- | --- | --- | --- | --- |")
-    for n in args.sizes:
+    print("| patients | exposure | rows | profiles | steps | compile s | ms per evaluation |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for n, exposure in [(n, e) for n in args.sizes for e in ("own", "typical")]:
         subjects, measurements, _ = simulate_cohort(scenario("ra_tcz_trial", n_subjects=n), 2026)
+        if exposure == "typical":
+            measurements = measurements[measurements["PARAMCD"] != "TCZ"]
         data = prepare(
             as_read(subjects), as_read(measurements), subjects_file="s", measurements_file="m"
         )
@@ -58,7 +66,8 @@ def main() -> None:
             fn(x, *shared)
         each = (time.perf_counter() - start) / args.repeats * 1000
         print(
-            f"| {n:,} | {len(table):,} | {len(design['profiles'])} | {design['edges'].size - 1} "
+            f"| {n:,} | {exposure} | {len(table):,} | {len(design['profiles'])} "
+            f"| {design['edges'].size - 1} "
             f"| {compiled:.1f} | {each:.2f} |",
             flush=True,
         )

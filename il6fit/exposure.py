@@ -1,4 +1,4 @@
-r"""Tocilizumab exposure from dosing: Frey 2010's population PK at its typical values.
+r"""Tocilizumab exposure from dosing: Frey 2010's population PK, typical or a patient's own.
 
 Two compartments with linear and Michaelis-Menten elimination in parallel (Frey, Grange,
 Woodworth, *J Clin Pharmacol* 2010;50:754; domain-facts §5c), intravenous doses as boluses into
@@ -26,6 +26,11 @@ regimens (typical 11,420 and 29,830 against the label's means of 13,000 and 35,0
 8 mg/kg). Healthy volunteers' absolute bioavailability of 162 mg, 48.8 % (*IJCPT* 2013;51:443),
 is lower. That is a single dose at low concentrations, where the saturable elimination takes a
 larger share.
+
+A patient's own concentrations, given measured ones (:func:`individual_concentrations`): their
+CL and Vmax have Frey's between-patient distribution as prior (CV 39 % and 54 %, correlation
+-0.5) and each measurement his combined residual error, SD :math:`\sqrt{(0.22\,C)^2 + 2.4^2}`
+µg/mL; the posterior on a grid gives the posterior mean course.
 
 The ODEs are solved with scipy's ``solve_ivp`` (DOP853, relative tolerance 1e-9) between dosing
 times, all patients at once; what the model fits takes these concentrations as data. This is the
@@ -288,7 +293,7 @@ def individual_concentrations(
 
     The patient's CL and Vmax (each x its typical value) have Frey's log-normal population
     distribution as prior; measured concentrations have his combined residual error, and one
-    below the assay's limit contributes the probability of lying below it. The posterior is
+    beyond the assay's limit contributes the probability of lying beyond it. The posterior is
     evaluated on a 21 x 21 grid of the standardised effects (+-3.5 SD), and the patient's
     concentration course is its posterior mean there; V1 and V2 stay at their typical values
     (troughs say little about them). A patient without samples gets their prior mean course.

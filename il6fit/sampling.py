@@ -585,7 +585,11 @@ def _sample_nutpie(
 
     start = time.perf_counter()
     if reuse is not None and reuse.compiled is not None:
-        compiled = reuse.compiled.with_data(**{v.name: v.get_value() for v in model.data_vars})
+        # data the log-density does not read (kept for post-processing) are not in it
+        used = {var.name for var in reuse.compiled.shared_var_keys}
+        compiled = reuse.compiled.with_data(
+            **{v.name: v.get_value() for v in model.data_vars if v.name in used}
+        )
     elif reuse is None and settings.cores == 1:
         compiled = compile_python_callbacks(model)
     else:
