@@ -253,9 +253,14 @@ def pk_quadrature(
         Probability of each node, summing to 1.
     """
     x, w = np.polynomial.hermite.hermgauss(nodes)
-    z = np.stack(np.meshgrid(np.sqrt(2.0) * x, np.sqrt(2.0) * x, indexing="ij"), -1)
-    eta = z.reshape(-1, 2) @ np.linalg.cholesky(variability.covariance()).T
+    _, eta = _effects(np.sqrt(2.0) * x, variability)
     return np.exp(eta), (np.outer(w, w) / np.pi).ravel()
+
+
+def _effects(axis: np.ndarray, variability: PKVariability) -> tuple[np.ndarray, np.ndarray]:
+    """Product grid of ``axis`` for both standardised effects, and its (ln CL, ln Vmax) effects."""
+    z = np.stack(np.meshgrid(axis, axis, indexing="ij"), -1).reshape(-1, 2)
+    return z, z @ np.linalg.cholesky(variability.covariance()).T
 
 
 #: Grid over each standardised PK effect (ln CL, ln Vmax) of a patient's posterior.
@@ -337,8 +342,7 @@ def individual_concentrations(
     weight_kg = np.atleast_1d(np.asarray(weight_kg, dtype=float))
     female = np.atleast_1d(np.asarray(female, dtype=bool))
     days = np.asarray(days, dtype=float)
-    z = np.stack(np.meshgrid(PK_GRID, PK_GRID, indexing="ij"), -1).reshape(-1, 2)
-    eta = z @ np.linalg.cholesky(variability.covariance()).T  # (grid, 2)
+    z, eta = _effects(PK_GRID, variability)  # (grid, 2) each
     log_prior = -0.5 * (z**2).sum(axis=1)
     events = regimen.times(float(max(days.max(), *(d.max() for d, _, _ in samples if d.size)))
                            + 1e-9) if regimen.dose > 0 else np.array([])  # fmt: skip

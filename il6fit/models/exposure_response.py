@@ -449,8 +449,11 @@ def _exposure(table, subjects, regimens, middles) -> np.ndarray:
         if regimen.dose == 0:
             continue
         weight, female = group["weight"].to_numpy(float), group["female"].to_numpy(bool)
-        conc[group.index] = concentrations(regimen, middles, weight, female)
         measured = group["USUBJID"].isin(samples).to_numpy()
+        if (~measured).any():
+            conc[group.index[~measured]] = concentrations(
+                regimen, middles, weight[~measured], female[~measured]
+            )
         if measured.any():
             conc[group.index[measured]] = individual_concentrations(
                 regimen,

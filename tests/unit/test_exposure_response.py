@@ -333,3 +333,19 @@ def test_drug_samples_join_the_table_and_drive_their_subjects_own_exposure():
     twice = pd.concat([kept, drug.iloc[[1]]])
     with pytest.raises(SpecError, match="two TCZ samples at week"):
         er.analysis_table(data.subjects, twice, er.Options())
+
+
+def test_regimen_predictions_average_pk_variability_as_monte_carlo_does(monkeypatch):
+    from il6fit.exposure import PKVariability, Regimen
+
+    posterior = known_posterior(draws=1)["posterior"].to_dataset()
+    weight, female = np.array([60.0, 80.0]), np.array([True, False])
+    regimen, weeks = Regimen("iv", 4, "mg/kg", 28), np.array([24.0])
+    nodes = er.regimen_change(posterior, regimen, weeks, weight, female, pk_variability=True)
+    eta = np.random.default_rng(0).multivariate_normal([0, 0], PKVariability().covariance(), 3000)
+    monkeypatch.setattr(er, "pk_quadrature", lambda _: (np.exp(eta), np.full(3000, 1 / 3000)))
+    sampled = er.regimen_change(posterior, regimen, weeks, weight, female, pk_variability=True)
+    typical = er.regimen_change(posterior, regimen, weeks, weight, female)
+    # Monte Carlo's standard error is about 0.005; the PK variability itself moves it more
+    assert float(nodes[0, 0, 0]) == pytest.approx(float(sampled[0, 0, 0]), abs=0.015)
+    assert abs(float(typical[0, 0, 0] - sampled[0, 0, 0])) > 0.03
