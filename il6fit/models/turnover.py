@@ -102,15 +102,7 @@ def course_fraction(remaining, kout, edges: np.ndarray, visits: np.ndarray):
     >>> np.round(g, 4).tolist()  # from 1 towards the new steady state 0.5
     [[1.0, 0.6839, 0.5]]
     """
-    edges = np.asarray(edges, dtype=float)
-    visits = np.asarray(visits, dtype=float)
-    at = np.searchsorted(edges, visits)
-    if not np.allclose(edges[np.minimum(at, edges.size - 1)], visits):
-        raise ValueError("every visit day must be a step boundary")
-    length = np.diff(edges)  # (steps,)
-    since = visits[:, None] - edges[None, 1:]  # (visits, steps): time from a step's end
-    inside = (since >= -1e-9).astype(float)
-    since = np.maximum(since, 0.0)
+    length, since, inside = _step_grid(edges, visits)
     tensor = any(isinstance(v, pt.TensorVariable) for v in (remaining, kout))
     xp = pt if tensor else np
     rate = pt.as_tensor(kout) if tensor else np.asarray(kout, dtype=float)
@@ -122,3 +114,48 @@ def course_fraction(remaining, kout, edges: np.ndarray, visits: np.ndarray):
         weights = -xp.exp(-r * since) * xp.expm1(-r * length) * inside
         summed = (remaining[..., None, :] * weights).sum(axis=-1)
     return xp.exp(-rate * visits) + summed
+
+
+def course_fractions(remaining, rates, edges: np.ndarray, visits: np.ndarray):
+    """:math:`g` at the visits for each loss rate of ``rates``: one matrix product for all.
+
+    Parameters
+    ----------
+    remaining : array or tensor, shape (..., steps)
+        :math:`1 - I_n`, as for :func:`course_fraction`.
+    rates : array or tensor, shape (k,)
+        Loss rates, per day, each applied to every row of ``remaining``.
+    edges, visits : numpy.ndarray
+        As for :func:`course_fraction`.
+
+    Returns
+    -------
+    array or tensor, shape (..., k, visits)
+
+    Examples
+    --------
+    >>> edges = np.arange(101.0)
+    >>> g = course_fractions(np.full((1, 100), 0.5), np.array([0.1, 1.0]), edges, np.array([10]))
+    >>> np.round(g, 4).tolist()
+    [[[0.6839], [0.5]]]
+    """
+    length, since, inside = _step_grid(edges, visits)
+    tensor = any(isinstance(v, pt.TensorVariable) for v in (remaining, rates))
+    xp = pt if tensor else np
+    r = (pt.as_tensor(rates) if tensor else np.asarray(rates, dtype=float))[:, None, None]
+    weights = -xp.exp(-r * since) * xp.expm1(-r * length) * inside  # (k, visits, steps)
+    summed = xp.tensordot(remaining, weights, axes=[[-1], [-1]])  # (..., k, visits)
+    return xp.exp(-r[:, :, 0] * visits) + summed
+
+
+def _step_grid(edges: np.ndarray, visits: np.ndarray):
+    """Step lengths, time from each step's end to each visit and which steps precede it."""
+    edges = np.asarray(edges, dtype=float)
+    visits = np.asarray(visits, dtype=float)
+    at = np.searchsorted(edges, visits)
+    if not np.allclose(edges[np.minimum(at, edges.size - 1)], visits):
+        raise ValueError("every visit day must be a step boundary")
+    length = np.diff(edges)  # (steps,)
+    since = visits[:, None] - edges[None, 1:]  # (visits, steps): time from a step's end
+    inside = (since >= -1e-9).astype(float)
+    return length, np.maximum(since, 0.0), inside

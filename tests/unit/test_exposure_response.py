@@ -12,7 +12,7 @@ from il6fit.simulate import scenario, simulate_cohort
 
 THETA = {
     "mu_base": 6.8, "sigma_base": 0.6, "ec50": 3.7, "omega": 1.07, "imax": 0.73,
-    "kout": 0.038, "dmard": 0.3, "sigma": 0.68,
+    "kout": 0.038, "omega_kout": 0.55, "dmard": 0.3, "sigma": 0.68,
 }  # fmt: skip
 
 
@@ -26,22 +26,42 @@ def design():
     return table, er.exposure_design(table)
 
 
-def brute_force(design, i, theta):
-    """log p(y_i | theta) by integrating BASE and ln EC50 on dense grids."""
+def subject_grid(design, i, theta, u, w, base):
+    """Log-density of subject i's visits on a grid of (u, w, BASE): (u, w, BASE) array."""
     seen = design["seen"][i] > 0
     y = design["y"][i][seen]
-    log_ec50 = np.log(theta["ec50"]) + theta["omega"] * np.linspace(-7, 7, 701)
     driven = (design["concentration"][i] + theta["dmard"]) ** er.HILL
-    effect = theta["imax"] * driven / (np.exp(log_ec50)[:, None] ** er.HILL + driven)
-    g = course_fraction(1 - effect, theta["kout"], design["edges"], design["visits"])[:, seen]
-    base = theta["mu_base"] + theta["sigma_base"] * np.linspace(-8, 8, 401)
-    visits = norm.pdf(y, base[None, :, None] * g[:, None, :], theta["sigma"]).prod(-1)
-    given_ec50 = np.trapezoid(visits * norm.pdf(base, theta["mu_base"], theta["sigma_base"]), base)
-    density = norm.pdf(log_ec50, np.log(theta["ec50"]), theta["omega"])
-    return np.log(np.trapezoid(given_ec50 * density, log_ec50))
+    ec50 = theta["ec50"] * np.exp(theta["omega"] * u)
+    effect = theta["imax"] * driven / (ec50[:, None] ** er.HILL + driven)
+    out = np.empty((u.size, w.size, base.size))
+    for j, kout in enumerate(theta["kout"] * np.exp(theta["omega_kout"] * w)):
+        g = course_fraction(1 - effect, kout, design["edges"], design["visits"])[:, seen]
+        out[:, j] = norm.logpdf(y, base[None, :, None] * g[:, None, :], theta["sigma"]).sum(-1)
+    return out
 
 
-def test_subject_likelihood_integrates_baseline_exactly_and_ec50_by_quadrature(design):
+def subject_log_joint(design, i, theta):
+    """Log joint density of subject i's visits and effects on a dense grid of (u, w, BASE)."""
+    u, w = np.linspace(-7, 7, 201), np.linspace(-6, 6, 97)
+    base = theta["mu_base"] + theta["sigma_base"] * np.linspace(-8, 8, 241)
+    log_joint = (
+        subject_grid(design, i, theta, u, w, base)
+        + norm.logpdf(u)[:, None, None]
+        + norm.logpdf(w)[None, :, None]
+        + norm.logpdf(base, theta["mu_base"], theta["sigma_base"])[None, None, :]
+    )
+    return log_joint, u, w, base
+
+
+def brute_force(design, i, theta):
+    """log p(y_i | theta) by integrating BASE, ln EC50 and ln kout on dense grids."""
+    log_joint, u, w, base = subject_log_joint(design, i, theta)
+    top = log_joint.max()
+    inner = np.trapezoid(np.exp(log_joint - top), base, axis=2)
+    return top + np.log(np.trapezoid(np.trapezoid(inner, w, axis=1), u))
+
+
+def test_subject_likelihood_integrates_baseline_exactly_and_the_rates_by_quadrature(design):
     table, design = design
     got = er.subject_log_likelihood(design, **THETA)
     assert got.shape == (table["USUBJID"].nunique(),)
@@ -55,7 +75,8 @@ def test_the_model_evaluates_the_same_likelihood(design):
     point = {
         "mu_base": 6.8, "sigma_base_log__": np.log(0.6), "log_ec50": np.log(3.7),
         "omega_ec50_log__": np.log(1.07), "imax_logodds__": np.log(0.73 / 0.27),
-        "log_kout": np.log(0.038), "log_dmard": np.log(0.3), "sigma_log__": np.log(0.68),
+        "log_kout": np.log(0.038), "omega_kout_log__": np.log(0.55), "log_dmard": np.log(0.3),
+        "sigma_log__": np.log(0.68),
     }  # fmt: skip
     (terms,) = model.replace_rvs_by_values([model.potentials[0]])
     potential = model.compile_fn(terms, inputs=model.value_vars, point_fn=False)(**point)
@@ -85,14 +106,15 @@ def test_weight_comes_from_bmi_and_sex_or_70_kg():
 
 
 def test_regimen_change_is_the_population_mean_of_simulated_patients():
-    """Quadrature over EC50 against patients drawn at random, for a regimen not in the trial."""
+    """Quadrature over EC50 and kout against patients drawn at random, for a regimen not in the
+    trial."""
     import xarray as xr
 
     from il6fit.exposure import Regimen, concentrations
     from il6fit.models.turnover import step_edges
 
     draw = {"mu_base": 6.6, "ec50": 3.7, "omega_ec50": 1.07, "imax": 0.7, "kout": 0.038,
-            "dmard": 0.3}  # fmt: skip
+            "omega_kout": 0.55, "dmard": 0.3}  # fmt: skip
     posterior = xr.Dataset({k: (("chain", "draw"), [[v]]) for k, v in draw.items()})
     regimen = Regimen("sc", 162, "mg", 7)
     weight, female = np.array([55.0, 70.0, 95.0]), np.array([True, True, False])
@@ -108,7 +130,8 @@ def test_regimen_change_is_the_population_mean_of_simulated_patients():
     ec50 = draw["ec50"] * np.exp(rng.normal(0, draw["omega_ec50"], n))
     driven = (conc + draw["dmard"]) ** er.HILL
     effect = draw["imax"] * driven / (ec50[:, None] ** er.HILL + driven)
-    g = course_fraction(1 - effect, draw["kout"], edges, weeks * 7)
+    kout = draw["kout"] * np.exp(rng.normal(0, draw["omega_kout"], n))
+    g = course_fraction(1 - effect, kout[:, None], edges, weeks * 7)
     base = rng.normal(draw["mu_base"], 0.6, n)
     change = (base[:, None] * (g - 1)).mean(axis=0)
     sem = (base[:, None] * (g - 1)).std(axis=0) / np.sqrt(n)
@@ -121,12 +144,12 @@ def test_the_generative_model_draws_each_row_around_its_subjects_course(design):
     model = er.build_latent(table, dict(er.DEFAULT_PRIORS), er.Options())
     n = design["subjects"].size
     rng = np.random.default_rng(4)
-    z_base, z_ec50 = rng.normal(size=n), rng.normal(size=n)
+    z_base, z_ec50, z_kout = rng.normal(size=(3, n))
     point = {
         "mu_base": 6.8, "sigma_base_log__": np.log(0.6), "log_ec50": np.log(3.7),
         "omega_ec50_log__": np.log(1.07), "imax_logodds__": np.log(0.73 / 0.27),
-        "log_kout": np.log(0.038), "log_dmard": np.log(0.3), "sigma_log__": np.log(0.68),
-        "z_base": z_base, "z_ec50": z_ec50,
+        "log_kout": np.log(0.038), "omega_kout_log__": np.log(0.55), "log_dmard": np.log(0.3),
+        "sigma_log__": np.log(0.68), "z_base": z_base, "z_ec50": z_ec50, "z_kout": z_kout,
     }  # fmt: skip
     got = model.compile_fn(
         model.logp(vars=model.observed_RVs, sum=False)[0], inputs=model.value_vars, point_fn=False
@@ -135,41 +158,31 @@ def test_the_generative_model_draws_each_row_around_its_subjects_course(design):
     ec50 = 3.7 * np.exp(1.07 * z_ec50)
     driven = (design["concentration"] + 0.3) ** er.HILL
     effect = 0.73 * driven / (ec50[:, None] ** er.HILL + driven)
-    g = course_fraction(1 - effect, 0.038, design["edges"], design["visits"])
+    kout = 0.038 * np.exp(0.55 * z_kout)
+    g = course_fraction(1 - effect, kout[:, None], design["edges"], design["visits"])
     mean = base[design["subject_idx"]] * g[design["subject_idx"], design["visit_idx"]]
     expected = norm.logpdf(table["y"].to_numpy(), mean, 0.68)
     np.testing.assert_allclose(got(**point), expected, rtol=1e-9)
 
 
 def brute_force_conditional(design, i, theta):
-    """Moments of (u, BASE) of subject i given their visits, by dense 2-D integration."""
-    seen = design["seen"][i] > 0
-    y = design["y"][i][seen]
-    u = np.linspace(-7, 7, 1401)
-    driven = (design["concentration"][i] + theta["dmard"]) ** er.HILL
-    ec50 = theta["ec50"] * np.exp(theta["omega"] * u)
-    effect = theta["imax"] * driven / (ec50[:, None] ** er.HILL + driven)
-    g = course_fraction(1 - effect, theta["kout"], design["edges"], design["visits"])[:, seen]
-    base = theta["mu_base"] + theta["sigma_base"] * np.linspace(-8, 8, 801)
-    like = norm.logpdf(y, base[None, :, None] * g[:, None, :], theta["sigma"]).sum(-1)
-    log_joint = (
-        like
-        + norm.logpdf(u)[:, None]
-        + norm.logpdf(base, theta["mu_base"], theta["sigma_base"])[None, :]
-    )
+    """Means and SDs of (u, w, BASE) of subject i given their visits, on a dense 3-D grid."""
+    log_joint, u, w, base = subject_log_joint(design, i, theta)
     joint = np.exp(log_joint - log_joint.max())
     joint /= joint.sum()
-    mean_u, mean_b = (joint.sum(1) * u).sum(), (joint.sum(0) * base).sum()
-    sd_u = np.sqrt((joint.sum(1) * (u - mean_u) ** 2).sum())
-    sd_b = np.sqrt((joint.sum(0) * (base - mean_b) ** 2).sum())
-    return mean_u, sd_u, mean_b, sd_b
+    out = []
+    for axes, grid in (((1, 2), u), ((0, 2), w), ((0, 1), base)):
+        mass = joint.sum(axis=axes)
+        mean = (mass * grid).sum()
+        out.append((mean, np.sqrt((mass * (grid - mean) ** 2).sum())))
+    return out
 
 
 def test_subject_effects_drawn_back_follow_their_conditional(design):
     import xarray as xr
 
     _, design = design
-    draws = 4000
+    draws = 2000
     values = {**THETA, "omega_ec50": THETA["omega"]}
     posterior = xr.Dataset(
         {k: (("chain", "draw"), np.full((1, draws), v)) for k, v in values.items()},
@@ -184,22 +197,24 @@ def test_subject_effects_drawn_back_follow_their_conditional(design):
     np.testing.assert_allclose(
         drawn["ec50_subject"], 3.7 * np.exp(1.07 * drawn["z_ec50"]), rtol=1e-12
     )
+    np.testing.assert_allclose(
+        drawn["kout_subject"], 0.038 * np.exp(0.55 * drawn["z_kout"]), rtol=1e-12
+    )
     for i in (0, 7, 15, 29):
-        mean_u, sd_u, mean_b, sd_b = brute_force_conditional(design, i, THETA)
-        u = drawn["z_ec50"].values[0, :, i]
-        b = drawn["base"].values[0, :, i]
-        # 4.5 standard errors of the mean; the SD within 10 % (its SE is about 1.1 %)
-        assert abs(u.mean() - mean_u) < 4.5 * sd_u / np.sqrt(draws), i
-        assert abs(b.mean() - mean_b) < 4.5 * sd_b / np.sqrt(draws), i
-        assert u.std() == pytest.approx(sd_u, rel=0.1), i
-        assert b.std() == pytest.approx(sd_b, rel=0.1), i
+        moments = brute_force_conditional(design, i, THETA)
+        for name, (mean, sd) in zip(("z_ec50", "z_kout", "base"), moments, strict=True):
+            x = drawn[name].values[0, :, i]
+            # 4.5 standard errors of the mean; the SD within 10 % (its SE is about 1.6 %)
+            assert abs(x.mean() - mean) < 4.5 * sd / np.sqrt(draws), (i, name)
+            assert x.std() == pytest.approx(sd, rel=0.1), (i, name)
 
 
 def known_posterior(draws=3, **theta):
     import xarray as xr
 
     values = {"mu_base": 6.8, "sigma_base": 0.6, "ec50": 3.7, "omega_ec50": 1.07,
-              "imax": 0.73, "kout": 0.038, "dmard": 0.3, "sigma": 0.68, **theta}  # fmt: skip
+              "imax": 0.73, "kout": 0.038, "omega_kout": 0.55, "dmard": 0.3, "sigma": 0.68,
+              **theta}  # fmt: skip
     posterior = xr.Dataset(
         {k: (("chain", "draw"), np.full((1, draws), v)) for k, v in values.items()},
         coords={"chain": [0], "draw": np.arange(draws)},
@@ -228,11 +243,13 @@ def test_estimands_are_the_regimens_changes_their_differences_and_the_half_life(
         change - draws["change"].sel(regimen="placebo").values,
     )
     assert float(draws["half_life"].mean()) == pytest.approx(np.log(2) / 0.038)
-    # placebo: the background effect alone, averaged over EC50, reached as the turnover allows
+    # placebo: the background effect alone, averaged over EC50, reached as each patient's
+    # turnover allows (averaged over kout)
     u = np.linspace(-8, 8, 4001)
     effect = 0.73 * 0.3**er.HILL / ((3.7 * np.exp(1.07 * u)) ** er.HILL + 0.3**er.HILL)
     mean_effect = np.trapezoid(effect * norm.pdf(u), u)
-    expected = -6.8 * mean_effect * (1 - np.exp(-0.038 * 84))
+    reached = np.trapezoid((1 - np.exp(-0.038 * np.exp(0.55 * u) * 84)) * norm.pdf(u), u)
+    expected = -6.8 * mean_effect * reached
     assert float(draws["change"].sel(regimen="placebo").mean()) == pytest.approx(expected, abs=1e-4)
 
 
