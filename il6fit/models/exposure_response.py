@@ -146,6 +146,8 @@ DRUG_PARAMCD = "TCZ"
 #: Gauss-Hermite nodes per PK effect (CL, Vmax) over which the regimen predictions of a fit
 #: driven by measured concentrations are averaged.
 PK_NODES = 4
+#: Posterior draws (at least) from which the regimen figure draws its bands.
+FIGURE_DRAWS = 1000
 #: Weight classes per sex over which regimen predictions are standardised.
 WEIGHT_CLASSES = 8
 #: Regimens predicted by default: the trials' IV doses and the subcutaneous label doses.
@@ -940,12 +942,20 @@ def regimen_change(
     names = ["mu_base", "ec50", "omega_ec50", "imax", "kout", "omega_kout", "dmard"]
     stacked = posterior[names].stack(sample=("chain", "draw"))
     v = {k: stacked[k].to_numpy() for k in names}
-    node_weights = np.exp(_log_node_weights())
+    ec50_nodes, ec50_weights = quadrature()
+    kout_nodes, kout_weights = kout_rule()
+    mixing = np.outer(share, ec50_weights).ravel()  # (profiles x EC50 nodes,)
     out = np.empty((v["kout"].size, weeks.size))
     for s in range(out.shape[0]):
-        rates = [v[k][s] for k in names[1:]]
-        g = courses_by_node(profiles, edges, weeks * 7.0, *rates)
-        out[s] = v["mu_base"][s] * (np.einsum("p,em,pemv->v", share, node_weights, g) - 1.0)
+        # g is affine in the production left (turnover module) and the weights sum to 1, so
+        # the mean course is the course of the mean production left, per kout
+        driven = (profiles + v["dmard"][s]) ** HILL
+        potency = (v["ec50"][s] * np.exp(v["omega_ec50"][s] * ec50_nodes)) ** HILL
+        effect = v["imax"][s] * driven[:, None, :] / (potency[None, :, None] + driven[:, None, :])
+        remaining = 1.0 - mixing @ effect.reshape(mixing.size, -1)
+        kouts = v["kout"][s] * np.exp(v["omega_kout"][s] * kout_nodes)
+        g = kout_weights @ course_fractions(remaining, kouts, edges, weeks * 7.0)
+        out[s] = v["mu_base"][s] * (g - 1.0)
     index = stacked.indexes["sample"]
     result = xr.DataArray(out, dims=("sample", "week"), coords={"sample": index, "week": weeks})
     return result.unstack("sample").transpose("chain", "draw", "week")
@@ -1138,7 +1148,10 @@ def regimens_figure(fig: FigureInput) -> plt.Figure:
     until = max(float(options.landmark_week), float(table["week"].max()))
     weeks = np.arange(0.0, until + 0.5, 1.0)
     post = fig.tree["posterior"].to_dataset()
-    predicted = regimen_courses(post, table, options, weeks)
+    # bands from every k-th draw, at least FIGURE_DRAWS of them: each draw's courses take
+    # about 10 ms per regimen
+    every = max(1, (post.sizes["chain"] * post.sizes["draw"]) // FIGURE_DRAWS)
+    predicted = regimen_courses(post.isel(draw=slice(None, None, every)), table, options, weeks)
     figure, ax = plt.subplots(figsize=(7, 4.8))
     colour = {}
     for j, label in enumerate(predicted["regimen"].values):
