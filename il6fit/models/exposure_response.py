@@ -20,8 +20,8 @@ arm's response, :math:`C = 0`), :math:`k_{out}` the typical loss rate per day (h
 that variability reads slow responders as weak ones: EC50 and Imax come out too high). The Hill
 coefficient is fixed at Levi's 0.64: a trial's DAS28 at a handful of visits does not inform it
 (a free :math:`h` trades off against :math:`EC_{50}` and :math:`I_{max}`). The turnover is solved
-per step exactly
-(:mod:`il6fit.models.turnover`): :math:`R_i = BASE_i\,g_i(t; EC_{50,i}, I_{max}, D, k_{out,i})`.
+per step exactly (:mod:`il6fit.models.turnover`):
+:math:`R_i = BASE_i\,g_i(t; EC_{50,i}, I_{max}, D, k_{out,i})`.
 
 Subject effects are integrated out, so NUTS samples only the globals. Given :math:`EC_{50,i}` and
 :math:`k_{out,i}` the visits are Gaussian in :math:`BASE_i`: with :math:`g_i` at the subject's
@@ -542,10 +542,14 @@ def courses(profiles, edges, visits, ec50s, imax, kouts, dmard):
     -------
     array or tensor, shape (profiles, k, m, visits)
     """
+    return course_fractions(_remaining(profiles, ec50s, imax, dmard), kouts, edges, visits)
+
+
+def _remaining(profiles, ec50s, imax, dmard):
+    """Production left, :math:`1 - E`, for each profile and EC50: (profiles, k, steps)."""
     driven = (profiles + dmard) ** HILL  # (profiles, steps)
     potency = ec50s**HILL  # (k,)
-    effect = imax * driven[:, None, :] / (potency[None, :, None] + driven[:, None, :])
-    return course_fractions(1.0 - effect, kouts, edges, visits)
+    return 1.0 - imax * driven[:, None, :] / (potency[None, :, None] + driven[:, None, :])
 
 
 def courses_by_node(profiles, edges, visits, ec50, omega, imax, kout, omega_kout, dmard):
@@ -949,10 +953,9 @@ def regimen_change(
     for s in range(out.shape[0]):
         # g is affine in the production left (turnover module) and the weights sum to 1, so
         # the mean course is the course of the mean production left, per kout
-        driven = (profiles + v["dmard"][s]) ** HILL
-        potency = (v["ec50"][s] * np.exp(v["omega_ec50"][s] * ec50_nodes)) ** HILL
-        effect = v["imax"][s] * driven[:, None, :] / (potency[None, :, None] + driven[:, None, :])
-        remaining = 1.0 - mixing @ effect.reshape(mixing.size, -1)
+        ec50s = v["ec50"][s] * np.exp(v["omega_ec50"][s] * ec50_nodes)
+        each = _remaining(profiles, ec50s, v["imax"][s], v["dmard"][s])
+        remaining = mixing @ each.reshape(mixing.size, -1)
         kouts = v["kout"][s] * np.exp(v["omega_kout"][s] * kout_nodes)
         g = kout_weights @ course_fractions(remaining, kouts, edges, weeks * 7.0)
         out[s] = v["mu_base"][s] * (g - 1.0)
