@@ -60,8 +60,9 @@ def describe() -> dict:
         ``families``: by name, ``module``, ``figures`` (in report order), ``captions``,
         ``estimands`` (whether it has any), ``calibration`` (its default design, or None),
         ``options`` (the JSON Schema of its ``model_options`` block), ``subject_columns``
-        (:attr:`il6fit.models.family.ModelFamily.subject_columns`) and ``compile_seconds``
-        (:attr:`il6fit.models.family.ModelFamily.compile_seconds`).
+        (:attr:`il6fit.models.family.ModelFamily.subject_columns`), ``compile_seconds``
+        (:attr:`il6fit.models.family.ModelFamily.compile_seconds`) and ``dosing`` (whether it
+        reads dosing records, :attr:`il6fit.models.family.ModelFamily.reads_dosing`).
     """
     from il6fit.models import MODELS
     from il6fit.models.family import options_schema
@@ -77,6 +78,7 @@ def describe() -> dict:
                 "options": options_schema(family.options),
                 "subject_columns": {k: dict(v) for k, v in family.subject_columns.items()},
                 "compile_seconds": family.compile_seconds,
+                "dosing": family.reads_dosing,
             }
             for name, family in MODELS.items()
         }

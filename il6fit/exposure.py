@@ -27,6 +27,10 @@ regimens (typical 11,420 and 29,830 against the label's means of 13,000 and 35,0
 is lower. That is a single dose at low concentrations, where the saturable elimination takes a
 larger share.
 
+Doses come from a regimen, every patient alike (:class:`Regimen`), or from each patient's dosing
+record (:class:`Doses`: the day of each dose from the first, its amount in mg or mg/kg and its
+route), so late, skipped or changed doses are given as they were.
+
 A patient's own concentrations, given measured ones (:func:`individual_concentrations`): their
 CL and Vmax have Frey's between-patient distribution as prior (CV 39 % and 54 %, correlation
 -0.5) and each measurement his combined residual error, SD :math:`\sqrt{(0.22\,C)^2 + 2.4^2}`
@@ -41,6 +45,7 @@ pipeline's own solver of Frey's model, written apart from the simulator's fixed-
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -169,20 +174,135 @@ class Regimen:
         return np.arange(0.0, until_day, self.every_days)
 
 
+#: One dose as :attr:`Doses.text` writes it ("day 29: 8 mg/kg IV").
+_DOSE = re.compile(
+    r"^\s*day\s+(?P<day>\d+(?:\.\d+)?)\s*:\s*(?P<dose>\d+(?:\.\d+)?)\s*(?P<unit>mg/kg|mg)"
+    r"\s+(?P<route>iv|sc)\s*$",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class Doses:
+    """One patient's doses as given (a dosing record): day, amount, unit and route of each.
+
+    Days count from the first dose (day 0; SDTM's study day 1). A dose of 0 is a dose
+    recorded as not given.
+
+    Examples
+    --------
+    >>> d = Doses((0.0, 31.0), (8.0, 560.0), ("mg/kg", "mg"), ("iv", "iv"))
+    >>> d.text
+    'day 0: 8 mg/kg IV; day 31: 560 mg IV'
+    >>> Doses.parse(d.text) == d
+    True
+    >>> d.mg(np.array([110.0])).tolist()
+    [[800.0, 560.0]]
+    """
+
+    days: tuple[float, ...]
+    amounts: tuple[float, ...]
+    units: tuple[str, ...]
+    routes: tuple[str, ...]
+
+    def __post_init__(self):
+        n = len(self.days)
+        if not len(self.amounts) == len(self.units) == len(self.routes) == n:
+            raise ValueError("doses need a day, an amount, a unit and a route each")
+        for unit, route in zip(self.units, self.routes, strict=True):
+            Regimen(route, 0.0, unit, 1.0)  # checks route and unit
+        if any(a < 0 for a in self.amounts) or any(d < 0 for d in self.days):
+            raise ValueError("a dose needs an amount >= 0 and a day >= 0 (the first dose)")
+        if list(self.days) != sorted(self.days):
+            raise ValueError("doses must be in the order given")
+
+    @classmethod
+    def parse(cls, text: str) -> Doses:
+        """Read doses as :attr:`text` writes them (``day <d>: <dose> <mg|mg/kg> <IV|SC>; ...``).
+
+        Raises
+        ------
+        ValueError
+            If a dose is not written in that form.
+        """
+        parts = [p for p in text.split(";") if p.strip()]
+        matches = [_DOSE.match(p) for p in parts]
+        if not parts or any(m is None for m in matches):
+            raise ValueError(
+                f"doses '{text}': write each as 'day <d>: <dose> <mg|mg/kg> <IV|SC>', separated "
+                "by ';', e.g. 'day 0: 8 mg/kg IV; day 28: 8 mg/kg IV'."
+            )
+        return cls(
+            tuple(float(m["day"]) for m in matches),
+            tuple(float(m["dose"]) for m in matches),
+            tuple(m["unit"].lower() for m in matches),
+            tuple(m["route"].lower() for m in matches),
+        )
+
+    @property
+    def text(self) -> str:
+        """The doses in words, for tables (and stored with a fit's analysis table)."""
+        return "; ".join(
+            f"day {d:g}: {a:g} {u} {r.upper()}"
+            for d, a, u, r in zip(self.days, self.amounts, self.units, self.routes, strict=True)
+        )
+
+    def mg(self, weight_kg: np.ndarray) -> np.ndarray:
+        """Each dose in mg for patients of these weights (:meth:`Regimen.doses_mg`), (n, doses)."""
+        weight_kg = np.atleast_1d(np.asarray(weight_kg, dtype=float))
+        out = np.zeros((weight_kg.size, len(self.days)))
+        for k, (amount, unit, route) in enumerate(
+            zip(self.amounts, self.units, self.routes, strict=True)
+        ):
+            out[:, k] = Regimen(route, amount, unit, 1.0).doses_mg(weight_kg)
+        return out
+
+
+def regimen_schedule(regimen: Regimen, weight_kg: np.ndarray, until_day: float, f_sc: float):
+    """Dosing events of patients dosed to a regimen up to (not including) ``until_day``.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        The event days, and each patient's mg into the central compartment and into the
+        subcutaneous depot (its bioavailable part, ``f_sc`` of the dose), (patients, events)
+        each: what :func:`_solve` integrates.
+    """
+    weight_kg = np.atleast_1d(np.asarray(weight_kg, dtype=float))
+    events = regimen.times(until_day) if regimen.dose > 0 else np.array([])
+    mg = regimen.doses_mg(weight_kg)[:, None] * np.ones(events.size)
+    zeros = np.zeros_like(mg)
+    return (events, zeros, f_sc * mg) if regimen.route == "sc" else (events, mg, zeros)
+
+
+def _doses_schedule(doses: list[Doses], weight_kg: np.ndarray, f_sc: float):
+    """Dosing events of patients each dosed as recorded, as :func:`regimen_schedule` gives them."""
+    events = np.unique(np.concatenate([np.asarray(d.days, float) for d in doses] + [np.array([])]))
+    central = np.zeros((len(doses), events.size))
+    depot = np.zeros_like(central)
+    for i, (record, weight) in enumerate(zip(doses, np.atleast_1d(weight_kg), strict=True)):
+        k = np.searchsorted(events, np.asarray(record.days, float))
+        mg = record.mg(weight)[0]
+        sc = np.asarray(record.routes) == "sc"
+        np.add.at(central[i], k[~sc], mg[~sc])
+        np.add.at(depot[i], k[sc], f_sc * mg[sc])
+    return events, central, depot
+
+
 def concentrations(
-    regimen: Regimen,
+    dosing: Regimen | Sequence[Doses],
     days: np.ndarray,
     weight_kg: np.ndarray,
     female: np.ndarray,
     pk: TypicalPK = TypicalPK(),
     scale: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Typical-value tocilizumab concentrations of each patient under a regimen.
+    """Typical-value tocilizumab concentrations of each patient under a regimen or as dosed.
 
     Parameters
     ----------
-    regimen : Regimen
-        Doses from day 0.
+    dosing : Regimen or sequence of Doses
+        Doses from day 0: a regimen for every patient, or each patient's own record.
     days : numpy.ndarray
         Days at which to report, ascending, >= 0. At a dosing day the value is just after the
         dose (intravenous: the peak).
@@ -205,13 +325,24 @@ def concentrations(
     >>> c = concentrations(Regimen("iv", 8, "mg/kg", 28), np.array([0.0, 28.0]), [70.0], [False])
     >>> float(c[0, 0])  # 560 mg into 3.5 L
     160.0
+    >>> late = Doses((0.0, 35.0), (8.0, 8.0), ("mg/kg", "mg/kg"), ("iv", "iv"))
+    >>> bool(concentrations([late], np.array([28.0]), [70.0], [False])[0, 0] < c[0, 1])
+    True
     """
     weight_kg = np.atleast_1d(np.asarray(weight_kg, dtype=float))
     female = np.atleast_1d(np.asarray(female, dtype=bool))
-    doses = regimen.doses_mg(weight_kg)
-    events = regimen.times(float(np.max(days)) + 1e-9) if regimen.dose > 0 else np.array([])
     days = np.asarray(days, float)
-    return _solve(doses, events, regimen.route, days, weight_kg, female, pk, scale=scale)
+    schedule = _dosing_schedule(dosing, weight_kg, float(np.max(days)) + 1e-9, pk)
+    return _solve(schedule, days, weight_kg, female, pk, scale=scale)
+
+
+def _dosing_schedule(dosing, weight_kg, until_day, pk):
+    """Return the dosing events (:func:`regimen_schedule`) of a regimen or of each record."""
+    if isinstance(dosing, Regimen):
+        return regimen_schedule(dosing, weight_kg, until_day, pk.f_sc)
+    if len(dosing) != weight_kg.size:
+        raise ValueError("one dosing record per patient")
+    return _doses_schedule(list(dosing), weight_kg, pk.f_sc)
 
 
 @dataclass(frozen=True)
@@ -286,7 +417,7 @@ class IndividualPK:
 
 
 def individual_concentrations(
-    regimen: Regimen,
+    dosing: Regimen | Sequence[Doses],
     days: np.ndarray,
     weight_kg: np.ndarray,
     female: np.ndarray,
@@ -305,8 +436,8 @@ def individual_concentrations(
 
     Parameters
     ----------
-    regimen : Regimen
-        Doses from day 0.
+    dosing : Regimen or sequence of Doses
+        Doses from day 0: a regimen for every patient, or each patient's own record.
     days : numpy.ndarray
         Days at which to report, ascending; at a dosing day, just before the dose.
     weight_kg : numpy.ndarray
@@ -344,17 +475,16 @@ def individual_concentrations(
     days = np.asarray(days, dtype=float)
     z, eta = _effects(PK_GRID, variability)  # (grid, 2) each
     log_prior = -0.5 * (z**2).sum(axis=1)
-    events = regimen.times(float(max(days.max(), *(d.max() for d, _, _ in samples if d.size)))
-                           + 1e-9) if regimen.dose > 0 else np.array([])  # fmt: skip
+    until = float(max(days.max(), *(d.max() for d, _, _ in samples if d.size))) + 1e-9
+    events, central, depot = _dosing_schedule(dosing, weight_kg, until, pk)
     out = np.zeros((weight_kg.size, days.size))
     log_scale = np.zeros((weight_kg.size, 2))
-    doses = regimen.doses_mg(weight_kg)
     for start in range(0, weight_kg.size, PK_BATCH):
         batch = np.arange(start, min(start + PK_BATCH, weight_kg.size))
         when = np.unique(np.concatenate([samples[i][0] for i in batch] + [days]))
         rows = np.repeat(batch, len(eta))
         grid = _solve(
-            doses[rows], events, regimen.route, when, weight_kg[rows], female[rows], pk,
+            (events, central[rows], depot[rows]), when, weight_kg[rows], female[rows], pk,
             scale=np.exp(np.tile(eta, (batch.size, 1))), pre_dose=True,
         ).reshape(batch.size, len(eta), when.size)  # fmt: skip
         at_days = np.searchsorted(when, days)
@@ -373,12 +503,18 @@ def individual_concentrations(
     return IndividualPK(out, log_scale)
 
 
-def _solve(doses, events, route, days, weight_kg, female, pk, scale=None, pre_dose=False):
+def _solve(schedule, days, weight_kg, female, pk, scale=None, pre_dose=False):
     """Integrate every row's compartments from dose to dose; report at ``days``.
 
-    ``scale`` (rows, 2), if given, multiplies each row's CL and Vmax. With ``pre_dose`` a day
-    that is a dosing day reports the value just before the dose (a trough), else just after.
+    ``schedule`` is (event days, mg into the central compartment, mg into the depot), the
+    last two (rows, events) (:func:`regimen_schedule`). ``scale`` (rows, 2), if given,
+    multiplies each row's CL and Vmax. With ``pre_dose`` a day that is a dosing day reports
+    the value just before the dose (a trough), else just after.
     """
+    events, central, depot = schedule
+    last = float(days.max())
+    given = events <= last
+    events, central, depot = events[given], central[:, given], depot[:, given]
     n = weight_kg.size
     out = np.zeros((n, days.size))
     if events.size == 0:
@@ -387,24 +523,21 @@ def _solve(doses, events, route, days, weight_kg, female, pk, scale=None, pre_do
     vmax = np.full(n, pk.vmax)
     if scale is not None:
         cl, vmax = cl * scale[:, 0], vmax * scale[:, 1]
-    ka = pk.ka if route == "sc" else 0.0
+    ka = pk.ka if depot.any() else 0.0
 
     def rates(_t, y):
-        depot, a1, a2 = y[:n], y[n : 2 * n], y[2 * n :]
+        store, a1, a2 = y[:n], y[n : 2 * n], y[2 * n :]
         c = a1 / pk.v1
         exchange = pk.q * (c - a2 / pk.v2)
-        absorbed = ka * depot
+        absorbed = ka * store
         return np.concatenate(
             [-absorbed, absorbed - cl * c - exchange - vmax * c / (pk.km + c), exchange]
         )
 
     state = np.zeros(3 * n)
-    last = float(days.max())
     for k, begin in enumerate(events):
-        if route == "iv":
-            state[n : 2 * n] += doses
-        else:
-            state[:n] += pk.f_sc * doses
+        state[n : 2 * n] += central[:, k]
+        state[:n] += depot[:, k]
         final = k + 1 == events.size
         end = last if final else events[k + 1]
         if pre_dose:

@@ -38,6 +38,7 @@ def fit_model(
     seed: int,
     judge: Callable[[xr.DataTree], list[str]] | None = None,
     escalation: Escalation | None = None,
+    dosing: pd.DataFrame | None = None,
 ) -> tuple[xr.DataTree, pd.DataFrame]:
     """Fit a model family to a prepared dataset, refitting with more tuning if asked.
 
@@ -64,6 +65,9 @@ def fit_model(
         :func:`il6fit.diagnostics.sampler_failures` bound to a family and thresholds.
     escalation : Escalation, optional
         How to refit; without it (or without ``judge``) the model is fitted once.
+    dosing : pandas.DataFrame, optional
+        The dataset's dosing records, for a family that reads them
+        (:attr:`~il6fit.models.family.ModelFamily.reads_dosing`).
 
     Returns
     -------
@@ -88,7 +92,7 @@ def fit_model(
             f"no {', '.join(missing)}. Remove the model from `models` or supply those results."
         )
     priors = family.priors(dict(options).get("priors"))
-    table = family.table(subjects, measurements, typed)
+    table = family.table(subjects, measurements, typed, dosing=dosing)
     log.info("%s: %d rows in the analysis table", family.name, len(table))
     model = family.build(table, priors, typed)
     drawing = {"family": family, "generative": family.generative(table, priors, typed)}

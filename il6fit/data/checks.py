@@ -255,6 +255,18 @@ def _lookup(cells: pd.Series, mapping: Mapping) -> pd.Series:
     return out.infer_objects() if len(out) else out
 
 
+def _known_subjects(table: pd.DataFrame, file: str, subjects: pd.DataFrame) -> None:
+    """Raise at the first row whose subject is not in the subjects table."""
+    _raise_at(
+        table,
+        ~table["USUBJID"].isin(subjects["USUBJID"]),
+        file,
+        "USUBJID",
+        lambda v: f"USUBJID {visible(v)} is not in the subjects table.",
+        fix="add the subject to the subjects table or correct the identifier.",
+    )
+
+
 def _check_measurements(meas: pd.DataFrame, file: str, subjects: pd.DataFrame) -> pd.DataFrame:
     _require_columns(meas, MEASUREMENT_COLUMNS, file, any_of=VISIT_COLUMNS)
     _reject_reserved(meas, file)
@@ -266,14 +278,7 @@ def _check_measurements(meas: pd.DataFrame, file: str, subjects: pd.DataFrame) -
             meas[column] = ""
     raw_aval, raw_avalc = meas["AVAL"], meas["AVALC"]
     meas = _validate(meas, MEASUREMENTS_SCHEMA, file, skip=("AVAL", "AVALC"))
-    _raise_at(
-        meas,
-        ~meas["USUBJID"].isin(subjects["USUBJID"]),
-        file,
-        "USUBJID",
-        lambda v: f"USUBJID {visible(v)} is not in the subjects table.",
-        fix="add the subject to the subjects table or correct the identifier.",
-    )
+    _known_subjects(meas, file, subjects)
     _raise_at(
         meas,
         meas["ADY"] == 0,

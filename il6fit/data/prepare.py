@@ -57,6 +57,7 @@ from il6fit.data.derivation import (
     _supplied_responses,
     response_table,
 )
+from il6fit.data.dosing import DOSING_COLUMNS, check_dosing, empty_dosing
 from il6fit.data.read import ROW
 from il6fit.data.visits import _assign_visits
 from il6fit.errors import SpecError
@@ -80,6 +81,10 @@ class Prepared:
         ``reported`` or ``derived``; ``ROW`` is the input row (0 when derived).
     ledger : pandas.DataFrame
         One row per input row of both tables, columns :data:`LEDGER_COLUMNS`.
+    dosing : pandas.DataFrame
+        The tocilizumab doses of a dosing table (:mod:`il6fit.data.dosing`), columns
+        :data:`~il6fit.data.dosing.DOSING_COLUMNS`; rows left out are in the ledger only. Empty
+        without a dosing table.
     response : pandas.DataFrame
         One row per subject and DAS28 score (:data:`~il6fit.data.derivation.RESPONSE_COLUMNS`):
         baseline (week 0) and landmark values with their censoring, change, EULAR response
@@ -92,6 +97,7 @@ class Prepared:
     measurements: pd.DataFrame
     ledger: pd.DataFrame
     response: pd.DataFrame
+    dosing: pd.DataFrame
 
 
 def prepare(
@@ -107,6 +113,8 @@ def prepare(
     landmark_week: float = 24,
     missing: str = "model",
     subject_columns: Mapping[str, str] | None = None,
+    dosing: pd.DataFrame | None = None,
+    dosing_file: str = "",
 ) -> Prepared:
     """Validate and harmonise a dataset and account for every input row.
 
@@ -137,6 +145,11 @@ def prepare(
         Subjects-table columns the dataset's models use (such as ``AGE``), each with what uses
         it (a config key, for the message): the table must have them. Columns no model uses
         (AGE, SEX, BMI) may be absent.
+    dosing : pandas.DataFrame, optional
+        A dosing table (:mod:`il6fit.data.dosing`), as :func:`il6fit.data.read_table` returns
+        it.
+    dosing_file : str
+        Its file name, for error messages and the ledger.
 
     Returns
     -------
@@ -216,12 +229,42 @@ def prepare(
         ],
         ignore_index=True,
     )[list(LEDGER_COLUMNS)]
+    doses = empty_dosing()
+    if dosing is not None:
+        doses, left_out, weeks = check_dosing(dosing, dosing_file, subjects)
+        left_out = left_out.combine_first(
+            pd.Series(doses["USUBJID"].map(dropped).to_numpy(), index=doses["ROW"].to_numpy())
+            .dropna()
+            .astype(str)
+        )
+        why = doses["ROW"].map(left_out).astype(object).fillna("")
+        ledger = pd.concat(
+            [
+                ledger,
+                pd.DataFrame(
+                    {
+                        "table": "dosing",
+                        "file": dosing_file,
+                        "row": doses["ROW"],
+                        "USUBJID": doses["USUBJID"],
+                        "PARAMCD": "EXDOSE",
+                        "AVISITN": doses["ROW"].map(weeks),
+                        "status": np.where(why == "", "used", "excluded"),
+                        "reason": why,
+                    }
+                ),
+            ],
+            ignore_index=True,
+        )
+        doses = doses[why == ""].sort_values(["USUBJID", "DAY"], kind="stable")
+        doses = doses.reset_index(drop=True)[list(DOSING_COLUMNS)]
     subjects = subjects[~subjects["USUBJID"].isin(dropped.index)]
     return Prepared(
         subjects=subjects.drop(columns=[ROW]).reset_index(drop=True),
         measurements=prepared,
         ledger=ledger,
         response=response_table(prepared, subjects, landmark_week=landmark_week),
+        dosing=doses,
     )
 
 
@@ -239,6 +282,22 @@ def _incomplete(subjects: pd.DataFrame, columns: Mapping[str, str]) -> pd.Series
             )
         )
     return reasons
+
+
+def read_dosing(path: str) -> pd.DataFrame:
+    """Read prepared dosing records (:attr:`Prepared.dosing`) written as CSV.
+
+    Parameters
+    ----------
+    path : str
+        The file.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`~il6fit.data.dosing.DOSING_COLUMNS`.
+    """
+    return pd.read_csv(path, dtype={"USUBJID": str, "DOSEU": str, "ROUTE": str})
 
 
 def read_prepared(subjects: str, measurements: str) -> tuple[pd.DataFrame, pd.DataFrame]:

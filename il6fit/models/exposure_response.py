@@ -79,7 +79,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -94,6 +94,7 @@ from scipy.special import logsumexp
 from il6fit.errors import SpecError
 from il6fit.exposure import (
     PLACEBO,
+    Doses,
     Regimen,
     concentrations,
     individual_concentrations,
@@ -258,7 +259,10 @@ def _parse(text: str, where: str) -> Regimen:
 
 
 def analysis_table(
-    subjects: pd.DataFrame, measurements: pd.DataFrame, options: Options
+    subjects: pd.DataFrame,
+    measurements: pd.DataFrame,
+    options: Options,
+    dosing: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """One row per subject-visit: the score, the visit day and the subject's dosing covariates.
 
@@ -269,14 +273,19 @@ def analysis_table(
     options : Options
         ``score``, ``arms`` and ``arm_regimens`` (:func:`arm_regimens`); subjects in other
         arms are left out.
+    dosing : pandas.DataFrame, optional
+        Dosing records (:attr:`il6fit.data.Prepared.dosing`): a subject with records is dosed
+        as recorded, one without as their arm's regimen (:func:`_with_doses`).
 
     Returns
     -------
     pandas.DataFrame
         Columns ``USUBJID``, ``week``, ``day``, ``y`` (empty at a visit with a drug sample
-        only), ``arm``, ``regimen`` (in words), ``dose`` (the regimen's dose, 0 for placebo;
-        orders the arms), ``female``, ``weight`` (kg), ``tcz`` and ``tcz_cens`` (a measured
-        concentration, µg/mL, and its censoring: :func:`_with_drug_samples`).
+        only), ``arm``, ``regimen`` (the arm's regimen in words), ``dose`` (the regimen's
+        dose, 0 for placebo; orders the arms), ``doses`` (the subject's recorded doses in
+        words, :attr:`il6fit.exposure.Doses.text`, or empty: dosed as ``regimen``),
+        ``female``, ``weight`` (kg), ``tcz`` and ``tcz_cens`` (a measured concentration,
+        µg/mL, and its censoring: :func:`_with_drug_samples`).
 
     Raises
     ------
@@ -311,8 +320,49 @@ def analysis_table(
             f"{options.score}."
         )
     _one_per_visit(table, f"{options.score} scores")
+    table = _with_doses(table, dosing)
     table = _with_drug_samples(table, measurements)
     return table.sort_values(["USUBJID", "day"]).reset_index(drop=True)
+
+
+def _with_doses(table: pd.DataFrame, dosing: pd.DataFrame | None) -> pd.DataFrame:
+    """Add each subject's recorded doses in words as ``doses`` (empty: dosed as their arm).
+
+    With dosing records, a treated subject without any is dosed to their arm's schedule and
+    a placebo subject with some is dosed as recorded, each noted in the log.
+    """
+    table = table.assign(doses="")
+    if dosing is None or dosing.empty:
+        return table
+    records = dosing[dosing["USUBJID"].isin(table["USUBJID"])]
+    text = {
+        subject: Doses(
+            tuple(group["DAY"].astype(float)),
+            tuple(group["DOSE"].astype(float)),
+            tuple(group["DOSEU"]),
+            tuple(group["ROUTE"]),
+        ).text
+        for subject, group in records.groupby("USUBJID", sort=False)
+    }
+    table["doses"] = table["USUBJID"].map(text).fillna("")
+    per_subject = table.drop_duplicates("USUBJID")
+    recorded = per_subject["doses"] != ""
+    log.info(
+        "exposure_response: %d subjects dosed as recorded (%d dosing records)",
+        int(recorded.sum()),
+        len(records),
+    )
+    notes = (
+        (log.warning, ~recorded & (per_subject["dose"] > 0),
+         "of treated arms have no dosing records and are dosed to their arm's schedule"),
+        (log.info, recorded & (per_subject["dose"] == 0),
+         "of placebo arms have tocilizumab dosing records and are dosed as recorded"),
+    )  # fmt: skip
+    for say, which, what in notes:
+        if which.any():
+            first = per_subject.loc[which, "USUBJID"].iloc[0]
+            say("exposure_response: %d subjects %s (e.g. %s)", int(which.sum()), what, first)
+    return table
 
 
 def _one_per_visit(rows: pd.DataFrame, what: str) -> None:
@@ -355,7 +405,9 @@ def _with_drug_samples(table: pd.DataFrame, measurements: pd.DataFrame) -> pd.Da
     )
     per_subject = table.drop_duplicates("USUBJID").set_index("USUBJID")
     samples = samples[samples["USUBJID"].isin(per_subject.index)]
-    treated = samples["USUBJID"].map(per_subject["dose"]) > 0
+    treated = (samples["USUBJID"].map(per_subject["dose"]) > 0) | (
+        samples["USUBJID"].map(per_subject["doses"]) != ""
+    )
     if (~treated).any():
         log.info(
             "exposure_response: %d %s sample(s) of %d untreated subject(s) left out (their "
@@ -369,7 +421,7 @@ def _with_drug_samples(table: pd.DataFrame, measurements: pd.DataFrame) -> pd.Da
     merged = table.drop(columns=["tcz", "tcz_cens"]).merge(
         samples, on=["USUBJID", "week"], how="outer"
     )
-    for column in ("arm", "regimen", "dose", "female", "weight"):
+    for column in ("arm", "regimen", "dose", "doses", "female", "weight"):
         merged[column] = merged["USUBJID"].map(per_subject[column])
     merged["day"] = merged["week"] * 7.0
     merged["tcz_cens"] = merged["tcz_cens"].fillna(0).astype(int)
@@ -381,22 +433,30 @@ def _with_drug_samples(table: pd.DataFrame, measurements: pd.DataFrame) -> pd.Da
     return merged
 
 
-def _edges(regimens: list[Regimen], until: float, extra: np.ndarray) -> np.ndarray:
-    """Turnover steps for the regimens up to ``until`` days, with ``extra`` days as bounds.
+def _edges(
+    regimens: list[Regimen], until: float, extra: np.ndarray, records: Sequence[Doses] = ()
+) -> np.ndarray:
+    """Turnover steps for regimens and records up to ``until`` days, ``extra`` days as bounds.
 
-    Intravenous dosing only: steps of :data:`STEP_DAYS`, none finer after a dose. The
-    concentration falls smoothly from its peak at the dose, a step boundary, so finer steps
-    there change nothing (against ``solve_ivp``, 4.2e-5 of baseline with them and 4.3e-5
-    without, at 4 and 8 mg/kg and Levi's kout) and cost a sixth more. Any subcutaneous dosing:
-    a quarter of it, finer after each dose while the drug is absorbed.
+    Every dosing day is a bound. Intravenous dosing only: steps of :data:`STEP_DAYS`, none
+    finer after a dose. The concentration falls smoothly from its peak at the dose, a step
+    boundary, so finer steps there change nothing (against ``solve_ivp``, 4.2e-5 of baseline
+    with them and 4.3e-5 without, at 4 and 8 mg/kg and Levi's kout) and cost a sixth more. Any
+    subcutaneous dosing: a quarter of it, finer after each dose while the drug is absorbed.
     """
-    iv = all(r.route == "iv" or r.dose == 0 for r in regimens)
-    doses = [r.times(until) for r in regimens if r.dose > 0]
+    given = [r for r in records if any(a > 0 for a in r.amounts)]
+    iv = all(r.route == "iv" or r.dose == 0 for r in regimens) and all(
+        route == "iv" for r in given for route, a in zip(r.routes, r.amounts, strict=True) if a > 0
+    )
+    doses = [r.times(until) for r in regimens if r.dose > 0] + [
+        np.array([d for d, a in zip(r.days, r.amounts, strict=True) if a > 0 and d < until])
+        for r in given
+    ]
     dosing = np.unique(np.concatenate(doses)) if doses else np.array([])
     steps = (
         step_edges(until, dosing, STEP_DAYS, 0) if iv else step_edges(until, dosing, STEP_DAYS / 4)
     )
-    return np.union1d(steps, extra)
+    return np.union1d(np.union1d(steps, extra), dosing)
 
 
 def exposure_design(table: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -418,12 +478,16 @@ def exposure_design(table: pd.DataFrame) -> dict[str, np.ndarray]:
         of the arrays), ``subject_idx`` and ``visit_idx`` (of each table row with a score).
     """
     subjects = table.drop_duplicates("USUBJID").reset_index(drop=True)
+    if "doses" not in subjects:  # a table from before dosing records
+        subjects["doses"] = ""
     visits = np.unique(table["day"].to_numpy(float))
     until = float(visits.max())
-    regimens = {text: Regimen.parse(text) for text in subjects["regimen"].unique()}
-    edges = _edges(list(regimens.values()), until, visits)
+    scheduled = subjects["doses"] == ""
+    regimens = {text: Regimen.parse(text) for text in subjects.loc[scheduled, "regimen"].unique()}
+    records = {text: Doses.parse(text) for text in subjects.loc[~scheduled, "doses"].unique()}
+    edges = _edges(list(regimens.values()), until, visits, list(records.values()))
     middles = (edges[1:] + edges[:-1]) / 2
-    conc = _exposure(table, subjects, regimens, middles)
+    conc = _exposure(table, subjects, regimens, records, middles)
     scored = table[table["y"].notna()]
     row = pd.Index(subjects["USUBJID"]).get_indexer(scored["USUBJID"])
     col = np.searchsorted(visits, scored["day"].to_numpy(float))
@@ -451,10 +515,13 @@ def exposure_design(table: pd.DataFrame) -> dict[str, np.ndarray]:
 _EXPOSURES: dict[str, np.ndarray] = {}
 
 
-def _exposure(table, subjects, regimens, middles) -> np.ndarray:
-    """Each subject's concentrations at ``middles``: their own where sampled, else typical."""
-    columns = [c for c in ("USUBJID", "day", "regimen", "weight", "female", "tcz", "tcz_cens")
-               if c in table]  # fmt: skip
+def _exposure(table, subjects, regimens, records, middles) -> np.ndarray:
+    """Each subject's concentrations at ``middles``: their own where sampled, else typical.
+
+    Dosed as recorded (``records``, by ``doses``), or else to their ``regimen``.
+    """
+    columns = [c for c in ("USUBJID", "day", "regimen", "doses", "weight", "female", "tcz",
+                           "tcz_cens") if c in table]  # fmt: skip
     digest = hashlib.sha256(pd.util.hash_pandas_object(table[columns], index=False).to_numpy())
     digest.update(np.ascontiguousarray(middles).tobytes())
     key = digest.hexdigest()
@@ -462,19 +529,22 @@ def _exposure(table, subjects, regimens, middles) -> np.ndarray:
         return _EXPOSURES[key]
     conc = np.zeros((len(subjects), middles.size))
     samples = _drug_samples(table)
-    for text, group in subjects.groupby("regimen"):
-        regimen = regimens[text]
-        if regimen.dose == 0:
-            continue
+    scheduled = subjects["doses"] == ""
+    groups = [(regimens[text], group) for text, group in
+              subjects[scheduled].groupby("regimen") if regimens[text].dose > 0]  # fmt: skip
+    if not scheduled.all():
+        recorded = subjects[~scheduled]
+        groups.append(([records[text] for text in recorded["doses"]], recorded))
+    for dosing, group in groups:
         weight, female = group["weight"].to_numpy(float), group["female"].to_numpy(bool)
         measured = group["USUBJID"].isin(samples).to_numpy()
         if (~measured).any():
             conc[group.index[~measured]] = concentrations(
-                regimen, middles, weight[~measured], female[~measured]
+                _some(dosing, ~measured), middles, weight[~measured], female[~measured]
             )
         if measured.any():
             conc[group.index[measured]] = individual_concentrations(
-                regimen,
+                _some(dosing, measured),
                 middles,
                 weight[measured],
                 female[measured],
@@ -485,6 +555,13 @@ def _exposure(table, subjects, regimens, middles) -> np.ndarray:
     conc.flags.writeable = False
     _EXPOSURES[key] = conc
     return conc
+
+
+def _some(dosing, which: np.ndarray):
+    """Return a regimen as it is, or the records of the subjects ``which`` selects."""
+    if isinstance(dosing, Regimen):
+        return dosing
+    return [d for d, w in zip(dosing, which, strict=True) if w]
 
 
 def _drug_samples(table: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
@@ -1202,6 +1279,7 @@ FAMILY = ModelFamily(
     with_observed=_with_scores,
     marginal=Marginal(generative=build_latent, conditional=conditional_effects),
     headlines=HEADLINES,
+    reads_dosing=True,
     # Levi 2013's estimates (domain-facts §5c), on a trial of the simulator's design
     recovery=RecoveryStudy(
         truth={

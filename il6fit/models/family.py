@@ -478,6 +478,9 @@ class ModelFamily:
         mean change per arm (the gate's estimand check and the report's side-by-side table).
     headlines : tuple of Headline
         The results the report states first (parameters or estimands), in order.
+    reads_dosing : bool
+        Whether :attr:`analysis_table` reads dosing records (a ``dosing`` keyword argument:
+        :attr:`il6fit.data.Prepared.dosing`); the workflow gives them to such a family only.
     compile_seconds : float
         About how long its model takes to compile with an empty compile cache (seconds on
         one core, default options and design): the workflow starts the fits that compile
@@ -505,6 +508,7 @@ class ModelFamily:
     landmark: Landmark | None = None
     subject_columns: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     headlines: tuple[Headline, ...] = ()
+    reads_dosing: bool = False
     compile_seconds: float = 10.0
 
     def make_options(self, options: Any = None) -> Any:
@@ -573,7 +577,11 @@ class ModelFamily:
         return tuple(self.requires(self.make_options(options)))
 
     def table(
-        self, subjects: pd.DataFrame, measurements: pd.DataFrame, options: Any = None
+        self,
+        subjects: pd.DataFrame,
+        measurements: pd.DataFrame,
+        options: Any = None,
+        dosing: pd.DataFrame | None = None,
     ) -> pd.DataFrame:
         """Build the analysis table.
 
@@ -583,12 +591,18 @@ class ModelFamily:
             A prepared dataset.
         options : mapping or options object, optional
             The family's options (config values are typed first).
+        dosing : pandas.DataFrame, optional
+            The dataset's dosing records (:attr:`il6fit.data.Prepared.dosing`); read by a family
+            that :attr:`reads_dosing`, ignored by the others.
 
         Returns
         -------
         pandas.DataFrame
         """
-        return self.analysis_table(subjects, measurements, self.make_options(options))
+        typed = self.make_options(options)
+        if self.reads_dosing and dosing is not None:
+            return self.analysis_table(subjects, measurements, typed, dosing=dosing)
+        return self.analysis_table(subjects, measurements, typed)
 
     def build(
         self,

@@ -8,7 +8,7 @@ import pytensor.tensor as pt
 import pytest
 from scipy.integrate import solve_ivp
 
-from il6fit.exposure import Regimen, TypicalPK, concentrations
+from il6fit.exposure import Doses, Regimen, TypicalPK, concentrations
 from il6fit.models.turnover import course_fraction, step_edges
 
 PK = TypicalPK()
@@ -55,6 +55,59 @@ def test_iv_doses_are_capped_at_800_mg_and_doses_scale_with_weight():
     assert Regimen("sc", 162, "mg", 7).doses_mg(np.array([50.0]))[0] == 162
     with pytest.raises(ValueError, match="route"):
         Regimen("oral", 1, "mg", 1)
+
+
+def test_recorded_doses_on_schedule_give_the_regimens_concentrations_exactly():
+    days = np.linspace(0, 170, 120)
+    for regimen in (Regimen("iv", 8, "mg/kg", 28), Regimen("sc", 162, "mg", 7)):
+        times = tuple(regimen.times(171.0))
+        n = len(times)
+        doses = Doses(times, (regimen.dose,) * n, (regimen.unit,) * n, (regimen.route,) * n)
+        weight, female = [58.0, 104.0], [True, False]
+        np.testing.assert_array_equal(
+            concentrations([doses, doses], days, weight, female),
+            concentrations(regimen, days, weight, female),
+        )
+
+
+def test_recorded_doses_of_linear_pk_superpose_each_doses_closed_form():
+    # a delayed second dose of another size and a skipped third (recorded as 0)
+    pk = TypicalPK(vmax=0.0)
+    doses = Doses((0.0, 33.0, 61.0), (560.0, 4.0, 0.0), ("mg", "mg/kg", "mg"), ("iv",) * 3)
+    days = np.array([0.5, 20.0, 32.9, 33.0, 40.0, 70.0])
+    got = concentrations([doses], days, [80.0], [False], pk)[0]
+    k10, k12, k21 = pk.cl * (80 / 70) ** 0.7 / pk.v1, pk.q / pk.v1, pk.q / pk.v2
+    total = k10 + k12 + k21
+    alpha = (total + np.sqrt(total**2 - 4 * k10 * k21)) / 2
+    beta = (total - np.sqrt(total**2 - 4 * k10 * k21)) / 2
+
+    def unit(t):
+        t = np.where(t >= 0, t, np.inf)
+        return (
+            (alpha - k21) / (alpha - beta) * np.exp(-alpha * t)
+            + (k21 - beta) / (alpha - beta) * np.exp(-beta * t)
+        ) / pk.v1
+
+    expected = 560 * unit(days) + 320 * unit(days - 33.0)
+    np.testing.assert_allclose(got, expected, rtol=1e-7)
+
+
+def test_a_record_mixing_routes_has_the_area_of_the_bioavailable_doses():
+    pk = TypicalPK(vmax=0.0)
+    doses = Doses((0.0, 10.0), (560.0, 162.0), ("mg", "mg"), ("iv", "sc"))
+    days = np.linspace(0, 3000, 60001)
+    c = concentrations([doses], days, [70.0], [False], pk)[0]
+    assert np.trapezoid(c, days) == pytest.approx((560 + pk.f_sc * 162) / pk.cl, rel=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [("day 0: 8 mg/kg", "write each as"), ("day 28: 8 mg/kg IV; day 0: 8 mg/kg IV", "order")],
+)
+def test_doses_in_words_are_read_or_refused_with_the_form_expected(text, problem):
+    assert Doses.parse("day 0: 8 mg/kg IV; day 29.5: 162 mg sc").routes == ("iv", "sc")
+    with pytest.raises(ValueError, match=problem):
+        Doses.parse(text)
 
 
 def reference_course(regimen, kout, weeks, weight=70.0, female=False):
@@ -152,13 +205,12 @@ IV8 = Regimen("iv", 8, "mg/kg", 28)
 
 
 def test_a_sample_on_a_dosing_day_is_the_trough_before_the_dose():
-    from il6fit.exposure import _solve
+    from il6fit.exposure import _solve, regimen_schedule
 
     days = np.array([27.999, 28.0, 28.001])
-    dose = IV8.doses_mg(np.array([70.0]))
     after = concentrations(IV8, days, [70.0], [False])[0]
-    before = _solve(dose, IV8.times(29), "iv", days, np.array([70.0]), np.array([False]),
-                    TypicalPK(), pre_dose=True)[0]  # fmt: skip
+    schedule = regimen_schedule(IV8, np.array([70.0]), 29, PK.f_sc)
+    before = _solve(schedule, days, np.array([70.0]), np.array([False]), PK, pre_dose=True)[0]
     assert before[1] == pytest.approx(before[0], rel=1e-3)
     assert after[1] == pytest.approx(after[2], rel=1e-3) and after[1] > 10 * before[1]
 
@@ -167,7 +219,7 @@ def grid_posterior(samples, days, regimen, weight, female, points):
     """Posterior mean concentration and (ln CL, ln Vmax) effects on a grid of ``points``^2."""
     from scipy.stats import multivariate_normal
 
-    from il6fit.exposure import PKVariability, _solve
+    from il6fit.exposure import PKVariability, _solve, regimen_schedule
 
     v = PKVariability()
     axis = np.linspace(-4.5, 4.5, points)
@@ -176,9 +228,9 @@ def grid_posterior(samples, days, regimen, weight, female, points):
     when, value, cens = samples
     at = np.union1d(when, days)
     n = len(eta)
-    c = _solve(np.full(n, regimen.doses_mg(np.array([weight]))[0]), regimen.times(at.max() + 1),
-               regimen.route, at, np.full(n, weight), np.full(n, female), TypicalPK(),
-               scale=np.exp(eta), pre_dose=True)  # fmt: skip
+    schedule = regimen_schedule(regimen, np.full(n, weight), at.max() + 1, PK.f_sc)
+    c = _solve(schedule, at, np.full(n, weight), np.full(n, female), PK, scale=np.exp(eta),
+               pre_dose=True)  # fmt: skip
     predicted = c[:, np.searchsorted(at, when)]
     sd = v.residual_sd(predicted)
     from scipy.stats import norm

@@ -271,3 +271,47 @@ def test_fits_start_longest_compiling_first_and_a_models_later_fits_after_every_
         == priority[("toy_flat", "controls")]  # a variant: a first fit of its own
         > later
     )
+
+
+def test_a_dosing_table_is_prepared_ledgered_and_read_by_the_exposure_model_only(tmp_path):
+    from il6fit.simulate import scenario, simulate_cohort
+
+    subjects, measurements, _ = simulate_cohort(scenario("ra_tcz_trial", n_subjects=30), seed=3)
+    subjects.to_csv(tmp_path / "subjects.csv", index=False)
+    measurements.to_csv(tmp_path / "measurements.csv", index=False)
+    treated = subjects[subjects["TRT01P"].str.contains("TCZ")]
+    dosing = pd.DataFrame(
+        [
+            {"USUBJID": s, "EXTRT": "TOCILIZUMAB", "EXDOSE": 8, "EXDOSU": "mg/kg",
+             "EXROUTE": "INTRAVENOUS", "EXSTDY": day + 1 + (7 if k == 1 else 0)}
+            for s in treated["USUBJID"] for k, day in enumerate(range(0, 168, 28))
+        ]
+    )  # fmt: skip
+    dosing.to_csv(tmp_path / "dosing.csv", index=False)
+    config = {
+        **TINY,
+        "datasets": {
+            "trial": {
+                "subjects": str(tmp_path / "subjects.csv"),
+                "measurements": str(tmp_path / "measurements.csv"),
+                "dosing": str(tmp_path / "dosing.csv"),
+                "models": ["exposure_response", "mmrm"],
+            }
+        },
+        "models": ["mmrm"],
+        "variants": {},
+        "comparisons": {},
+    }
+    (tmp_path / "run").mkdir()
+    folder = workflow_copy(tmp_path / "run", config)
+    snakemake(folder, "results/prepared/trial/dosing.csv")
+    prepared = pd.read_csv(folder / "results/prepared/trial/dosing.csv")
+    ledger = pd.read_csv(folder / "results/prepared/trial/ledger.csv")
+    assert len(prepared) == len(dosing) == (ledger["table"] == "dosing").sum()
+    assert sorted(prepared.loc[prepared["DAY"] % 28 != 0, "DAY"].unique()) == [35.0]
+    planned = snakemake(folder, "--dry-run", "results/fits/exposure_response/trial.nc",
+                        "results/fits/mmrm/trial.nc").stdout  # fmt: skip
+    inputs = dict(re.findall(r"input: (.*)\n\s+output: results/fits/(\w+)/trial.nc", planned))
+    inputs = {model: files for files, model in inputs.items()}
+    assert "results/prepared/trial/dosing.csv" in inputs["exposure_response"]
+    assert "dosing.csv" not in inputs["mmrm"]

@@ -219,7 +219,22 @@ def dataset_tables(wildcards):
                 "subjects": f"{folder}/subjects.csv",
                 "measurements": f"{folder}/measurements.csv",
             }
-    return {"subjects": spec["subjects"], "measurements": spec["measurements"]}
+    tables = {"subjects": spec["subjects"], "measurements": spec["measurements"]}
+    if "dosing" in spec:
+        tables["dosing"] = spec["dosing"]
+    return tables
+
+
+def fit_tables(wildcards):
+    """The prepared tables a fit reads: the dosing records only for a family that uses them."""
+    folder = f"results/prepared/{wildcards.dataset}"
+    tables = {
+        "subjects": f"{folder}/subjects.csv",
+        "measurements": f"{folder}/measurements.csv",
+    }
+    if FAMILIES[family_name(wildcards.model)]["dosing"]:
+        tables["dosing"] = f"{folder}/dosing.csv"
+    return tables
 
 
 def subject_columns(wildcards):

@@ -1,7 +1,6 @@
 rule fit_model:
     input:
-        subjects="results/prepared/{dataset}/subjects.csv",
-        measurements="results/prepared/{dataset}/measurements.csv",
+        unpack(fit_tables),
     output:
         fit="results/fits/{model}/{dataset}.nc",
     log:

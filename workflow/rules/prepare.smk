@@ -6,6 +6,7 @@ rule prepare_data:
         measurements="results/prepared/{dataset}/measurements.csv",
         ledger="results/prepared/{dataset}/ledger.csv",
         response="results/prepared/{dataset}/response.csv",
+        dosing="results/prepared/{dataset}/dosing.csv",
     log:
         "logs/prepare_data/{dataset}.log",
     conda:

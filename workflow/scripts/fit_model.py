@@ -7,7 +7,7 @@ os.environ["PYTENSOR_FLAGS"] = f"base_compiledir={os.path.abspath(snakemake.para
 from functools import partial
 
 from il6fit.cache import seed_compile_cache
-from il6fit.data import read_prepared
+from il6fit.data import read_dosing, read_prepared
 from il6fit.diagnostics import Thresholds, sampler_failures
 from il6fit.escalation import Escalation
 from il6fit.inference import fit_model
@@ -24,6 +24,8 @@ if copied:
     logging.getLogger(__name__).info("compile cache started from %d files of other fits", copied)
 
 subjects, measurements = read_prepared(snakemake.input.subjects, snakemake.input.measurements)
+# the dosing records, for a family that reads them (the workflow gives them to no other)
+dosing = read_dosing(snakemake.input.dosing) if "dosing" in snakemake.input.keys() else None
 settings = SamplerSettings(**snakemake.params.sampler, cores=snakemake.threads)
 family = get_model(snakemake.params.family)
 escalate = dict(snakemake.params.escalation or {})  # empty unless `on_failure: escalate`
@@ -41,6 +43,7 @@ tree, _ = fit_model(
     seed=snakemake.params.seed,
     judge=judge,
     escalation=escalation,
+    dosing=dosing,
 )
 annotate(
     tree,
