@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from il6fit.data.contract import MEASUREMENTS_SCHEMA, PARAMETERS, SUBJECTS_SCHEMA
+from il6fit.data.dosing import DOSING_SCHEMA
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -41,8 +42,10 @@ def typed_rows(path, schema):
 
 
 @pytest.mark.parametrize(
-    ("name", "schema"), [("subjects", SUBJECTS_SCHEMA), ("measurements", MEASUREMENTS_SCHEMA)]
-)
+    ("name", "schema"),
+    [("subjects", SUBJECTS_SCHEMA), ("measurements", MEASUREMENTS_SCHEMA),
+     ("dosing", DOSING_SCHEMA)],
+)  # fmt: skip
 def test_the_example_data_are_valid_json_schema_rows(name, schema):
     validator = jsonschema.Draft202012Validator(schema)
     for row in typed_rows(ROOT / f"data/example/{name}.csv", schema):
