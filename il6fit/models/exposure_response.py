@@ -58,8 +58,11 @@ sampled exactly as the piecewise-linear density through them; then
 precision :math:`\sigma_B^{-2} + a_i/\sigma^2`, mean
 :math:`(\mu_B/\sigma_B^2 + g_i^\top y_i/\sigma^2)` over that precision.
 
-Dosing comes from the arms: ``arms`` gives mg/kg IV every 4 weeks, as in the trials Levi 2013
-analysed; ``arm_regimens`` gives any other regimen in words (``162 mg SC every week``).
+Dosing comes from dosing records where the dataset has them (a third table, like SDTM EX:
+:mod:`il6fit.data.dosing`): each subject in it is dosed as recorded, late, skipped or changed
+doses included. Otherwise, and for a treated subject without records, from the arms: ``arms``
+gives mg/kg IV every 4 weeks, as in the trials Levi 2013 analysed; ``arm_regimens`` gives any
+other regimen in words (``162 mg SC every week``).
 
 A subject's own exposure, as Levi 2013 drove the model with each patient's PK estimates, comes in
 a first stage from their measured concentrations (sequential PK/PD with individual PK

@@ -274,6 +274,8 @@ def dataset_source(dataset):
         return f"simulated, scenario {spec['simulate']['scenario']}"
     if "import" in spec:
         return f"imported ({spec['import']}) from {spec.get('path', IMPORT_PATHS[spec['import']])}"
+    if "dosing" in spec:
+        return f"{spec['subjects']}, {spec['measurements']} and {spec['dosing']} (dosing)"
     return f"{spec['subjects']} and {spec['measurements']}"
 
 
