@@ -85,6 +85,30 @@ def describe() -> dict:
     }
 
 
+def import_graph(root: Path = ROOT) -> dict[str, list[str]]:
+    """Return the package modules each module of the package imports, by module name.
+
+    What :func:`code_files` follows, read once per version of the source (:func:`cached`
+    keeps it): parsing every module takes most of a second, at every workflow start.
+
+    Parameters
+    ----------
+    root : Path
+        The package's folder.
+
+    Returns
+    -------
+    dict of str to list of str
+    """
+    graph = {}
+    for path in sorted(root.rglob("*.py")):
+        parts = path.relative_to(root.parent).with_suffix("").parts
+        graph[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = sorted(
+            _imported(path, root)
+        )
+    return graph
+
+
 def cached(folder: str | Path, root: Path = ROOT) -> dict:
     """:func:`describe`, from a cache in ``folder`` while the package's source is unchanged.
 
@@ -104,7 +128,7 @@ def cached(folder: str | Path, root: Path = ROOT) -> dict:
         return json.loads(path.read_text())
     # written in registry order, and returned as read back, so a cached and a fresh
     # description are the same values in the same order (rule parameters compare them)
-    text = json.dumps(describe(), indent=1)
+    text = json.dumps({**describe(), "imports": import_graph(root)}, indent=1)
     path.parent.mkdir(parents=True, exist_ok=True)
     for old in path.parent.glob("catalogue-*.json"):
         old.unlink()
@@ -217,6 +241,7 @@ def code_files(
     scripts: Iterable[str | Path] = (),
     exclude: Iterable[str] = (),
     root: Path = ROOT,
+    imports: Mapping[str, Iterable[str]] | None = None,
 ) -> list[Path]:
     """Return the source files that scripts and modules run: themselves and what they import.
 
@@ -230,6 +255,8 @@ def code_files(
         Modules not followed (besides the registry, which never is).
     root : Path
         The package's folder.
+    imports : mapping, optional
+        The package's :func:`import_graph`, if read already (the scripts are parsed anyway).
 
     Returns
     -------
@@ -249,7 +276,8 @@ def code_files(
         if path is None:
             continue
         seen[module] = path
-        todo.extend(_imported(path, root) - skip - set(seen))
+        found = _imported(path, root) if imports is None else set(imports[module])
+        todo.extend(found - skip - set(seen))
     data = [
         path
         for module, folder in MODULE_DATA.items()

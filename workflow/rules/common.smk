@@ -330,6 +330,7 @@ def _code_version(script, family, figures):
         modules,
         scripts=[Path(workflow.basedir, "workflow/scripts", script)],
         exclude=() if figures else ("il6fit.plots",),
+        imports=CATALOGUE["imports"],
     )
     return code_digest(files)
 
