@@ -275,7 +275,9 @@ def dataset_source(dataset):
     if "import" in spec:
         return f"imported ({spec['import']}) from {spec.get('path', IMPORT_PATHS[spec['import']])}"
     if "dosing" in spec:
-        return f"{spec['subjects']}, {spec['measurements']} and {spec['dosing']} (dosing)"
+        return (
+            f"{spec['subjects']}, {spec['measurements']} and {spec['dosing']} (dosing)"
+        )
     return f"{spec['subjects']} and {spec['measurements']}"
 
 
