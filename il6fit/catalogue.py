@@ -122,6 +122,7 @@ def cached(folder: str | Path, root: Path = ROOT) -> dict:
     Returns
     -------
     dict
+        :func:`describe`'s, and ``imports``, the package's :func:`import_graph`.
     """
     path = Path(folder) / f"catalogue-{source_digest(root)[:16]}.json"
     if path.exists():

@@ -42,7 +42,7 @@ def empty_dosing() -> pd.DataFrame:
 
 def check_dosing(
     dosing: pd.DataFrame, file: str, subjects: pd.DataFrame
-) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
+) -> tuple[pd.DataFrame, pd.Series]:
     """Validate and harmonise a dosing table.
 
     Parameters
@@ -60,8 +60,6 @@ def check_dosing(
         Every row, columns :data:`DOSING_COLUMNS` (``ROW`` the input row), in input order.
     reasons : pandas.Series
         Ledger reasons of the rows left out, by input row.
-    extra : pandas.Series
-        Each row's week from the first dose (``DAY / 7``), by input row, for the ledger.
 
     Raises
     ------
@@ -105,7 +103,7 @@ def check_dosing(
         dtype=str,
     )  # fmt: skip
     reasons = reasons.combine_first(_repeats(records[~other], file))
-    return records, reasons, pd.Series(records["DAY"].to_numpy() / 7, index=records["ROW"])
+    return records, reasons
 
 
 def _repeats(records: pd.DataFrame, file: str) -> pd.Series:

@@ -173,11 +173,7 @@ def prepare(
         meas, subjects, measurements_file, visit_weeks, visit_window_days
     )
     reasons = reasons.combine_first(_excluded_by_rules(meas, subjects, exclude))
-    reasons = reasons.combine_first(
-        pd.Series(meas["USUBJID"].map(dropped).to_numpy(), index=meas[ROW].to_numpy(), dtype=object)
-        .dropna()
-        .astype(str)
-    )
+    reasons = reasons.combine_first(_of_dropped(meas["USUBJID"], meas[ROW], dropped))
     meas = _apply_limits(meas, measurements_file, limits or {})
     reasons = reasons.combine_first(
         _duplicates(meas[~meas[ROW].isin(reasons.index)], measurements_file)
@@ -231,12 +227,8 @@ def prepare(
     )[list(LEDGER_COLUMNS)]
     doses = empty_dosing()
     if dosing is not None:
-        doses, left_out, weeks = check_dosing(dosing, dosing_file, subjects)
-        left_out = left_out.combine_first(
-            pd.Series(doses["USUBJID"].map(dropped).to_numpy(), index=doses["ROW"].to_numpy())
-            .dropna()
-            .astype(str)
-        )
+        doses, left_out = check_dosing(dosing, dosing_file, subjects)
+        left_out = left_out.combine_first(_of_dropped(doses["USUBJID"], doses["ROW"], dropped))
         why = doses["ROW"].map(left_out).astype(object).fillna("")
         ledger = pd.concat(
             [
@@ -248,7 +240,7 @@ def prepare(
                         "row": doses["ROW"],
                         "USUBJID": doses["USUBJID"],
                         "PARAMCD": "EXDOSE",
-                        "AVISITN": doses["ROW"].map(weeks),
+                        "AVISITN": doses["DAY"] / 7,
                         "status": np.where(why == "", "used", "excluded"),
                         "reason": why,
                     }
@@ -266,6 +258,12 @@ def prepare(
         response=response_table(prepared, subjects, landmark_week=landmark_week),
         dosing=doses,
     )
+
+
+def _of_dropped(ids: pd.Series, rows: pd.Series, dropped: pd.Series) -> pd.Series:
+    """Ledger reasons, by input row, of the rows of subjects dropped (``dropped``, by ID)."""
+    reasons = pd.Series(ids.map(dropped).to_numpy(), index=rows.to_numpy(), dtype=object)
+    return reasons.dropna().astype(str)
 
 
 def _incomplete(subjects: pd.DataFrame, columns: Mapping[str, str]) -> pd.Series:
