@@ -34,6 +34,7 @@ from dataclasses import asdict
 
 import numpy as np
 import pandas as pd
+from scipy.stats import betabinom, norm
 
 from il6fit.data.scores import DAS28_HIGH, das28_esr
 from il6fit.simulate.pkpd import (
@@ -263,22 +264,73 @@ def _disease_course(spec, rng, weeks, dose, weight, female, log_il6):
 
 
 def _components(spec, rng, activity, esr):
-    """Joint counts and patient global whose DAS28-ESR is, on average, the latent activity."""
+    r"""Joint counts and patient global whose DAS28-ESR is, on average, the latent activity.
+
+    The activity left after ESR's part, :math:`0.70 \ln ESR`, is split over the three other
+    parts by the subject's shares, and each part is the expected value of its term of the
+    formula: the count's mean is chosen so that :math:`E[0.56\sqrt{TJC28}]` (beta-binomial,
+    :func:`_count_for_root`) is the tender joints' part, and the patient global's so that its
+    clipped, rounded normal has the part's mean (:func:`_global_for_mean`). Drawing counts around
+    the square of the part instead would put the mean DAS28 0.1 below the activity at a trial's
+    baseline and 0.2-0.35 below it at the activity of treated patients (Jensen's inequality for
+    the square root), so a treatment's effect on DAS28 would look larger than on the activity.
+    A part its term cannot reach (28 joints, 100 mm) passes to the next term; an activity below
+    ESR's part (which follows CRP, not the activity) gives the lowest components.
+    """
     n = activity.shape[1]
     shares = rng.dirichlet(np.asarray(spec.das28_shares) * spec.das28_share_concentration, n)
     rest = np.clip(activity - 0.70 * np.log(esr), 0, None)
-    target_tjc = np.clip((shares[:, 0] * rest / 0.56) ** 2, 0, 28)
-    target_sjc = np.clip((shares[:, 1] * rest / 0.28) ** 2, 0, 28)
-    target_ptga = np.clip(shares[:, 2] * rest / 0.014, 0, 100)
+    concentration = spec.joint_count_concentration
+    tjc, left = _count_for_root(shares[:, 0] * rest / 0.56, concentration)
+    sjc, left = _count_for_root((shares[:, 1] * rest + 0.56 * left) / 0.28, concentration)
+    ptga = _global_for_mean((shares[:, 2] * rest + 0.28 * left) / 0.014, spec.ptga_sd)
     return {
-        "TJC28": _beta_binomial(rng, target_tjc / 28, spec.joint_count_concentration),
-        "SJC28": _beta_binomial(rng, target_sjc / 28, spec.joint_count_concentration),
-        "PTGA": np.clip(rng.normal(target_ptga, spec.ptga_sd), 0, 100).round(),
+        "TJC28": _beta_binomial(rng, tjc, concentration),
+        "SJC28": _beta_binomial(rng, sjc, concentration),
+        "PTGA": np.clip(rng.normal(ptga, spec.ptga_sd), 0, 100).round(),
     }
 
 
+#: Bounds of a joint count's mean fraction (of 28) in the simulator.
+COUNT_MEAN = (0.005, 0.995)
+
+
+def _count_for_root(root: np.ndarray, concentration: float) -> tuple[np.ndarray, np.ndarray]:
+    """Mean fraction of 28 joints whose beta-binomial count has ``E[sqrt(count)] = root``.
+
+    Returns the fraction and what of ``root`` it cannot give (beyond its bounds, else 0).
+    """
+    fraction, expected = _root_table(concentration)
+    reached = np.clip(root, expected[0], expected[-1])
+    return np.interp(reached, expected, fraction), root - reached
+
+
+def _root_table(concentration: float) -> tuple[np.ndarray, np.ndarray]:
+    """E[sqrt(count)] of a beta-binomial count of 28 on a grid of mean fractions (increasing)."""
+    fraction = np.linspace(*COUNT_MEAN, 397)
+    counts = np.arange(29)
+    pmf = betabinom.pmf(
+        counts[None, :],
+        28,
+        fraction[:, None] * concentration,
+        (1 - fraction[:, None]) * concentration,
+    )
+    return fraction, pmf @ np.sqrt(counts)
+
+
+def _global_for_mean(mean: np.ndarray, sd: float) -> np.ndarray:
+    """Mean of a normal whose value clipped to 0-100 mm has mean ``mean`` (within 0-100)."""
+    centre = np.linspace(-4 * sd, 100 + 4 * sd, 801)
+    a, b = (0 - centre) / sd, (100 - centre) / sd
+    # mean of a normal clipped to [0, 100]: inside part, plus 100 x P(above)
+    clipped = (
+        centre * (norm.cdf(b) - norm.cdf(a)) + sd * (norm.pdf(a) - norm.pdf(b)) + 100 * norm.sf(b)
+    )
+    return np.interp(np.clip(mean, clipped[0], clipped[-1]), clipped, centre)
+
+
 def _beta_binomial(rng, mean, concentration):
-    mean = np.clip(mean, 0.005, 0.995)
+    mean = np.clip(mean, *COUNT_MEAN)
     p = rng.beta(mean * concentration, (1 - mean) * concentration)
     return rng.binomial(28, p).astype(float)
 

@@ -128,11 +128,8 @@ SCENARIOS: dict[str, Scenario] = {
             Arm("TCZ 8 mg/kg + MTX", 8.0),
         ),
         dmard=True,
-        # Emax 0.66 instead of Levi's 0.73 (one IIV SD lower): with it the simulated week-24
-        # remission matches OPTION (27 / 13 / 1 %) while the DAS28 change stays within 0.15 of
-        # the Levi model's own prediction (docs/simulator.md); with 0.73 remission on 8 mg/kg
-        # comes out near 40 %.
-        pd=PDParameters(emax=0.66),
+        # Levi's Emax 0.73 gives OPTION's week-24 remission (27 / 13 / 1 %) and the Levi model's
+        # own DAS28 change within 0.1 (docs/simulator-calibration.md)
         crp_mgdl_from_site=5,
         tcz_samples=True,
     ),
