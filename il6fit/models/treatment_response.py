@@ -17,7 +17,9 @@ limit), :math:`d_a` is 1 for an active arm and 0 for control, so :math:`\eta` is
 plateau effect of active treatment changes per unit of baseline ln IL-6 (effect modification);
 :math:`\delta_{control}` is the placebo (background DMARD) response. The exponential approach at
 a shared rate :math:`k` is the time course of an indirect-response model (Levi 2013: DAS28
-turnover half-life about 18 days, :math:`k \approx 0.27`/week). Post-baseline IL-6 is never a
+turnover half-life about 18 days, :math:`k \approx 0.27`/week). With ``rates: per_arm`` each
+arm has its own rate :math:`k_{a[i]}` (same prior), as a lower dose's effect builds up more
+slowly: the formulas below hold with :math:`k_{a[i]}` for :math:`k`. Post-baseline IL-6 is never a
 predictor: it rises on tocilizumab. A censored score (DAS28-CRP derived from CRP below its assay
 limit is known only to lie below the value stored) is never taken as exact: the visit, or at
 baseline the subject, is left out (counted in the log), a missing-not-at-random exclusion when
@@ -110,6 +112,12 @@ class Options:
         "Estimate eta, the change of the active-arm effect with baseline IL-6; false fixes it "
         "at 0 (a variant to compare against).",
     )
+    rates: Literal["shared", "per_arm"] = option(
+        "shared",
+        "Rate of approach to the plateau: one for all arms, or one per arm (`per_arm`), for "
+        "doses whose effect builds up at different speeds (a lower dose still falling at the "
+        "landmark while a higher one has levelled off).",
+    )
 
 
 PARAMETERS = {
@@ -119,7 +127,7 @@ PARAMETERS = {
     "delta": ParameterInfo("plateau change in DAS28 by arm", "score"),
     "eta": ParameterInfo("change in active-arm effect per ln baseline IL-6", "score per ln(pg/mL)"),
     "tau_delta": ParameterInfo("between-subject SD of the plateau change", "score"),
-    "k": ParameterInfo("rate of approach to the plateau", "1/week"),
+    "k": ParameterInfo("rate of approach to the plateau (by arm with `rates: per_arm`)", "1/week"),
     "sigma": ParameterInfo("residual SD", "score"),
 }
 
@@ -247,13 +255,29 @@ def build_latent(table: pd.DataFrame, priors: Mapping[str, Prior], options: Opti
         plateau = pm.Deterministic(
             "plateau", delta[arm] + eta * is_active * il6 + tau_delta * z_plateau, dims="subject"
         )
-        log_k = priors["log_k"].create("log_k")
-        k = pm.Deterministic("k", pm.math.exp(log_k))
+        k = _rates(priors, options)
         sigma = priors["sigma"].create("sigma")
-        course = base[:, None] + plateau[:, None] * (1 - pm.math.exp(-k * week))[None, :]
+        if options.rates == "per_arm":
+            reached = 1 - pm.math.exp(-k[arm][:, None] * week[None, :])  # (subject, week)
+        else:
+            reached = (1 - pm.math.exp(-k * week))[None, :]
+        course = base[:, None] + plateau[:, None] * reached
         y = pm.Data("y_observed", table["y"].to_numpy(float), dims="obs")
         pm.Normal("y", course.ravel()[cell], sigma, observed=y, dims="obs")
     return model
+
+
+def _rates(priors: Mapping[str, Prior], options: Options):
+    """Create ``log_k`` and the deterministic ``k``: a scalar, or one per arm (dims ``arm``)."""
+    dims = {"dims": "arm"} if options.rates == "per_arm" else {}
+    log_k = priors["log_k"].create("log_k", **dims)
+    return pm.Deterministic("k", pm.math.exp(log_k), **dims)
+
+
+def _reached(post: xr.Dataset, arms: int, week) -> np.ndarray:
+    """:math:`1 - e^{-k w}` by draw and arm, (draws, arms), shared rate or one per arm."""
+    k = post["k"].values.reshape(post.sizes["chain"] * post.sizes["draw"], -1)
+    return np.broadcast_to(1 - np.exp(-k * week), (k.shape[0], arms))
 
 
 def _design(table: pd.DataFrame) -> dict:
@@ -275,7 +299,7 @@ def _design(table: pd.DataFrame) -> dict:
 
 
 def woodbury_terms(
-    data: Mapping, z, mean_base, mean_plateau, sigma_base, tau_delta, sigma
+    data: Mapping, z, mean_base, mean_plateau, sigma_base, tau_delta, sigma, own: bool = False
 ) -> tuple:
     r"""Compute the per-subject terms of the marginal likelihood and the conditional effects.
 
@@ -288,11 +312,14 @@ def woodbury_terms(
         ``visits`` (:math:`T_i`), ``sum_y``, ``sum_yy`` per subject; ``visit_count`` and
         ``visit_sum`` (subject x week: visits and the sum of their outcomes in each week).
     z : array_like
-        :math:`1 - e^{-k w}` at the distinct weeks (last axis week).
+        :math:`1 - e^{-k w}` at the distinct weeks (last axis week), the same for every subject
+        or, with ``own``, each subject's (axes subject, week last; rates per arm).
     mean_base, mean_plateau : array_like
         :math:`m^b_i`, :math:`m^\Delta_i` (last axis subject).
     sigma_base, tau_delta, sigma : array_like
         Scales, broadcastable against the subject axis.
+    own : bool
+        Whether ``z`` has a subject axis.
 
     Returns
     -------
@@ -301,9 +328,9 @@ def woodbury_terms(
         :math:`r_i^\top r_i`, each with a subject axis last.
     """
     count, total = data["visit_count"], data["visit_sum"]
-    sum_z = _against_weeks(z, count)
-    sum_zz = _against_weeks(z**2, count)
-    sum_zy = _against_weeks(z, total)
+    sum_z = _against_weeks(z, count, own)
+    sum_zz = _against_weeks(z**2, count, own)
+    sum_zy = _against_weeks(z, total, own)
     visits, sum_y = data["visits"], data["sum_y"]
     sum_r = sum_y - visits * mean_base - mean_plateau * sum_z
     sum_zr = sum_zy - mean_base * sum_z - mean_plateau * sum_zz
@@ -322,8 +349,13 @@ def woodbury_terms(
     return m11, m12, m22, sigma_base * sum_r, tau_delta * sum_zr, sum_rr
 
 
-def _against_weeks(z, grid):
-    """``sum_w grid[i, w] z[..., w]`` for every subject i: (..., week) x (subject, week)."""
+def _against_weeks(z, grid, own: bool = False):
+    """``sum_w grid[i, w] z[..., w]`` for every subject i: (..., week) x (subject, week).
+
+    With ``own``, ``z`` is each subject's, (..., subject, week).
+    """
+    if own:
+        return (z * grid).sum(axis=-1)
     if isinstance(z, np.ndarray):
         return z @ grid.T
     return pm.math.dot(grid, z)
@@ -391,17 +423,21 @@ def build(table: pd.DataFrame, priors: Mapping[str, Prior], options: Options) ->
         delta = priors["delta"].create("delta", dims="arm")
         eta = priors["eta"].create("eta") if options.effect_modification else 0.0
         tau_delta = priors["tau_delta"].create("tau_delta")
-        log_k = priors["log_k"].create("log_k")
-        k = pm.Deterministic("k", pm.math.exp(log_k))
+        k = _rates(priors, options)
         sigma = priors["sigma"].create("sigma")
+        if options.rates == "per_arm":
+            z = 1 - pm.math.exp(-k[arm][:, None] * week[None, :])  # (subject, week)
+        else:
+            z = 1 - pm.math.exp(-k * week)
         m11, m12, m22, h1, h2, sum_rr = woodbury_terms(
             data,
-            1 - pm.math.exp(-k * week),
+            z,
             mu_base + gamma_base * il6,
             delta[arm] + eta * is_active * il6,
             sigma_base,
             tau_delta,
             sigma,
+            own=options.rates == "per_arm",
         )
         var = sigma**2
         det = m11 * m22 - m12**2
@@ -450,6 +486,7 @@ def conditional_effects(
     data = {name: constant[name].values for name in GRID_DATA}
     x, active = constant["log_il6_centred"].values, constant["active"].values
     arm, weeks = constant["subject_arm"].values.astype(int), constant["weeks"].values
+    own = "arm" in posterior["k"].dims  # rates per arm
     out = {name: np.empty((n_draws, x.size)) for name in ("z_base", "z_plateau", "base", "plateau")}
     for start in range(0, n_draws, chunk):
         rows = slice(start, min(start + chunk, n_draws))
@@ -457,9 +494,13 @@ def conditional_effects(
         sigma = flat("sigma")[rows]
         mean_base = flat("mu_base")[rows] + flat("gamma_base")[rows] * x
         mean_plateau = flat("delta")[rows][:, arm] + flat("eta")[rows] * active * x
-        z = 1 - np.exp(-flat("k")[rows] * weeks)
+        k = flat("k")[rows]  # (draws, 1) shared or (draws, arms)
+        if own:
+            z = 1 - np.exp(-k[:, arm][:, :, None] * weeks)  # (draws, subject, week)
+        else:
+            z = 1 - np.exp(-k * weeks)
         m11, m12, m22, h1, h2, _ = woodbury_terms(
-            data, z, mean_base, mean_plateau, sigma_base, tau, sigma
+            data, z, mean_base, mean_plateau, sigma_base, tau, sigma, own
         )
         det = m11 * m22 - m12**2
         c11, c12, c22 = m22 / det, -m12 / det, m11 / det  # M^{-1}
@@ -527,7 +568,7 @@ def estimands(tree: xr.DataTree, table: pd.DataFrame, options: Options, seed: in
     eta = post["eta"].values.reshape(-1, 1) if "eta" in post else np.zeros((chains * draws, 1))
     tau = post["tau_delta"].values.reshape(-1, 1)
     sigma = post["sigma"].values.reshape(-1, 1)
-    reached = 1 - np.exp(-post["k"].values.reshape(-1, 1) * landmark_week)
+    reached = _reached(post, len(arms), landmark_week)
     rng = np.random.default_rng(seed)
     n = x.size
     out = {name: np.empty((chains * draws, len(arms))) for name in
@@ -535,10 +576,10 @@ def estimands(tree: xr.DataTree, table: pd.DataFrame, options: Options, seed: in
     noise0 = rng.normal(size=(chains * draws, n))
     for j in range(len(arms)):
         plateau = delta[:, [j]] + eta * active[j] * x + tau * rng.normal(size=(chains * draws, n))
-        mean_change = (delta[:, [j]] + eta * active[j] * x) * reached
+        mean_change = (delta[:, [j]] + eta * active[j] * x) * reached[:, [j]]
         out["change"][:, j] = mean_change.mean(axis=1)
         start = base + sigma * noise0
-        end = base + plateau * reached + sigma * rng.normal(size=(chains * draws, n))
+        end = base + plateau * reached[:, [j]] + sigma * rng.normal(size=(chains * draws, n))
         out["remission"][:, j] = (end < DAS28_REMISSION).mean(axis=1)
         good = eular_response(start.ravel(), end.ravel()).reshape(start.shape) == "good"
         out["eular_good"][:, j] = good.mean(axis=1)
@@ -641,14 +682,14 @@ def landmark_predictive(
     position = {s: i for i, s in enumerate(design["subjects"])}
     members = np.array([position[s] for s in completers["USUBJID"]])
     shape = (post.sizes["chain"], post.sizes["draw"])
-    reached = 1 - np.exp(-post["k"].values.reshape(-1, 1) * landmark)
+    arms = [str(a) for a in post["arm"].values]
+    reached = _reached(post, len(arms), landmark)[:, [arms.index(a) for a in completers["arm"]]]
     base = effects["base"].values.reshape(-1, len(design["subjects"]))[:, members]
     plateau = effects["plateau"].values.reshape(-1, len(design["subjects"]))[:, members]
     sigma = post["sigma"].values.reshape(-1, 1)
     end = base + plateau * reached + sigma * rng.standard_normal(base.shape)
     baseline = table[table["week"] == 0].groupby("USUBJID")["y"].first()
     change = end - baseline.loc[completers["USUBJID"]].to_numpy()
-    arms = [str(a) for a in post["arm"].values]
     arm_of = completers["arm"].to_numpy()
     means = np.full((change.shape[0], len(arms)), np.nan)
     for j, arm in enumerate(arms):
@@ -699,7 +740,6 @@ def course(fig: FigureInput) -> plt.Figure:
     subjects = [str(s) for s in post["subject"].values]
     x = tree["constant_data"]["log_il6_centred"].values
     base = post["base"].stack(sample=("chain", "draw")).values  # (subject, S)
-    k = post["k"].stack(sample=("chain", "draw")).values
     eta = _eta_draws(post)
     arm_of = table.groupby("USUBJID")[["arm", "dose"]].first().loc[subjects]
     weeks = np.linspace(0, table["week"].max(), 60)
@@ -710,7 +750,10 @@ def course(fig: FigureInput) -> plt.Figure:
         active = float(arm_of.loc[members, "dose"].iloc[0] > 0)
         delta = post["delta"].sel(arm=arm).stack(sample=("chain", "draw")).values
         plateau = delta + eta * active * x[members].mean()
-        curves = base[members].mean(axis=0) + plateau * (1 - np.exp(-np.outer(weeks, k)))
+        k = (post["k"].sel(arm=arm) if "arm" in post["k"].dims else post["k"]).stack(
+            sample=("chain", "draw")
+        )
+        curves = base[members].mean(axis=0) + plateau * (1 - np.exp(-np.outer(weeks, k.values)))
         low, mid, high = np.quantile(curves, [tail, 0.5, 1 - tail], axis=1)
         ax.plot(weeks, mid, color=f"C{colour}", label=f"{arm} (model)")
         ax.fill_between(weeks, low, high, color=f"C{colour}", alpha=0.2)
@@ -754,7 +797,7 @@ def effect_by_il6(fig: FigureInput) -> plt.Figure:
     doses = table.groupby("arm")["dose"].first()
     delta = post["delta"].stack(sample=("chain", "draw")).values  # (arm, S)
     eta = _eta_draws(post)
-    reached = 1 - np.exp(-post["k"].stack(sample=("chain", "draw")).values * landmark_week)
+    reached = _reached(post, len(arms), landmark_week)  # (S, arms)
     baseline = table.groupby("USUBJID")["log_il6"].first()
     grid = np.geomspace(np.exp(baseline.min()), np.exp(baseline.max()), 60)
     x = np.log(grid) - np.log(IL6_REFERENCE)
@@ -763,7 +806,7 @@ def effect_by_il6(fig: FigureInput) -> plt.Figure:
     for j, arm in enumerate(arms):
         if doses[arm] == 0:
             continue
-        curves = (delta[j] - delta[0] + np.outer(x, eta)) * reached  # (grid, S)
+        curves = (delta[j] + np.outer(x, eta)) * reached[:, j] - delta[0] * reached[:, 0]
         low, mid, high = np.quantile(curves, [tail, 0.5, 1 - tail], axis=1)
         ax.plot(grid, mid, color=f"C{j}", label=f"{arm} vs {arms[0]}")
         ax.fill_between(grid, low, high, color=f"C{j}", alpha=0.2)

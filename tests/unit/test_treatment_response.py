@@ -74,17 +74,23 @@ def subject_moments(rows: pd.DataFrame, theta: dict, arms: list) -> tuple:
     active = float(rows["dose"].iloc[0] > 0)
     mean = np.array([theta["mu_base"] + theta["gamma_base"] * x,
                      theta["delta"][arm] + theta["eta"] * active * x])  # fmt: skip
-    z = 1 - np.exp(-theta["k"] * rows["week"].to_numpy(float))
+    k = theta["k"][arm] if np.ndim(theta["k"]) else theta["k"]
+    z = 1 - np.exp(-k * rows["week"].to_numpy(float))
     design = np.column_stack([np.ones_like(z), z])
     prior = np.diag([theta["sigma_base"] ** 2, theta["tau_delta"] ** 2])
     return mean, prior, design
 
 
-def test_the_marginal_likelihood_of_each_subject_is_their_multivariate_normal_density():
+RATES = pytest.mark.parametrize("rates", ["shared", "per_arm"])
+
+
+@RATES
+def test_the_marginal_likelihood_of_each_subject_is_their_multivariate_normal_density(rates):
     from scipy.stats import multivariate_normal
 
     t = irregular_table()
-    model = get_model("treatment_response").build(t, DEFAULT_PRIORS)
+    model = get_model("treatment_response").build(t, DEFAULT_PRIORS, Options(rates=rates))
+    assert np.shape(model["k"].eval()) == ((3,) if rates == "per_arm" else ())
     values, theta = point(model)
     graph = model.replace_rvs_by_values([model["y"]])[0]
     per_subject = model.compile_fn(
@@ -100,11 +106,12 @@ def test_the_marginal_likelihood_of_each_subject_is_their_multivariate_normal_de
     np.testing.assert_allclose(per_subject, exact, rtol=1e-10)
 
 
-def test_subject_effects_drawn_back_follow_their_exact_conditional():
+@RATES
+def test_subject_effects_drawn_back_follow_their_exact_conditional(rates):
     from il6fit.models.treatment_response import conditional_effects
 
     t = irregular_table()
-    model = get_model("treatment_response").build(t, DEFAULT_PRIORS)
+    model = get_model("treatment_response").build(t, DEFAULT_PRIORS, Options(rates=rates))
     _, theta = point(model)
     n = 40_000
     names = ("mu_base", "gamma_base", "sigma_base", "delta", "eta", "tau_delta", "k", "sigma")
@@ -195,11 +202,12 @@ def known_fit(delta, *, base=6.0, sigma=1e-6, k=50.0):
                 "eta": full(0.0),
                 "tau_delta": full(0.0),
                 "sigma": full(sigma),
-                "k": full(k),
+                "k": np.broadcast_to(np.asarray(k, float), (*shape, *np.shape(k))).copy(),
             },
             "constant_data": {"log_il6_centred": np.zeros(3)},
         },
-        dims={"base": ["subject"], "delta": ["arm"], "log_il6_centred": ["subject"]},
+        dims={"base": ["subject"], "delta": ["arm"], "log_il6_centred": ["subject"]}
+        | ({"k": ["arm"]} if np.ndim(k) else {}),
         coords={"arm": ["Placebo", "TCZ 8"], "subject": ["S0", "S1", "S2"]},
     )
 
@@ -229,6 +237,12 @@ def test_estimands_read_the_course_at_the_landmark_week():
         seed=0,
     )
     assert float(small["effect_exceeds_cid"].mean()) == 0.0
+    # a rate per arm: placebo halfway at week 12, TCZ 8 there already
+    per_arm = estimands(
+        known_fit([-2.0, -4.0], k=[np.log(2) / 12, 50.0]), table(), Options(landmark_week=12), 0
+    )
+    assert float(per_arm["change"].sel(arm="Placebo").mean()) == pytest.approx(-1.0)
+    assert float(per_arm["effect"].sel(active_arm="TCZ 8").mean()) == pytest.approx(-3.0)
 
 
 def test_estimand_table_reports_probabilities_without_intervals():
@@ -242,13 +256,14 @@ def test_estimand_table_reports_probabilities_without_intervals():
     assert summary.loc["effect[TCZ 8]", "unit"] == "score"
 
 
-def test_landmark_check_draws_each_completer_given_their_other_visits():
+@RATES
+def test_landmark_check_draws_each_completer_given_their_other_visits(rates):
     from il6fit.models.treatment_response import conditional_effects, landmark_predictive
 
     t = irregular_table(seed=4, n=30)
     t.loc[t["week"] == 16, "week"] = 24.0  # completers: those seen at weeks 0 and 24
     family = get_model("treatment_response")
-    model = family.build(t, DEFAULT_PRIORS)
+    model = family.build(t, DEFAULT_PRIORS, Options(rates=rates))
     _, theta = point(model)
     n = 4000
     dims = model.named_vars_to_dims
@@ -268,7 +283,7 @@ def test_landmark_check_draws_each_completer_given_their_other_visits():
         coords={"subject": list(model.coords["subject"])},
     )
     # a stored fit holds the generative (latent) model's constant data
-    latent = family.generative(t, DEFAULT_PRIORS)
+    latent = family.generative(t, DEFAULT_PRIORS, Options(rates=rates))
     stored = xr.Dataset(
         {
             v.name: (latent.named_vars_to_dims.get(v.name, ()), v.get_value())
@@ -278,13 +293,13 @@ def test_landmark_check_draws_each_completer_given_their_other_visits():
         coords={"subject": list(latent.coords["subject"]), "week": list(latent.coords["week"])},
     )
     tree = xr.DataTree.from_dict({"posterior": posterior, "constant_data": stored})
-    options = Options(landmark_week=24)
+    options = Options(landmark_week=24, rates=rates)
     observed = family.landmark.observed(t, options)
     assert set(observed["USUBJID"]) == set(t.loc[t["week"] == 24, "USUBJID"])
     draws = landmark_predictive(tree, t, options, np.random.default_rng(1))
     # direct: effects given the visits other than week 24, then the week-24 score
     without = t[t["week"] != 24]
-    reached = 1 - np.exp(-theta["k"] * 24)
+    reached = 1 - np.exp(-np.asarray(theta["k"]) * 24)
     drawn = conditional_effects(
         posterior,
         constant.assign(
@@ -293,11 +308,12 @@ def test_landmark_check_draws_each_completer_given_their_other_visits():
         np.random.default_rng(2),
     )
     subjects = list(model.coords["subject"])
-    for arm in model.coords["arm"]:
+    for j, arm in enumerate(model.coords["arm"]):
         members = observed[observed["arm"] == arm]
         at = [subjects.index(s) for s in members["USUBJID"]]
         baseline = t[t["week"] == 0].groupby("USUBJID")["y"].first().loc[members["USUBJID"]]
-        centre = drawn["base"].values[0][:, at] + drawn["plateau"].values[0][:, at] * reached
+        here = reached[j] if reached.ndim else reached
+        centre = drawn["base"].values[0][:, at] + drawn["plateau"].values[0][:, at] * here
         expected = (centre.mean(axis=0) - baseline.to_numpy()).mean()
         assert float(draws.sel(arm=arm).mean()) == pytest.approx(expected, abs=0.03), arm
 
