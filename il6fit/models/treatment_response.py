@@ -257,11 +257,7 @@ def build_latent(table: pd.DataFrame, priors: Mapping[str, Prior], options: Opti
         )
         k = _rates(priors, options)
         sigma = priors["sigma"].create("sigma")
-        if options.rates == "per_arm":
-            reached = 1 - pm.math.exp(-k[arm][:, None] * week[None, :])  # (subject, week)
-        else:
-            reached = (1 - pm.math.exp(-k * week))[None, :]
-        course = base[:, None] + plateau[:, None] * reached
+        course = base[:, None] + plateau[:, None] * _approach(k, arm, week, options)
         y = pm.Data("y_observed", table["y"].to_numpy(float), dims="obs")
         pm.Normal("y", course.ravel()[cell], sigma, observed=y, dims="obs")
     return model
@@ -272,6 +268,13 @@ def _rates(priors: Mapping[str, Prior], options: Options):
     dims = {"dims": "arm"} if options.rates == "per_arm" else {}
     log_k = priors["log_k"].create("log_k", **dims)
     return pm.Deterministic("k", pm.math.exp(log_k), **dims)
+
+
+def _approach(k, arm, week, options: Options):
+    """:math:`1 - e^{-k w}` at the weeks: (week,) for a shared rate, (subject, week) per arm."""
+    if options.rates == "per_arm":
+        return 1 - pm.math.exp(-k[arm][:, None] * week[None, :])
+    return 1 - pm.math.exp(-k * week)
 
 
 def _reached(post: xr.Dataset, arms: int, week) -> np.ndarray:
@@ -425,13 +428,9 @@ def build(table: pd.DataFrame, priors: Mapping[str, Prior], options: Options) ->
         tau_delta = priors["tau_delta"].create("tau_delta")
         k = _rates(priors, options)
         sigma = priors["sigma"].create("sigma")
-        if options.rates == "per_arm":
-            z = 1 - pm.math.exp(-k[arm][:, None] * week[None, :])  # (subject, week)
-        else:
-            z = 1 - pm.math.exp(-k * week)
         m11, m12, m22, h1, h2, sum_rr = woodbury_terms(
             data,
-            z,
+            _approach(k, arm, week, options),
             mu_base + gamma_base * il6,
             delta[arm] + eta * is_active * il6,
             sigma_base,
