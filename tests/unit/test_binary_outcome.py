@@ -237,7 +237,9 @@ def test_figures_draw_from_a_fit_with_censored_il6():
         plt.close(figure)
 
 
-def test_the_covid_scenario_is_a_calibration_design_with_death_drawn_on_measured_il6():
+def test_the_covid_scenario_is_a_calibration_design_with_death_drawn_on_measured_il6(
+    fast_compile,
+):
     table = design("binary_outcome", FAMILY.calibration.design, seed=1)
     assert len(table) == FAMILY.calibration.design["n_subjects"]
     assert (table["IL6_cens"] == 0).all()

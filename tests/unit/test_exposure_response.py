@@ -69,7 +69,7 @@ def test_subject_likelihood_integrates_baseline_exactly_and_the_rates_by_quadrat
         assert got[i] == pytest.approx(brute_force(design, i, THETA), abs=5e-3)
 
 
-def test_the_model_evaluates_the_same_likelihood(design):
+def test_the_model_evaluates_the_same_likelihood(design, fast_compile):
     table, design = design
     model = er.build(table, dict(er.DEFAULT_PRIORS), er.Options())
     point = {
@@ -138,7 +138,7 @@ def test_regimen_change_is_the_population_mean_of_simulated_patients():
     np.testing.assert_array_less(np.abs(got.values[0, 0] - change), 4 * sem + 1e-12)
 
 
-def test_the_generative_model_draws_each_row_around_its_subjects_course(design):
+def test_the_generative_model_draws_each_row_around_its_subjects_course(design, fast_compile):
     """The latent model's log-likelihood at given subject effects, against numpy."""
     table, design = design
     model = er.build_latent(table, dict(er.DEFAULT_PRIORS), er.Options())
@@ -318,7 +318,7 @@ def test_a_fit_draws_back_subject_effects_predicts_and_draws_its_figures(design,
         plt.close(figure)
 
 
-def test_drug_samples_join_the_table_and_drive_their_subjects_own_exposure():
+def test_drug_samples_join_the_table_and_drive_their_subjects_own_exposure(fast_compile):
     import pandas as pd
 
     from il6fit.errors import SpecError

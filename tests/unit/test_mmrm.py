@@ -52,7 +52,9 @@ def evaluate(model, values: dict, names: list[str]) -> list[np.ndarray]:
 
 
 @pytest.mark.parametrize("covariance", ["unstructured", "compound_symmetry", "ar1", "independent"])
-def test_each_patient_log_likelihood_is_the_normal_density_of_the_visits_they_have(covariance):
+def test_each_patient_log_likelihood_is_the_normal_density_of_the_visits_they_have(
+    covariance, fast_compile
+):
     data = table()
     options = {"covariance": covariance, "arms": ARMS}
     model = FAMILY.build(data, DEFAULT_PRIORS, options)
