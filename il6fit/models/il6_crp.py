@@ -402,18 +402,22 @@ def _build(
                               marginal=marginal_covariates) for name in modelled],
             _Regression(intercept, beta_il6, mu_x, sigma_x, sigma), n=len(table),
         )  # fmt: skip
+        reported = {}
         if modelled or integrate:  # what each row reports, to draw latent values back
             for name, value in (("log_il6", log_il6), ("log_crp", log_crp), ("crp_cens", crp_cens)):
-                pm.Data(f"reported_{name}", value, dims="obs")
+                reported[name] = pm.Data(f"reported_{name}", value, dims="obs")
 
         if integrate:
             rows = {kind: np.flatnonzero(il6_cens == c) for kind, c in CENSORING.items()}
+            # which rows are of which kind are data too (the IL-6 of censored ones drawn back
+            # from them), so one compiled model serves every dataset with the same kinds
+            at_rows = {}
             for kind, at in rows.items():
                 model.add_coord(f"il6_{kind}", at)
-                if kind != "measured" and at.size:  # which rows, to draw their IL-6 back
-                    pm.Data(f"il6_{kind}_rows", at, dims=f"il6_{kind}")
-            measured = rows["measured"]
-            values = pm.Data("log_il6_observed", log_il6[measured], dims="il6_measured")
+                if at.size:
+                    at_rows[kind] = pm.Data(f"il6_{kind}_rows", at, dims=f"il6_{kind}")
+            measured = at_rows.get("measured", rows["measured"])
+            values = pm.Data("log_il6_observed", log_il6[rows["measured"]], dims="il6_measured")
             pm.Normal(
                 "log_il6",
                 _at(regression.mu_x, measured),
@@ -421,7 +425,7 @@ def _build(
                 observed=values,
                 dims="il6_measured",
             )
-            x = pt.set_subtensor(pt.zeros(len(table))[measured], values)
+            x = pt.set_subtensor(pt.zeros(model.dim_lengths["obs"])[measured], values)
         else:
             x = latent_log_biomarker(
                 "log_il6", log_il6, il6_cens, regression.mu_x, regression.sigma_x, dim="il6"
@@ -430,12 +434,13 @@ def _build(
         if regression.slope is not beta_il6:  # integrated covariates add slope on ln IL-6
             mu = mu + (regression.slope - beta_il6) * x
         kept, dim = (rows["measured"], "il6_measured") if integrate else (slice(None), "obs")
+        kept_rows = measured if integrate else kept  # the same rows, as data in the graph
         if residual == "student_t":
             residual_dist = pm.StudentT.dist(
                 nu=priors["nu"].create("nu"), mu=mu, sigma=regression.sigma
             )
         else:
-            residual_dist = pm.Normal.dist(mu[kept], _at(regression.sigma, kept))
+            residual_dist = pm.Normal.dist(mu[kept_rows], _at(regression.sigma, kept_rows))
         # outcome and limits as data: new values of the same design reuse compiled code
         lower = np.where(crp_cens == -1, log_crp, -np.inf)[kept]
         upper = np.where(crp_cens == 1, log_crp, np.inf)[kept]
@@ -449,11 +454,12 @@ def _build(
         )
         if integrate:
             for kind in ("below", "above"):
-                at = rows[kind]
-                if not at.size:
+                if kind not in at_rows:
                     continue
+                at = at_rows[kind]
                 logp = censored_il6_logp(
-                    CENSORING[kind], log_il6[at], crp_cens[at], log_crp[at],
+                    CENSORING[kind], reported["log_il6"][at], reported["crp_cens"][at],
+                    reported["log_crp"][at],
                     _at(regression.intercept, at) - beta_il6 * np.log(IL6_REFERENCE),
                     _at(regression.slope, at), _at(regression.mu_x, at),
                     _at(regression.sigma_x, at), _at(regression.sigma, at),
@@ -635,7 +641,7 @@ def censored_il6_logp(
         Below the LLOQ or above the ULOQ (every row of the call).
     limit : array_like
         ln of each row's IL-6 limit.
-    crp_cens : numpy.ndarray
+    crp_cens : array_like
         CRP censoring of each row (-1, 0, +1).
     log_crp : array_like
         ln CRP: the value where measured, its limit where censored.
@@ -648,7 +654,7 @@ def censored_il6_logp(
         One log-likelihood term per row.
     """
     s1 = -float(il6_side)  # +1: the event is x < a; -1: x > a
-    s2 = np.where(crp_cens == 1, -1.0, 1.0)  # +1: y < b; -1: y > b (any value where measured)
+    s2 = pt.where(pt.eq(crp_cens, 1), -1.0, 1.0)  # +1: y < b; -1: y > b (any where measured)
     m_y = intercept + beta * mu_x
     var_y = beta**2 * sigma_x**2 + sigma**2
     sd_y = pt.sqrt(var_y)

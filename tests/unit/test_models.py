@@ -479,3 +479,43 @@ def test_the_reports_code_counts_its_templates():
     report = code_files(["il6fit.report"])
     assert ROOT / "templates" / "report.html.j2" in report
     assert not any("templates" in str(p) for p in code_files(["il6fit.models.il6_crp"]))
+
+
+def _graph_signature(model):
+    """Every variable's type (static shapes included) and every constant's value in the graph of
+    a model's log density: what the compiled code depends on besides the data's values."""
+    import hashlib
+
+    from pytensor.graph.basic import Constant
+    from pytensor.graph.traversal import ancestors
+
+    out = model.logp()
+    signature = []
+    for var in ancestors([out]):
+        value = (
+            hashlib.sha1(np.asarray(var.data).tobytes()).hexdigest()
+            if isinstance(var, Constant)
+            else ""
+        )
+        signature.append((str(var.type), value))
+    return sorted(signature)
+
+
+@pytest.mark.parametrize("name", ["il6_crp", "treatment_response"])
+def test_a_refit_on_other_data_of_the_same_design_reuses_the_compiled_code(name):
+    """Two trials of different sizes give log-density graphs alike but for the data's values,
+    so a refit loads every compiled kernel from the first fit's cache (benchmarks/RESULTS.md)."""
+    from il6fit.data import as_read
+    from il6fit.simulate import scenario, simulate_cohort
+
+    family = get_model(name)
+    options = family.make_options({})
+    signatures = []
+    for n, seed in ((300, 1), (450, 2)):
+        subjects, measurements, _ = simulate_cohort(scenario("ra_tcz_trial", n_subjects=n), seed)
+        data = prepare(
+            as_read(subjects), as_read(measurements), subjects_file="s", measurements_file="m"
+        )
+        table = family.table(data.subjects, data.measurements, options)
+        signatures.append(_graph_signature(family.build(table, family.priors(None), options)))
+    assert signatures[0] == signatures[1]
