@@ -400,7 +400,7 @@ def _build(
         regression = _with_covariates(
             [_covariate_model(name, covariates[name], table, priors, betas[name],
                               marginal=marginal_covariates) for name in modelled],
-            _Regression(intercept, beta_il6, mu_x, sigma_x, sigma), n=len(table),
+            _Regression(intercept, beta_il6, mu_x, sigma_x, sigma), n=model.dim_lengths["obs"],
         )  # fmt: skip
         reported = {}
         if modelled or integrate:  # what each row reports, to draw latent values back
@@ -507,13 +507,15 @@ def _covariate_model(name, value, table, priors, beta, *, marginal) -> _Modelled
     model = pm.modelcontext(None)
     model.add_coord(f"{name}_observed", observed)
     model.add_coord(f"{name}_missing", absent)
-    pm.Data(f"{name}_missing_rows", absent, dims=f"{name}_missing")
+    # which rows have it are data: one compiled model serves trials missing it in other rows
+    gaps = pm.Data(f"{name}_missing_rows", absent, dims=f"{name}_missing")
+    has = pm.Data(f"{name}_observed_rows", observed, dims=f"{name}_observed")
     m = priors[f"mu_{name}"].create(f"mu_{name}")
     s = priors[f"sigma_{name}"].create(f"sigma_{name}")
     gamma = priors[f"gamma_{name}"].create(f"gamma_{name}")
-    pm.Normal(f"{name}_value", m, s, observed=value[observed], dims=f"{name}_observed")
+    pm.Normal(f"{name}_value", m, s, observed=value[has], dims=f"{name}_observed")
     if marginal:
-        gone = pt.as_tensor(missing.astype(float))
+        gone = pt.set_subtensor(pt.zeros(model.dim_lengths["obs"])[gaps], 1.0)
         return _Modelled(value * (1 - gone) + m * gone, gone, s, gamma, beta)
     latent = pm.Normal(f"{name}_imputed", m, s, dims=f"{name}_missing")
     return _Modelled(pt.set_subtensor(value[absent], latent), None, s, gamma, beta)
@@ -535,7 +537,7 @@ class _Modelled:
     beta: Any
 
 
-def _with_covariates(modelled: list[_Modelled], r: _Regression, *, n: int) -> _Regression:
+def _with_covariates(modelled: list[_Modelled], r: _Regression, *, n) -> _Regression:
     r"""Each row's regression with its modelled covariates, missing ones integrated out.
 
     With :math:`\hat z_c` the covariate where given and its population mean :math:`m_c` where
