@@ -106,7 +106,9 @@ def simulate_cohort(spec: Scenario, seed: int) -> tuple[pd.DataFrame, pd.DataFra
     conc = np.zeros((nvis, n))
     activity = np.zeros((nvis, n))
     if spec.population == "ra":
-        conc, activity, latent = _disease_course(spec, rng, weeks, dose, weight, female, log_il6)
+        conc, activity, latent = _disease_course(
+            spec, rng, weeks, dose, weight, female, log_il6, arm
+        )
     occupancy = receptor_occupancy(conc, spec.pd)
 
     later = (np.arange(nvis) > 0)[:, None]
@@ -204,7 +206,7 @@ def simulate_cohort(spec: Scenario, seed: int) -> tuple[pd.DataFrame, pd.DataFra
     return subjects, measurements, truth
 
 
-def _disease_course(spec, rng, weeks, dose, weight, female, log_il6):
+def _disease_course(spec, rng, weeks, dose, weight, female, log_il6, arm):
     """Latent activity and exposure of every subject at the visits (PK/PD of pkpd.py)."""
     n = dose.size
     pk, pd_ = spec.pk, spec.pd
@@ -232,10 +234,13 @@ def _disease_course(spec, rng, weeks, dose, weight, female, log_il6):
         if spec.dmard
         else np.zeros(n)
     )
-    dose_mg = np.minimum(dose * weight, MAX_DOSE_MG)
+    sc = np.array([a.route == "sc" for a in spec.arms])[arm]
+    every_days = np.array([a.every_weeks * 7 for a in spec.arms])[arm]
+    dose_mg = np.where(sc, dose, np.minimum(dose * weight, MAX_DOSE_MG))
     course = simulate_course(
         dose_mg, weeks * 7, cl=cl, v1=v1, v2=v2, vmax=vmax, base=base, ec50=ec50,
-        emax=emax, kout=kout, dmard=dmard, pk=pk, gamma=pd_.gamma,
+        emax=emax, kout=kout, dmard=dmard, pk=pk, gamma=pd_.gamma, sc=sc,
+        every_days=every_days,
     )  # fmt: skip
     activity = course.activity
     if spec.das28_visit_sd > 0:

@@ -1,17 +1,27 @@
 r"""Tocilizumab exposure and its effects on CRP and disease activity, integrated on a time grid.
 
 Pharmacokinetics (Frey, Grange, Woodworth, *J Clin Pharmacol* 2010;50:754; domain-facts §5c): two
-compartments with linear and Michaelis-Menten elimination in parallel, IV doses every 4 weeks,
+compartments with linear and Michaelis-Menten elimination in parallel, IV doses (boluses into
+the central compartment) every 4 weeks, or subcutaneous doses into a depot absorbed at first order
+with bioavailability :math:`F`,
 
 .. math::
 
-    \frac{dA_1}{dt} &= -CL\,C - Q\,(C - A_2/V_2) - \frac{V_{max} C}{K_m + C}, \qquad C = A_1/V_1 \\
+    \frac{dA_0}{dt} &= -k_a A_0 \\
+    \frac{dA_1}{dt} &= k_a A_0 - CL\,C - Q\,(C - A_2/V_2) - \frac{V_{max} C}{K_m + C},
+        \qquad C = A_1/V_1 \\
     \frac{dA_2}{dt} &= Q\,(C - A_2/V_2)
 
 with CL 0.3 L/d (IIV 39 %, x0.84 in women, x(weight/70)^0.7), V1 3.5 L (37 %), Q 0.2 L/d, V2 2.9 L
 (66 %), Vmax 7.5 mg/d (54 %), Km 2.7 µg/mL; doses capped at 800 mg (label). A typical 70 kg
 patient without IIV reaches a steady-state AUC of about 11,400 and 29,900 µg·h/mL at 4 and
 8 mg/kg; the label's means, 13,000 and 35,000, are population means, raised by the IIV.
+
+Subcutaneous absorption (162 mg every week or every 2 weeks) has no published population model
+in domain-facts; :math:`k_a` and :math:`F` are calibrated to the RA SC study's steady-state means
+(*IJCPT* 2013;51:620, domain-facts §5a; ``docs/simulator-calibration.md``): over this
+simulator's patients (their IIV and weights), the mean AUC over a dosing interval and the mean
+trough on weekly and two-weekly dosing, with tmax 2-3 days.
 
 Disease activity (Levi, Grange, Frey, *J Clin Pharmacol* 2013;53:151; domain-facts §5c), an
 indirect-response model on the DAS28 scale with background DMARD as a TCZ-equivalent
@@ -58,6 +68,9 @@ class PKParameters:
     km: float = 2.7  # µg/mL
     residual_proportional: float = 0.22  # of a measured concentration
     residual_additive: float = 2.4  # µg/mL
+    # subcutaneous absorption, calibrated (module docstring)
+    ka: float = 0.6  # 1/d
+    f_sc: float = 0.62  # bioavailability
 
 
 @dataclass(frozen=True)
@@ -135,15 +148,18 @@ def simulate_course(
     dmard: np.ndarray,
     pk: PKParameters,
     gamma: float,
+    sc: np.ndarray | None = None,
+    every_days: np.ndarray | None = None,
 ) -> Course:
-    """Integrate exposure (doses every 4 weeks from day 0) and latent activity together.
+    """Integrate exposure (doses from day 0, every 4 weeks by default) and latent activity together.
 
     Only the visits are kept, so memory does not grow with the number of integration steps.
 
     Parameters
     ----------
     dose_mg : numpy.ndarray
-        Dose per infusion of each subject, mg (0 for no drug).
+        Dose per administration of each subject, mg (0 for no drug); of a subcutaneous dose,
+        what is injected (:attr:`PKParameters.f_sc` of it is absorbed).
     visit_days : numpy.ndarray
         Days at which to sample, ascending, starting at 0.
     cl, v1, v2, vmax : numpy.ndarray
@@ -154,17 +170,32 @@ def simulate_course(
         Fixed PK parameters (Q, Km).
     gamma : float
         Hill coefficient of the drug effect.
+    sc : numpy.ndarray, optional
+        Whether each subject's doses are subcutaneous (default: all intravenous).
+    every_days : numpy.ndarray, optional
+        Each subject's dosing interval, days, a multiple of the 0.05-day step (default 28).
 
     Returns
     -------
     Course
+        Its ``average_concentration`` is over the last complete 4 weeks whatever the interval.
     """
     steps = round(float(visit_days.max()) / STEP_DAYS)
     visit_steps = np.round(visit_days / STEP_DAYS).astype(int)
     dose_every = round(DOSING_INTERVAL_DAYS / STEP_DAYS)
     last_interval = max(0, (steps // dose_every - 1) * dose_every)
     n = dose_mg.size
-    a1, a2 = np.zeros(n), np.zeros(n)
+    sc = np.zeros(n, dtype=bool) if sc is None else np.asarray(sc, dtype=bool)
+    every = (
+        np.full(n, dose_every)
+        if every_days is None
+        else np.rint(np.asarray(every_days, dtype=float) / STEP_DAYS).astype(int)
+    )
+    # every subject dosed intravenously every 4 weeks: the arithmetic of the plain model, step
+    # for step (subcutaneous subjects beside them do not change an intravenous subject's bits)
+    plain = not sc.any() and bool((every == dose_every).all())
+    iv_dose, sc_dose = np.where(sc, 0.0, dose_mg), np.where(sc, pk.f_sc * dose_mg, 0.0)
+    a0, a1, a2 = np.zeros(n), np.zeros(n), np.zeros(n)
     activity = base.astype(float).copy()
     conc_at = np.zeros((visit_steps.size, n))
     activity_at = np.zeros((visit_steps.size, n))
@@ -173,13 +204,21 @@ def simulate_course(
         c = a1 / v1
         for v in np.flatnonzero(visit_steps == s):
             conc_at[v], activity_at[v] = c, activity
-        if s % dose_every == 0:
+        if plain and s % dose_every == 0:
             a1 = a1 + dose_mg
+            c = a1 / v1
+        elif not plain and (given := s % every == 0).any():
+            a1 = a1 + np.where(given, iv_dose, 0.0)
+            a0 = a0 + np.where(given, sc_dose, 0.0)
             c = a1 / v1
         if last_interval <= s < last_interval + dose_every:
             area += c
         exchange = pk.q * (c - a2 / v2)
-        a1 = np.maximum(a1 - STEP_DAYS * (cl * c + exchange + vmax * c / (pk.km + c)), 0.0)
+        absorbed = 0.0 if plain else pk.ka * a0
+        a1 = np.maximum(
+            a1 - STEP_DAYS * (cl * c + exchange + vmax * c / (pk.km + c) - absorbed), 0.0
+        )
+        a0 = a0 - STEP_DAYS * absorbed
         a2 = a2 + STEP_DAYS * exchange
         driver = (c + dmard) ** gamma
         effect = emax * driver / (ec50**gamma + driver)

@@ -7,6 +7,7 @@ marked UNVERIFIED are assumptions where no published number was found.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, replace
+from typing import Literal
 
 from il6fit.errors import SpecError
 from il6fit.simulate.pkpd import PDParameters, PKParameters
@@ -14,10 +15,22 @@ from il6fit.simulate.pkpd import PDParameters, PKParameters
 
 @dataclass(frozen=True)
 class Arm:
-    """A treatment arm: its label in ``TRT01P`` and its tocilizumab dose (mg/kg IV q4w)."""
+    """A treatment arm: its label in ``TRT01P`` and its tocilizumab regimen.
+
+    ``dose`` is mg/kg for intravenous doses (capped at 800 mg, label) and mg for subcutaneous
+    ones, given every ``every_weeks`` weeks from day 0; 0 for no drug.
+    """
 
     label: str
     dose: float
+    route: Literal["iv", "sc"] = "iv"
+    every_weeks: float = 4.0
+
+    def __post_init__(self):
+        if self.route not in ("iv", "sc"):
+            raise SpecError(f"arm '{self.label}': route must be 'iv' or 'sc', not {self.route!r}.")
+        if self.every_weeks <= 0:
+            raise SpecError(f"arm '{self.label}': every_weeks must be positive.")
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,14 @@ from il6fit.data.contract import MEASUREMENT_COLUMNS, SUBJECT_COLUMNS
 from il6fit.errors import SpecError
 from il6fit.simulate import scenario, simulate_cohort
 from il6fit.simulate.pkpd import simulate_course
-from il6fit.simulate.published import calibration_table, change_by_dose, wide_table
+from il6fit.simulate.published import (
+    calibration_table,
+    change_by_dose,
+    change_by_regimen,
+    sc_exposure,
+    wide_table,
+)
+from il6fit.simulate.scenarios import Arm
 
 
 @pytest.fixture(scope="module")
@@ -218,3 +225,49 @@ def test_the_simulators_change_by_dose_is_monotone_with_its_monte_carlo_error():
     assert (truth["subjects"] > 400).all()  # no one missed: every subject counts
     assert (truth["se"] > 0).all() and (truth["se"] < 0.1).all()
     assert truth["change"].is_monotonic_decreasing and truth["change"].iloc[0] < 0
+
+
+def test_subcutaneous_dosing_leaves_intravenous_subjects_bit_identical():
+    pk, n = scenario("ra_tcz_trial").pk, 4
+    one = np.ones(n)
+    kwargs = dict(
+        cl=pk.cl * one, v1=pk.v1 * one, v2=pk.v2 * one, vmax=pk.vmax * one, base=6.8 * one,
+        ec50=3.7 * one, emax=0.73 * one, kout=0.038 * one, dmard=0.3 * one, pk=pk, gamma=0.64,
+    )  # fmt: skip
+    days = np.arange(0, 57.0, 1.0)
+    iv = simulate_course(np.array([280.0, 0, 560, 280]), days, **kwargs)
+    mixed = simulate_course(
+        np.array([280.0, 0, 560, 162]), days, **kwargs,
+        sc=np.array([False, False, False, True]), every_days=np.array([28, 28, 28, 7]),
+    )  # fmt: skip
+    assert np.array_equal(iv.concentration[:, :3], mixed.concentration[:, :3])
+    assert np.array_equal(iv.activity[:, :3], mixed.activity[:, :3])
+    sc = mixed.concentration[:, 3]
+    assert sc[0] == 0 and 0 < sc[3] and sc[3] > sc[1]  # absorbed over days, not a bolus
+    assert np.all(sc[7:50:7] < sc[8:51:7])  # a trough before each weekly dose
+
+
+def test_subcutaneous_exposure_is_set_against_the_ra_study():
+    table = sc_exposure(n_subjects=2000, seed=3).set_index(["quantity", "arm"])
+    peak = table.xs("first peak after one dose, typical 70 kg woman (days)")
+    assert peak["met"].item()
+    ratio = table["simulated"] / table["published"]
+    assert ratio.between(0.6, 1.45).all(), ratio  # the compromise of SC_STUDY: within 40 %
+    auc = table.xs("AUC over a dosing interval at week 24, mean (µg·h/mL)")["simulated"]
+    assert auc["162 mg SC every week"] > 1.4 * auc["162 mg SC every 2 weeks"]
+
+
+def test_the_simulators_change_by_regimen_orders_subcutaneous_regimens():
+    arms = (
+        Arm("placebo", 0.0),
+        Arm("162 mg SC every 2 weeks", 162.0, "sc", 2),
+        Arm("162 mg SC every week", 162.0, "sc", 1),
+    )
+    truth = change_by_regimen(arms, n_subjects=1500, seed=2)
+    assert list(truth["regimen"]) == [a.label for a in arms]
+    assert truth["change"].is_monotonic_decreasing
+
+
+def test_an_arm_with_an_unknown_route_is_refused():
+    with pytest.raises(SpecError, match="route must be 'iv' or 'sc'"):
+        Arm("TCZ", 162.0, "im")
