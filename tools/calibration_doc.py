@@ -34,7 +34,9 @@ def main() -> None:
         "",
         f"- Replicates per model: {config['replicates']}"
         + "".join(f", {model} {n}" for model, n in config.get("model_replicates", {}).items())
-        + f"; in jobs of {config['batch_size']}.",
+        + f"; in jobs of {config['batch_size']}"
+        + "".join(f", {model} {n}" for model, n in config.get("model_batch_size", {}).items())
+        + ".",
         "- Each replicate: parameters from the prior, outcomes from the model on a fixed "
         "simulated design, a fit with nutpie with the model's fit settings (shown per model: "
         "those of a run, so the gate judges the fits a run makes), the truth ranked among "

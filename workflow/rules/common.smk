@@ -343,16 +343,20 @@ def calibration_replicates(model):
     return spec["model_replicates"].get(model, spec["replicates"])
 
 
+def calibration_batch_size(model):
+    """Replicates per batch job of a model: model_batch_size, else batch_size."""
+    calibration = config["calibration"]
+    return calibration["model_batch_size"].get(model, calibration["batch_size"])
+
+
 def calibration_batches(model):
-    """Batch numbers of a model's calibration: replicates 0..R-1 in batches of batch_size."""
-    return range(
-        -(-calibration_replicates(model) // config["calibration"]["batch_size"])
-    )
+    """Batch numbers of a model's calibration: replicates 0..R-1 in batches."""
+    return range(-(-calibration_replicates(model) // calibration_batch_size(model)))
 
 
 def batch_replicates(wildcards):
     """The replicate numbers of one batch (the last batch may be shorter)."""
-    size = config["calibration"]["batch_size"]
+    size = calibration_batch_size(wildcards.model)
     first = int(wildcards.batch) * size
     return list(
         range(first, min(first + size, calibration_replicates(wildcards.model)))
