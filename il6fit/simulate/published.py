@@ -288,11 +288,15 @@ def _every_visit(arms: tuple[Arm, ...], n_subjects: int):
 #: saturable elimination, the simulated weekly AUC is at most about 1.6 times the two-weekly
 #: one, the study's 2.4 times.
 SC_STUDY = (
-    ("AUC over a dosing interval at week 24, mean (µg·h/mL)", 1, 5505.0),
-    ("AUC over a dosing interval at week 24, mean (µg·h/mL)", 2, 2332.0),
-    ("trough at week 24, mean (µg/mL)", 1, 27.9),
-    ("trough at week 24, mean (µg/mL)", 2, 2.3),
+    ("auc", 1, 5505.0),
+    ("auc", 2, 2332.0),
+    ("trough", 1, 27.9),
+    ("trough", 2, 2.3),
 )
+SC_QUANTITIES = {
+    "auc": "AUC over a dosing interval at week 24, mean (µg·h/mL)",
+    "trough": "trough at week 24, mean (µg/mL)",
+}
 SC_SOURCE = "RA SC study, n=29, steady state (IJCPT 2013;51:620) [§5a]"
 
 
@@ -318,22 +322,23 @@ def sc_exposure(n_subjects: int = 20000, seed: int = 1) -> pd.DataFrame:
     from il6fit.simulate.cohort import simulate_cohort
     from il6fit.simulate.pkpd import simulate_course
 
-    arms = (
-        Arm("162 mg SC every week", 162.0, "sc", 1),
-        Arm("162 mg SC every 2 weeks", 162.0, "sc", 2),
-    )
-    spec = _every_visit(arms, n_subjects)
+    arms = {
+        1: Arm("162 mg SC every week", 162.0, "sc", 1),
+        2: Arm("162 mg SC every 2 weeks", 162.0, "sc", 2),
+    }
+    spec = _every_visit(tuple(arms.values()), n_subjects)
     subjects, _, truth = simulate_cohort(spec, seed)
     arm = subjects["TRT01P"].to_numpy()
     average = np.asarray(truth["subjects"]["average_concentration_last_interval"])
     trough = np.asarray(truth["subjects"]["concentration_by_visit"])[:, -1]
     rows = []
-    for quantity, weeks, published in SC_STUDY:
-        label = arms[weeks - 1].label
-        values = average * weeks * 7 * 24 if quantity.startswith("AUC") else trough
+    for kind, weeks, published in SC_STUDY:
+        label = arms[weeks].label
+        # the mean over the last 4 weeks is the mean over each interval at steady state
+        values = average * weeks * 7 * 24 if kind == "auc" else trough
         rows.append(
             {
-                "quantity": quantity,
+                "quantity": SC_QUANTITIES[kind],
                 "arm": label,
                 "simulated": float(values[arm == label].mean()),
                 "published": published,
