@@ -40,6 +40,8 @@ tensors (inside a model).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pytensor.tensor as pt
 
@@ -146,6 +148,93 @@ def course_fractions(remaining, rates, edges: np.ndarray, visits: np.ndarray):
     weights = -xp.exp(-r * since) * xp.expm1(-r * length) * inside  # (k, visits, steps)
     summed = xp.tensordot(remaining, weights, axes=[[-1], [-1]])  # (..., k, visits)
     return xp.exp(-r[:, :, 0] * visits) + summed
+
+
+@dataclass(frozen=True)
+class Segments:
+    """The steps between consecutive visits, padded to one length (:func:`visit_segments`).
+
+    ``slot`` (visits, longest) indexes each visit's steps since the previous visit, in time
+    order (padding: step 0). ``until`` (visits, longest + 1) is the time to the visit from
+    the start of the first of them, then from the end of each (0 for padding, which gives
+    it weight 0). ``gap`` (visits,) is the days since the previous visit (the first: its
+    day).
+    """
+
+    slot: np.ndarray
+    until: np.ndarray
+    gap: np.ndarray
+
+
+def visit_segments(edges: np.ndarray, visits: np.ndarray) -> Segments:
+    """Group the steps by the visit that follows them, for :func:`course_grid`.
+
+    Parameters
+    ----------
+    edges, visits : numpy.ndarray
+        As for :func:`course_fraction`.
+
+    Returns
+    -------
+    Segments
+    """
+    edges, visits = np.asarray(edges, dtype=float), np.asarray(visits, dtype=float)
+    _step_grid(edges, visits)  # checks every visit is a boundary
+    nxt = np.searchsorted(visits, edges[1:] - 1e-9)  # each step's next visit
+    groups = [np.flatnonzero(nxt == j) for j in range(visits.size)]
+    longest = max(1, *(g.size for g in groups))
+    slot = np.zeros((visits.size, longest), dtype=int)
+    gap = np.diff(visits, prepend=0.0)
+    until = np.zeros((visits.size, longest + 1))
+    until[:, 0] = gap
+    for j, steps in enumerate(groups):
+        slot[j, : steps.size] = steps
+        until[j, 1 : steps.size + 1] = visits[j] - edges[1:][steps]
+    return Segments(slot, until, gap)
+
+
+def course_grid(remaining, rates, segments: Segments):
+    """:math:`g` at the visits for every pair of a drive and a rate, each subject their own.
+
+    A step's weight at the next visit, :math:`e^{-k_{out}(t_j - t_{n+1})} -
+    e^{-k_{out}(t_j - t_n)}`, shares its second term with the previous step's first, so a
+    rate costs one exponential per step. The steps between two visits are summed (one batched
+    matrix product over the subject's drives and rates) and the visits chained,
+    :math:`g(t_j) = g(t_{j-1}) e^{-k_{out}(t_j - t_{j-1})}` plus the steps since; every
+    weight is at most 1.
+
+    Parameters
+    ----------
+    remaining : array or tensor, shape (subjects, visits, k, longest)
+        :math:`1 - I_n` on the steps of ``segments.slot``.
+    rates : array or tensor, shape (subjects, m)
+        Loss rates, per day.
+    segments : Segments
+        From :func:`visit_segments`.
+
+    Returns
+    -------
+    array or tensor, shape (subjects, k, m, visits)
+
+    Examples
+    --------
+    >>> segments = visit_segments(np.arange(101.0), np.array([0.0, 10.0]))
+    >>> drive = np.full((1, 2, 1, segments.slot.shape[1]), 0.5)
+    >>> g = course_grid(drive, np.array([[0.1, 1.0]]), segments)
+    >>> np.round(g, 4).tolist()
+    [[[[1.0, 0.6839], [1.0, 0.5]]]]
+    """
+    tensor = any(isinstance(v, pt.TensorVariable) for v in (remaining, rates))
+    xp = pt if tensor else np
+    decayed = xp.exp(-rates[:, None, :, None] * segments.until[:, None, :])  # (S, V, m, L + 1)
+    weight = decayed[..., 1:] - decayed[..., :-1]
+    # (subjects, visits, k, longest) @ (subjects, visits, longest, m)
+    between = xp.matmul(remaining, weight.transpose(0, 1, 3, 2))  # (subjects, visits, k, m)
+    decay = xp.exp(-rates[None, :, None, :] * segments.gap[:, None, None, None])  # (V, S, 1, m)
+    g = [decay[0] + between[:, 0]]
+    for j in range(1, segments.gap.size):
+        g.append(g[-1] * decay[j] + between[:, j])
+    return xp.stack(g, axis=-1)
 
 
 def _step_grid(edges: np.ndarray, visits: np.ndarray):

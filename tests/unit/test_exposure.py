@@ -9,7 +9,7 @@ import pytest
 from scipy.integrate import solve_ivp
 
 from il6fit.exposure import Doses, Regimen, TypicalPK, concentrations
-from il6fit.models.turnover import course_fraction, step_edges
+from il6fit.models.turnover import course_fraction, course_grid, step_edges, visit_segments
 
 PK = TypicalPK()
 WEEKS = np.array([0, 2, 4, 8, 12, 16, 20, 24])
@@ -194,6 +194,23 @@ def test_a_rate_per_draw_gives_each_draws_course():
         np.testing.assert_allclose(
             together[i], course_fraction(remaining, rate, edges, np.array([0, 28, 56]))
         )
+
+
+@pytest.mark.parametrize("first_visit", [0.0, 7.0])
+def test_a_grid_of_drives_and_rates_per_subject_gives_each_pairs_course(first_visit):
+    # finer steps after subcutaneous doses, and a first visit after day 0
+    edges = step_edges(168.0, np.arange(0, 168, 14.0), 1.0)
+    visits = np.array([first_visit, 14, 28, 56, 84, 168])
+    rng = np.random.default_rng(3)
+    remaining = rng.uniform(0.2, 1.0, size=(3, 4, edges.size - 1))  # (subjects, k, steps)
+    rates = rng.uniform(1e-4, 5.0, size=(3, 5))  # (subjects, m): one day to 27 years
+    segments = visit_segments(edges, visits)
+    on_segments = remaining[:, :, segments.slot].transpose(0, 2, 1, 3)
+    expected = course_fraction(remaining[:, :, None, :], rates[:, None, :, None], edges, visits)
+    np.testing.assert_allclose(course_grid(on_segments, rates, segments), expected, atol=1e-13)
+    drive, rate = pt.tensor4("drive"), pt.matrix("rate")
+    g = pytensor.function([drive, rate], course_grid(drive, rate, segments), mode="FAST_COMPILE")
+    np.testing.assert_allclose(g(on_segments, rates), expected, atol=1e-13)
 
 
 def test_visits_must_fall_on_step_boundaries():

@@ -40,9 +40,10 @@ def subject_grid(design, i, theta, u, w, base):
     return out
 
 
-def subject_log_joint(design, i, theta):
+def subject_log_joint(design, i, theta, u=None, w=None):
     """Log joint density of subject i's visits and effects on a dense grid of (u, w, BASE)."""
-    u, w = np.linspace(-7, 7, 161), np.linspace(-6, 6, 73)
+    u = np.linspace(-7, 7, 161) if u is None else u
+    w = np.linspace(-6, 6, 73) if w is None else w
     base = theta["mu_base"] + theta["sigma_base"] * np.linspace(-8, 8, 161)
     log_joint = (
         subject_grid(design, i, theta, u, w, base)
@@ -53,9 +54,9 @@ def subject_log_joint(design, i, theta):
     return log_joint, u, w, base
 
 
-def brute_force(design, i, theta):
+def brute_force(design, i, theta, **grids):
     """log p(y_i | theta) by integrating BASE, ln EC50 and ln kout on dense grids."""
-    log_joint, u, w, base = subject_log_joint(design, i, theta)
+    log_joint, u, w, base = subject_log_joint(design, i, theta, **grids)
     top = log_joint.max()
     inner = np.trapezoid(np.exp(log_joint - top), base, axis=2)
     return top + np.log(np.trapezoid(np.trapezoid(inner, w, axis=1), u))
@@ -67,6 +68,21 @@ def test_subject_likelihood_integrates_baseline_exactly_and_the_rates_by_quadrat
     assert got.shape == (table["USUBJID"].nunique(),)
     for i in range(0, got.size, 10):
         assert got[i] == pytest.approx(brute_force(design, i, THETA), abs=5e-3)
+
+
+def test_patients_whose_course_pins_their_rates_down_get_their_own_grid(design, monkeypatch):
+    # residual SD 0.25 and wide spreads (EC50 10-fold per SD): each patient's rates are known
+    # far more narrowly than their spread, where the fixed nodes are a factor 2-4 of EC50 apart
+    _, design = design
+    sharp = {**THETA, "sigma": 0.25, "sigma_base": 0.4, "omega": 2.3, "omega_kout": 1.3}
+    dense = {"u": np.linspace(-7, 7, 281), "w": np.linspace(-6, 6, 161)}
+    subjects = range(0, design["y"].shape[0], 8)
+    expected = np.array([brute_force(design, i, sharp, **dense) for i in subjects])
+    got = er.subject_log_likelihood(design, **sharp)[list(subjects)]
+    np.testing.assert_allclose(got, expected, atol=0.05)
+    monkeypatch.setattr(er, "ADAPTIVE", ())  # the fixed rule alone
+    fixed = er.subject_log_likelihood(design, **sharp)[list(subjects)]
+    assert np.abs(fixed - expected).max() > 1.0
 
 
 def test_the_model_evaluates_the_same_likelihood(design, fast_compile):
