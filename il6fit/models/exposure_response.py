@@ -73,13 +73,12 @@ by up to 4.3, and by up to 19 for a trial (docs/exposure-response.md).
 It is the model's log-likelihood, one term per subject (the unit of leave-one-out).
 
 After sampling, the subject effects are drawn back, one per posterior draw
-(:func:`conditional_effects`): :math:`u_i = \ln(EC_{50,i}/EC_{50})/\omega` from its
-conditional density, the standard normal times :math:`p(y_i \mid EC_{50,i}, \theta)` (kout
-integrated out by the rule above), which is evaluated on a grid of :data:`GRID` points and
-sampled exactly as the piecewise-linear density through them; then
-:math:`v_i = \ln(k_{out,i}/k_{out})/\omega_k` given :math:`u_i` the same way on
-:data:`KOUT_GRID`; then :math:`BASE_i` given both from its exact Gaussian conditional,
-precision :math:`\sigma_B^{-2} + a_i/\sigma^2`, mean
+(:func:`conditional_effects`): :math:`u_i` from its conditional density, the standard normal
+times :math:`p(y_i \mid u_i, \theta)` (kout integrated out on the last stage's nodes), which
+is evaluated on a grid of :data:`GRID` points on the subject's own scale (the last stage's
+mean and SD) and sampled exactly as the piecewise-linear density through them; then
+:math:`v_i` given :math:`u_i` the same way on :data:`KOUT_GRID`; then :math:`BASE_i` given
+both from its exact Gaussian conditional, precision :math:`\sigma_B^{-2} + a_i/\sigma^2`, mean
 :math:`(\mu_B/\sigma_B^2 + g_i^\top y_i/\sigma^2)` over that precision.
 
 Dosing comes from dosing records where the dataset has them (a third table, like SDTM EX:
@@ -170,9 +169,10 @@ ADAPTIVE = (9, 11)
 ADAPTIVE_SPAN = 4.0
 #: An adaptive stage's standard deviation is at least this fraction of the previous spacing.
 FLOOR = 0.5
-#: Grid over a subject's standardised ln EC50 on which its conditional density is drawn from.
-GRID = np.linspace(-5.0, 5.0, 41)
-#: Grid over a subject's standardised ln kout on which its conditional density is drawn from.
+#: Grid over a subject's ln EC50 on which its conditional density is drawn from, in the
+#: subject's SDs about their mean (:func:`conditional_effects`).
+GRID = np.linspace(-5.0, 5.0, 21)
+#: Grid over a subject's ln kout given their EC50 on which it is drawn from, likewise.
 KOUT_GRID = np.linspace(-4.5, 4.5, 25)
 #: Typical adult heights, m (women, men), for a weight from BMI when no weight is given;
 #: the simulator's values (UNVERIFIED).
@@ -751,6 +751,22 @@ def _moments(log_n, u, v, xp):
     return mean_u, var_u, mean_v, var_v
 
 
+def _courses_on(design, theta, u, v, xp):
+    """:math:`g` of each subject on their own product grid: u (subjects, k), v (subjects, m).
+
+    Returns
+    -------
+    array or tensor, shape (subjects, k, m, visits)
+    """
+    segments = visit_segments(design["edges"], design["visits"])
+    # each subject's concentrations on the steps before each visit: (subjects, visits, longest)
+    profiles = design["profiles"][design["profile"]][:, segments.slot]
+    driven = ((profiles + theta["dmard"]) ** HILL)[:, :, None, :]
+    potency = theta["ec50"] ** HILL * xp.exp(HILL * theta["omega"] * u)  # (subjects, k)
+    remaining = 1.0 - theta["imax"] * driven / (potency[:, None, :, None] + driven)
+    return course_grid(remaining, theta["kout"] * xp.exp(theta["omega_kout"] * v), segments)
+
+
 def _adaptive_terms(design, theta, centre, scale, nodes, span, xp):
     """Log terms of the trapezoid rule on a subject's own grid, (subjects, nodes, nodes).
 
@@ -761,14 +777,7 @@ def _adaptive_terms(design, theta, centre, scale, nodes, span, xp):
     t = np.linspace(-span, span, nodes)
     u = centre[0][:, None] + scale[0][:, None] * t
     v = centre[1][:, None] + scale[1][:, None] * t
-    segments = visit_segments(design["edges"], design["visits"])
-    # each subject's concentrations on the steps before each visit: (subjects, visits, longest)
-    profiles = design["profiles"][design["profile"]][:, segments.slot]
-    driven = ((profiles + theta["dmard"]) ** HILL)[:, :, None, :]
-    potency = theta["ec50"] ** HILL * xp.exp(HILL * theta["omega"] * u)  # (subjects, nodes)
-    remaining = 1.0 - theta["imax"] * driven / (potency[:, None, :, None] + driven)
-    kouts = theta["kout"] * xp.exp(theta["omega_kout"] * v)
-    g = course_grid(remaining, kouts, segments)
+    g = _courses_on(design, theta, u, v, xp)
     log_n = _given_effects(g, design["y"], design["seen"], theta["mu_base"],
                            theta["sigma_base"], theta["sigma"], xp)  # fmt: skip
     # the standard normal densities of u and v, and the rule's weight h^2 |scale|
@@ -778,6 +787,26 @@ def _adaptive_terms(design, theta, centre, scale, nodes, span, xp):
         u,
         v,
     )
+
+
+def _staged(design, theta, xp):
+    """Run the stages; return the last one's log terms (subjects, n, n), u, v and spacings."""
+    log_n, u, v = _fixed_terms(design, theta, xp)
+    spacing = (np.diff(quadrature()[0]).min(), np.diff(kout_rule()[0]).min())
+    for nodes in ADAPTIVE:
+        mean_u, var_u, mean_v, var_v = _moments(log_n, u, v, xp)
+        # at least half the previous spacing: a peak narrower than it sits on one node
+        scale = (
+            xp.sqrt(var_u + (FLOOR * spacing[0]) ** 2),
+            xp.sqrt(var_v + (FLOOR * spacing[1]) ** 2),
+        )
+        centre = (mean_u, mean_v)
+        if xp is pt:  # the grid is placed, not differentiated (module docstring)
+            centre, scale = [tuple(disconnected_grad(x) for x in pair) for pair in (centre, scale)]
+        log_n, u, v = _adaptive_terms(design, theta, centre, scale, nodes, ADAPTIVE_SPAN, xp)
+        step = 2 * ADAPTIVE_SPAN / (nodes - 1)
+        spacing = (scale[0] * step, scale[1] * step)
+    return log_n, u, v, spacing
 
 
 def subject_log_likelihood(
@@ -806,21 +835,7 @@ def subject_log_likelihood(
              "sigma": sigma}  # fmt: skip
     tensor = any(isinstance(v, pt.TensorVariable) for v in (*theta.values(), design["y"]))
     xp = pt if tensor else np
-    log_n, u, v = _fixed_terms(design, theta, xp)
-    spacing = (np.diff(quadrature()[0]).min(), np.diff(kout_rule()[0]).min())
-    for nodes in ADAPTIVE:
-        mean_u, var_u, mean_v, var_v = _moments(log_n, u, v, xp)
-        # at least half the previous spacing: a peak narrower than it sits on one node
-        scale = (
-            xp.sqrt(var_u + (FLOOR * spacing[0]) ** 2),
-            xp.sqrt(var_v + (FLOOR * spacing[1]) ** 2),
-        )
-        centre = (mean_u, mean_v)
-        if tensor:  # the grid is placed, not differentiated (module docstring)
-            centre, scale = [tuple(disconnected_grad(x) for x in pair) for pair in (centre, scale)]
-        log_n, u, v = _adaptive_terms(design, theta, centre, scale, nodes, ADAPTIVE_SPAN, xp)
-        step = 2 * ADAPTIVE_SPAN / (nodes - 1)
-        spacing = (scale[0] * step, scale[1] * step)
+    log_n = _staged(design, theta, xp)[0]
     flat = log_n.reshape((log_n.shape[0], -1))
     return (pt.logsumexp if tensor else logsumexp)(flat, axis=1)
 
@@ -980,11 +995,11 @@ def conditional_effects(
 ) -> xr.Dataset:
     r"""Draw the subject effects from their conditional given the data, one per posterior draw.
 
-    In turn, each from the piecewise-linear density through its conditional density on a
-    grid: :math:`u_i` (standardised ln EC50) on :data:`GRID` with ln kout integrated out by
-    the model's quadrature, then :math:`v_i` (standardised ln kout) given :math:`u_i` on
-    :data:`KOUT_GRID`; then :math:`BASE_i` from its exact Gaussian conditional given both
-    (module docstring).
+    In turn, each from the piecewise-linear density through its conditional density on the
+    subject's own grid, placed by the likelihood's adaptive stages (mean +- 5 and +- 4.5 of
+    the last stage's SDs): :math:`u_i` (standardised ln EC50) with ln kout integrated out on the
+    last stage's nodes, then :math:`v_i` (standardised ln kout) given :math:`u_i`; then
+    :math:`BASE_i` from its exact Gaussian conditional given both (module docstring).
 
     Parameters
     ----------
@@ -1001,37 +1016,45 @@ def conditional_effects(
         ``z_base``, ``z_ec50``, ``z_kout``, ``base`` (score), ``ec50_subject`` (µg/mL),
         ``kout_subject`` (1/day), dims (chain, draw, subject).
     """
-    profiles, profile = constant["profiles"].values, constant["subject_profile"].values
     y, seen = constant["y_grid"].values, constant["seen"].values
-    edges, visits = constant["edges"].values, constant["visit_days"].values
+    design = {
+        "profiles": constant["profiles"].values,
+        "profile": constant["subject_profile"].values,
+        "y": y,
+        "seen": seen,
+        "edges": constant["edges"].values,
+        "visits": constant["visit_days"].values,
+    }
     names = ("mu_base", "sigma_base", "ec50", "omega_ec50", "imax", "kout", "omega_kout",
              "dmard", "sigma")  # fmt: skip
     values = {k: _flat(posterior, k) for k in names}
-    n_draws, n = values["kout"].size, profile.size
+    n_draws, n = values["kout"].size, y.shape[0]
     drawn = ("z_base", "z_ec50", "z_kout", "base", "ec50_subject", "kout_subject")
     out = {k: np.empty((n_draws, n)) for k in drawn}
-    kout_nodes, kout_weights = kout_rule()
     for s in range(n_draws):
         v = {k: x[s] for k, x in values.items()}
+        theta = {**v, "omega": v["omega_ec50"]}
         given = (y, seen, v["mu_base"], v["sigma_base"], v["sigma"], np)
-        ec50s = v["ec50"] * np.exp(v["omega_ec50"] * GRID)
-        kouts = v["kout"] * np.exp(v["omega_kout"] * kout_nodes)
-        g = courses(profiles, edges, visits, ec50s, v["imax"], kouts, v["dmard"])[profile]
-        log_density = logsumexp(_given_effects(g, *given) + np.log(kout_weights), axis=2)
-        u = _draw_on_grid(GRID, log_density, rng)
-        ec50_i = v["ec50"] * np.exp(v["omega_ec50"] * u)
-        driven = (profiles[profile] + v["dmard"]) ** HILL
-        remaining = 1.0 - v["imax"] * driven / (ec50_i[:, None] ** HILL + driven)
-        kouts = v["kout"] * np.exp(v["omega_kout"] * KOUT_GRID)
-        g = course_fractions(remaining, kouts, edges, visits)  # (subjects, grid, visits)
-        w = _draw_on_grid(KOUT_GRID, _given_effects(g, *given), rng)
-        kout_i = v["kout"] * np.exp(v["omega_kout"] * w)
-        g_i = course_fraction(remaining, kout_i[:, None], edges, visits) * seen
+        log_n, u_nodes, v_nodes, spacing = _staged(design, theta, np)
+        mean_u, var_u, mean_v, var_v = _moments(log_n, u_nodes, v_nodes, np)
+        scale_u = np.sqrt(var_u + (FLOOR * spacing[0]) ** 2)
+        scale_v = np.sqrt(var_v + (FLOOR * spacing[1]) ** 2)
+        # u on its grid, v integrated on the last stage's (evenly spaced) nodes
+        u_grid = mean_u[:, None] + scale_u[:, None] * GRID
+        g = _courses_on(design, theta, u_grid, v_nodes, np)  # (subjects, grid, nodes, visits)
+        log_u = logsumexp(_given_effects(g, *given) - 0.5 * v_nodes[:, None, :] ** 2, axis=2)
+        u = mean_u + scale_u * _draw_on_grid(GRID, log_u - 0.5 * u_grid**2, rng)
+        w_grid = mean_v[:, None] + scale_v[:, None] * KOUT_GRID
+        g = _courses_on(design, theta, u[:, None], w_grid, np)[:, 0]  # (subjects, grid, visits)
+        w = mean_v + scale_v * _draw_on_grid(
+            KOUT_GRID, _given_effects(g, *given) - 0.5 * w_grid**2, rng
+        )
+        g_i = _courses_on(design, theta, u[:, None], w[:, None], np)[:, 0, 0] * seen
         precision = 1 / v["sigma_base"] ** 2 + (g_i * g_i).sum(axis=1) / v["sigma"] ** 2
         mean = v["mu_base"] / v["sigma_base"] ** 2 + (g_i * y).sum(axis=1) / v["sigma"] ** 2
         base = mean / precision + rng.standard_normal(n) / np.sqrt(precision)
-        out["z_ec50"][s], out["ec50_subject"][s] = u, ec50_i
-        out["z_kout"][s], out["kout_subject"][s] = w, kout_i
+        out["z_ec50"][s], out["ec50_subject"][s] = u, v["ec50"] * np.exp(v["omega_ec50"] * u)
+        out["z_kout"][s], out["kout_subject"][s] = w, v["kout"] * np.exp(v["omega_kout"] * w)
         out["base"][s] = base
         out["z_base"][s] = (base - v["mu_base"]) / v["sigma_base"]
     shape = (posterior.sizes["chain"], posterior.sizes["draw"], n)
@@ -1045,9 +1068,8 @@ def conditional_effects(
     )
 
 
-def _draw_on_grid(grid: np.ndarray, log_likelihood: np.ndarray, rng) -> np.ndarray:
-    """One draw per row of a standard-normal effect given its log-likelihood on ``grid``."""
-    log_density = log_likelihood - 0.5 * grid**2
+def _draw_on_grid(grid: np.ndarray, log_density: np.ndarray, rng) -> np.ndarray:
+    """One draw per row of ``grid`` positions given the log-density there (rows: subjects)."""
     density = np.exp(log_density - log_density.max(axis=1, keepdims=True))
     return _sample_piecewise_linear(grid, density, rng)
 
