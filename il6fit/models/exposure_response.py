@@ -65,10 +65,12 @@ of the last stage is the subject's log-likelihood (:func:`subject_log_likelihood
 grid's placement is a smooth function of the globals, so the log-likelihood is too; the
 gradient treats the placement as given (it changes the estimate only by the rule's error,
 and the sampler stays exact with any gradient, as the Hamiltonian it accepts by is the
-log-likelihood itself). Against a finer rule the error of a patient's log-likelihood is
-0.0015 at the median, 0.29 at most in 100 trials drawn from the priors (a patient with two
-kout modes, whose grid spans both coarsely), 0.18 at most for a trial; the fixed rule alone was
-off by up to 4.3 for a patient and 19 for a trial (docs/exposure-response.md).
+log-likelihood itself). The stages before the last only place a grid, so they run on
+coarser turnover steps (:data:`COARSE` merged). Against a finer rule the error of a patient's
+log-likelihood is 0.001 at the median, 0.42 at most in 100 trials drawn from the priors (a
+patient with two kout modes, whose grid spans both coarsely), 0.25 at most for a trial; the
+fixed rule alone was off by up to 4.3 for a patient and 19 for a trial
+(docs/exposure-response.md).
 
 It is the model's log-likelihood, one term per subject (the unit of leave-one-out).
 
@@ -164,11 +166,14 @@ NODES = 15
 KOUT_NODES = 11
 KOUT_SPAN = 3.5
 #: Nodes per axis of each adaptive stage after the fixed rule (:func:`subject_log_likelihood`).
-ADAPTIVE = (11, 9)
+ADAPTIVE = (15, 9)
 #: Half-width of an adaptive stage's grid, in the subject's standard deviations.
 ADAPTIVE_SPAN = 4.0
 #: An adaptive stage's standard deviation is at least this fraction of the previous spacing.
 FLOOR = 0.5
+#: The stages that only locate a subject (the fixed rule and every adaptive stage but the last)
+#: merge this many turnover steps into one (:func:`coarse_design`).
+COARSE = 4
 #: Grid over a subject's ln EC50 on which its conditional density is drawn from, in the
 #: subject's SDs about their mean (:func:`conditional_effects`).
 GRID = np.linspace(-5.0, 5.0, 21)
@@ -724,6 +729,39 @@ def _log_node_weights() -> np.ndarray:
     return np.log(quadrature()[1])[:, None] + np.log(kout_rule()[1])[None, :]
 
 
+def coarse_design(design: Mapping, every: int = COARSE) -> dict:
+    """Put the design on coarser turnover steps, for the stages that only locate a subject.
+
+    Each run of ``every`` steps between two visits becomes one, its concentration the
+    steps' length-weighted mean (an averaging matrix applied to ``profiles``, array or
+    tensor). Every visit stays a boundary.
+
+    Parameters
+    ----------
+    design : mapping
+        As for :func:`subject_log_likelihood`.
+    every : int
+        Steps merged.
+
+    Returns
+    -------
+    dict
+        ``design`` with ``profiles`` and ``edges`` replaced.
+    """
+    edges, visits = np.asarray(design["edges"]), np.asarray(design["visits"])
+    nxt = np.searchsorted(visits, edges[1:] - 1e-9)  # each step's next visit
+    first = np.r_[0, np.flatnonzero(np.diff(nxt)) + 1]  # each run of steps to one visit
+    position = np.arange(nxt.size) - np.repeat(first, np.diff(np.r_[first, nxt.size]))
+    start = np.r_[True, (position[1:] % every == 0) | (nxt[1:] != nxt[:-1])]
+    merged = np.cumsum(start) - 1  # each step's coarse step
+    length = np.diff(edges)
+    average = np.zeros((length.size, merged[-1] + 1))
+    average[np.arange(length.size), merged] = length
+    average /= average.sum(axis=0, keepdims=True)
+    return {**design, "profiles": design["profiles"] @ average,
+            "edges": np.r_[edges[:-1][start], edges[-1]]}  # fmt: skip
+
+
 def _fixed_terms(design, theta, xp):
     """Log terms of the fixed product rule, (subjects, NODES, KOUT_NODES), and its nodes."""
     g = courses_by_node(design["profiles"], design["edges"], design["visits"], theta["ec50"],
@@ -790,10 +828,15 @@ def _adaptive_terms(design, theta, centre, scale, nodes, span, xp):
 
 
 def _staged(design, theta, xp):
-    """Run the stages; return the last one's log terms (subjects, n, n), u, v and spacings."""
-    log_n, u, v = _fixed_terms(design, theta, xp)
+    """Run the stages; return the last one's log terms (subjects, n, n), u, v and spacings.
+
+    All but the last stage only place the next one's grid, on coarser steps
+    (:func:`coarse_design`); the last integrates on the design's own.
+    """
+    coarse = coarse_design(design)
+    log_n, u, v = _fixed_terms(coarse if ADAPTIVE else design, theta, xp)
     spacing = (np.diff(quadrature()[0]).min(), np.diff(kout_rule()[0]).min())
-    for nodes in ADAPTIVE:
+    for stage, nodes in enumerate(ADAPTIVE):
         mean_u, var_u, mean_v, var_v = _moments(log_n, u, v, xp)
         # at least half the previous spacing: a peak narrower than it sits on one node
         scale = (
@@ -803,7 +846,8 @@ def _staged(design, theta, xp):
         centre = (mean_u, mean_v)
         if xp is pt:  # the grid is placed, not differentiated (module docstring)
             centre, scale = [tuple(disconnected_grad(x) for x in pair) for pair in (centre, scale)]
-        log_n, u, v = _adaptive_terms(design, theta, centre, scale, nodes, ADAPTIVE_SPAN, xp)
+        on = design if stage == len(ADAPTIVE) - 1 else coarse
+        log_n, u, v = _adaptive_terms(on, theta, centre, scale, nodes, ADAPTIVE_SPAN, xp)
         step = 2 * ADAPTIVE_SPAN / (nodes - 1)
         spacing = (scale[0] * step, scale[1] * step)
     return log_n, u, v, spacing

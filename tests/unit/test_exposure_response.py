@@ -85,6 +85,22 @@ def test_patients_whose_course_pins_their_rates_down_get_their_own_grid(design, 
     assert np.abs(fixed - expected).max() > 1.0
 
 
+def test_the_locating_stages_merge_steps_between_visits_only(design):
+    _, design = design
+    coarse = er.coarse_design(design, every=4)
+    fine, merged = design["edges"], coarse["edges"]
+    assert np.isin(design["visits"], merged).all() and np.isin(merged, fine).all()
+    # no merged step spans a visit, and runs of 4 restart at each visit
+    inside = np.searchsorted(design["visits"], merged[1:] - 1e-9)
+    starts = np.searchsorted(design["visits"], merged[:-1] + 1e-9)
+    assert (inside == starts).all()
+    assert np.diff(merged).max() <= 4 * np.diff(fine).max()
+    # each merged step's concentration is its steps' length-weighted mean
+    area = np.cumsum(np.r_[0.0, design["profiles"][0] * np.diff(fine)])
+    at = np.searchsorted(fine, merged)
+    np.testing.assert_allclose(coarse["profiles"][0] * np.diff(merged), np.diff(area[at]))
+
+
 def test_the_model_evaluates_the_same_likelihood(design, fast_compile):
     table, design = design
     model = er.build(table, dict(er.DEFAULT_PRIORS), er.Options())
