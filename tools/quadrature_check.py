@@ -24,7 +24,6 @@ import yaml
 from scipy.special import logsumexp
 
 from il6fit.models import exposure_response as er
-from il6fit.models.turnover import course_grid, visit_segments
 from il6fit.provenance import derive_seed
 from il6fit.sbc import Calibrator, design
 
@@ -74,13 +73,7 @@ def dense(arrays, truth, i, nodes=801, span=7.0):
 
 def _grid_terms(one, theta, u, v):
     """Return log p(y | u, v) phi(u) phi(v) on the product of u and v (one patient)."""
-    segments = visit_segments(one["edges"], one["visits"])
-    profiles = one["profiles"][one["profile"]][:, segments.slot]
-    driven = ((profiles + theta["dmard"]) ** er.HILL)[:, :, None, :]
-    potency = theta["ec50"] ** er.HILL * np.exp(er.HILL * theta["omega"] * u[None, :])
-    remaining = 1.0 - theta["imax"] * driven / (potency[:, None, :, None] + driven)
-    rates = theta["kout"] * np.exp(theta["omega_kout"] * v[None, :])
-    g = course_grid(remaining, rates, segments)
+    g = er._courses_on(one, theta, u[None, :], v[None, :], np)
     log_f = er._given_effects(g, one["y"], one["seen"], theta["mu_base"], theta["sigma_base"],
                               theta["sigma"], np)[0]  # fmt: skip
     return log_f - 0.5 * u[:, None] ** 2 - 0.5 * v[None, :] ** 2 - np.log(2 * np.pi)
