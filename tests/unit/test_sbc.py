@@ -72,3 +72,22 @@ def test_coverage_is_the_share_of_replicates_inside_each_interval():
 def test_bands_widen_with_the_number_of_quantities():
     assert band_level(0.95, 1) == pytest.approx(0.95)
     assert band_level(0.95, 20) == pytest.approx(0.9975)
+
+
+def test_a_replicate_draws_integrated_out_values_back_only_when_the_gate_reads_them():
+    import types
+
+    import xarray as xr
+
+    from il6fit.models import get_model
+    from il6fit.sbc import Calibrator
+
+    family = get_model("exposure_response")
+    posterior = xr.Dataset({name: (("chain", "draw"), np.zeros((1, 4))) for name in
+                            family.parameters})  # fmt: skip
+    calibrator = types.SimpleNamespace(names=list(family.parameters), family=family)
+    tree = xr.DataTree.from_dict({"posterior": posterior})
+    assert not Calibrator._needs_latent(calibrator, tree)
+    first = next(iter(family.parameters))
+    tree = xr.DataTree.from_dict({"posterior": posterior.drop_vars(first)})
+    assert Calibrator._needs_latent(calibrator, tree)
