@@ -227,11 +227,13 @@ class Calibrator:
     def _needs_latent(self, tree: xr.DataTree) -> bool:
         """Whether the gate or the ranks read a value the fit integrated out.
 
-        Ranks and estimands are of parameters the sampler draws; drawing a marginal family's
-        subject effects back (:meth:`il6fit.models.ModelFamily.complete`) is skipped unless a
-        parameter the gate judges is one of them: the results are the same without it (for
-        ``exposure_response`` it was a tenth of a replicate's time).
+        Drawing a marginal family's subject effects back
+        (:meth:`il6fit.models.ModelFamily.complete`) is skipped where nothing ranked or judged
+        is one of them and the family ranks no estimands: the results are the same without it
+        (for ``exposure_response`` it was a tenth of a replicate's time).
         """
+        if self.family.calibration.estimands:
+            return True
         sampled = tree["posterior"].data_vars
         return any(name not in sampled for name in (*self.names, *self.family.parameters))
 

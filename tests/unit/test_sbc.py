@@ -85,6 +85,7 @@ def test_a_replicate_draws_integrated_out_values_back_only_when_the_gate_reads_t
     family = get_model("exposure_response")
     posterior = xr.Dataset({name: (("chain", "draw"), np.zeros((1, 4))) for name in
                             family.parameters})  # fmt: skip
+    assert not family.calibration.estimands
     calibrator = types.SimpleNamespace(names=list(family.parameters), family=family)
     tree = xr.DataTree.from_dict({"posterior": posterior})
     assert not Calibrator._needs_latent(calibrator, tree)
