@@ -111,7 +111,13 @@ def fit_model(
     tree.attrs["il6fit_options"] = canonical_json(
         {
             "options": options_dict(typed),
-            "priors": {name: {"dist": p.dist, **p.params} for name, p in priors.items()},
+            # the priors the model has: a family's defaults name every parameter its options
+            # can add (covariates), and the report lists what was fitted
+            "priors": {
+                name: {"dist": p.dist, **p.params}
+                for name, p in priors.items()
+                if name in model.named_vars
+            },
         }
     )
     return tree, table

@@ -11,11 +11,15 @@ where the data hold measured concentrations, ``TCZ`` rows, else the typical one)
     E_i(t) &= \frac{I_{max} (C_i(t) + D)^h}{EC_{50,i}^h + (C_i(t) + D)^h}, \qquad h = 0.64 \\
     y_{ij} &\sim \mathrm{Normal}(R_i(t_{ij}), \sigma) && \text{DAS28 (score units)} \\
     BASE_i &\sim \mathrm{Normal}(\mu_B, \sigma_B) && \text{baseline activity} \\
-    \ln EC_{50,i} &\sim \mathrm{Normal}(\ln EC_{50}, \omega) && \text{potency, µg/mL} \\
+    \ln EC_{50,i} &\sim \mathrm{Normal}(\ln EC_{50} + \beta \ln L_i, \omega)
+        && \text{potency, µg/mL} \\
     \ln k_{out,i} &\sim \mathrm{Normal}(\ln k_{out}, \omega_k) && \text{turnover rate, 1/day}
 
-:math:`D` is the background DMARD's effect as a tocilizumab-equivalent concentration (the placebo
-arm's response, :math:`C = 0`), :math:`k_{out}` the typical loss rate per day (half-life
+:math:`L_i = \ln(1000\,IL6_i) / 9.9` is Levi 2013's baseline IL-6 covariate (pg/mL; 1 at
+about 20 pg/mL), used with ``il6_on_ec50`` (:math:`\beta = 0` otherwise; Levi estimated
+:math:`-4.4`: more potent in patients with more IL-6). :math:`D` is the background DMARD's
+effect as a tocilizumab-equivalent concentration (the placebo arm's response, :math:`C = 0`),
+:math:`k_{out}` the typical loss rate per day (half-life
 :math:`\ln 2 / k_{out}`; Levi 2013 found it varies 60 % between patients, and a model without
 that variability reads slow responders as weak ones: EC50 and Imax come out too high). The Hill
 coefficient is fixed at Levi's 0.64: a trial's DAS28 at a handful of visits does not inform it
@@ -35,7 +39,8 @@ visits, :math:`r_i = y_i - \mu_B g_i`, :math:`a_i = g_i^\top g_i`, :math:`b_i = 
         + \left(r_i^\top r_i - \sigma_B^2 b_i^2 / (\sigma^2 + \sigma_B^2 a_i)\right) / \sigma^2
         \right],
 
-and the two rates on their log scales, :math:`u_i = \ln(EC_{50,i}/EC_{50})/\omega` and
+and the two rates on their log scales,
+:math:`u_i = (\ln(EC_{50,i}/EC_{50}) - \beta \ln L_i)/\omega` and
 :math:`v_i = \ln(k_{out,i}/k_{out})/\omega_k` (standard normal a priori), by quadrature in
 stages. First a fixed product rule locates each subject: :math:`u` by Gauss-Hermite
 quadrature (:data:`NODES` nodes :math:`x_k`, weights :math:`w_k`), :math:`v` by the
@@ -189,6 +194,8 @@ DEFAULT_WEIGHT_KG = 70.0
 STEP_DAYS = 1.0
 #: PARAMCD of measured tocilizumab concentrations (µg/mL).
 DRUG_PARAMCD = "TCZ"
+#: PARAMCD of IL-6 (pg/mL), whose baseline value is Levi 2013's covariate on EC50.
+IL6_PARAMCD = "IL6"
 #: Gauss-Hermite nodes per PK effect (CL, Vmax) over which the regimen predictions of a fit
 #: driven by measured concentrations are averaged.
 PK_NODES = 4
@@ -196,6 +203,8 @@ PK_NODES = 4
 FIGURE_DRAWS = 1000
 #: Weight classes per sex over which regimen predictions are standardised.
 WEIGHT_CLASSES = 8
+#: Baseline IL-6 classes per weight class, with ``il6_on_ec50``.
+IL6_CLASSES = 4
 #: Regimens predicted by default: the trials' IV doses and the subcutaneous label doses.
 DEFAULT_REGIMENS = (
     PLACEBO,
@@ -231,6 +240,13 @@ class Options:
         minItems=1,
     )
     landmark_week: float = option(24, "Week at which the regimen predictions are read.")
+    il6_on_ec50: bool = option(
+        False,
+        "Levi 2013's covariate: each patient's EC50 times L^il6_ec50, L = ln(1000 x baseline "
+        "IL-6 in pg/mL) / 9.9 (1 at about 20 pg/mL; Levi's power -4.4). Needs IL6 at or before "
+        "week 0 (a value below the assay's limit counts at the limit); patients without one "
+        "are left out, with a note in the log.",
+    )
 
 
 PARAMETERS = {
@@ -243,6 +259,7 @@ PARAMETERS = {
     "omega_kout": ParameterInfo("between-subject SD of ln kout", "ln(1/day)"),
     "dmard": ParameterInfo("background DMARD effect as tocilizumab-equivalent", "µg/mL"),
     "sigma": ParameterInfo("residual SD", "score"),
+    "il6_ec50": ParameterInfo("power of Levi's baseline IL-6 ratio L on EC50", "-"),
 }
 
 #: Centred on Levi 2013 (domain-facts §5c): BASE 6.8 (IIV 9.4 %, SD about 0.6), EC50 3.7 µg/mL
@@ -262,6 +279,9 @@ DEFAULT_PRIORS = {
     "omega_kout": Prior("HalfNormal", {"sigma": 0.5}),
     "log_dmard": Prior("Normal", {"mu": float(np.log(0.3)), "sigma": 1.5}),
     "sigma": Prior("LogNormal", {"mu": float(np.log(0.68)), "sigma": 0.5}),
+    # with `il6_on_ec50`: about Levi's -4.4, zero within one SD (he judged the effect not
+    # clinically significant)
+    "il6_ec50": Prior("Normal", {"mu": -4.4, "sigma": 4.4}),
 }
 
 
@@ -334,13 +354,14 @@ def analysis_table(
         dose, 0 for placebo; orders the arms), ``doses`` (the subject's recorded doses in
         words, :attr:`il6fit.exposure.Doses.text`, or empty: dosed as ``regimen``),
         ``female``, ``weight`` (kg), ``tcz`` and ``tcz_cens`` (a measured concentration,
-        µg/mL, and its censoring: :func:`_with_drug_samples`).
+        µg/mL, and its censoring: :func:`_with_drug_samples`); with ``il6_on_ec50``, ``il6``
+        (baseline IL-6, pg/mL: :func:`_with_il6`).
 
     Raises
     ------
     SpecError
-        If a regimen is malformed, a subject has two scores (or drug samples) in one week, or
-        no subject in the arms has a baseline score.
+        If a regimen is malformed, a subject has two scores (or drug samples) in one week,
+        no subject in the arms has a baseline score, or a baseline IL-6 is not positive.
     """
     regimens = arm_regimens(options)
     rows = exact_scores(
@@ -369,9 +390,58 @@ def analysis_table(
             f"{options.score}."
         )
     _one_per_visit(table, f"{options.score} scores")
+    if options.il6_on_ec50:
+        table = _with_il6(table, measurements)
     table = _with_doses(table, dosing)
     table = _with_drug_samples(table, measurements)
     return table.sort_values(["USUBJID", "day"]).reset_index(drop=True)
+
+
+def _with_il6(table: pd.DataFrame, measurements: pd.DataFrame) -> pd.DataFrame:
+    """Add each subject's baseline IL-6 (pg/mL) as ``il6``; leave out subjects without one.
+
+    The last ``IL6`` value at or before week 0; one below the assay's limit counts at the
+    limit (an upper bound: on the log-log scale of Levi's covariate it moves ``L`` little).
+    """
+    rows = measurements[(measurements["PARAMCD"] == IL6_PARAMCD) & (measurements["AVISITN"] <= 0)]
+    rows = rows.dropna(subset=["AVAL"]).sort_values(["USUBJID", "AVISITN"], kind="stable")
+    last = rows.drop_duplicates("USUBJID", keep="last").set_index("USUBJID")["AVAL"]
+    table = table.assign(il6=table["USUBJID"].map(last).astype(float))
+    low = table["il6"] <= 0.001  # L = ln(1000 IL-6) / 9.9 must be positive
+    if low.any():
+        first = table[low].iloc[0]
+        raise SpecError(
+            f"exposure_response: subject {first['USUBJID']} has baseline {IL6_PARAMCD} "
+            f"{first['il6']:g} pg/mL; il6_on_ec50 needs values above 0.001 pg/mL (is the unit "
+            "pg/mL?)."
+        )
+    missing = table.loc[table["il6"].isna(), "USUBJID"].unique()
+    if missing.size:
+        log.warning(
+            "exposure_response: %d subjects without a baseline %s (at or before week 0) are "
+            "left out, as il6_on_ec50 needs it (e.g. %s)",
+            missing.size,
+            IL6_PARAMCD,
+            missing[0],
+        )
+        table = table[table["il6"].notna()]
+    if table.empty:
+        raise SpecError(
+            f"exposure_response: il6_on_ec50 needs a baseline {IL6_PARAMCD} (pg/mL, at or "
+            "before week 0) and no subject in the arms has one."
+        )
+    return table
+
+
+def il6_ratio(il6: np.ndarray) -> np.ndarray:
+    """Levi 2013's covariate on the log scale: ln L, L = ln(1000 IL-6 / (pg/mL)) / 9.9.
+
+    Examples
+    --------
+    >>> round(float(il6_ratio(np.array([20.0]))[0]), 3)
+    0.0
+    """
+    return np.log(np.log(1000.0 * np.asarray(il6, dtype=float)) / 9.9)
 
 
 def _with_doses(table: pd.DataFrame, dosing: pd.DataFrame | None) -> pd.DataFrame:
@@ -470,8 +540,9 @@ def _with_drug_samples(table: pd.DataFrame, measurements: pd.DataFrame) -> pd.Da
     merged = table.drop(columns=["tcz", "tcz_cens"]).merge(
         samples, on=["USUBJID", "week"], how="outer"
     )
-    for column in ("arm", "regimen", "dose", "doses", "female", "weight"):
-        merged[column] = merged["USUBJID"].map(per_subject[column])
+    for column in ("arm", "regimen", "dose", "doses", "female", "weight", "il6"):
+        if column in per_subject:
+            merged[column] = merged["USUBJID"].map(per_subject[column])
     merged["day"] = merged["week"] * 7.0
     merged["tcz_cens"] = merged["tcz_cens"].fillna(0).astype(int)
     log.info(
@@ -524,7 +595,8 @@ def exposure_design(table: pd.DataFrame) -> dict[str, np.ndarray]:
         ``profiles`` (the distinct rows of ``concentration``: every placebo subject shares
         one) and ``profile`` (each subject's row of it), ``visits`` (days), ``y`` and ``seen``
         (subjects x visits; ``seen`` 1 where observed), ``subjects`` (their IDs, in row order
-        of the arrays), ``subject_idx`` and ``visit_idx`` (of each table row with a score).
+        of the arrays), ``subject_idx`` and ``visit_idx`` (of each table row with a score);
+        with an ``il6`` column, ``covariate`` (each subject's ln L, :func:`il6_ratio`).
     """
     subjects = table.drop_duplicates("USUBJID").reset_index(drop=True)
     if "doses" not in subjects:  # a table from before dosing records
@@ -545,7 +617,11 @@ def exposure_design(table: pd.DataFrame) -> dict[str, np.ndarray]:
     y[row, col] = scored["y"].to_numpy(float)
     seen[row, col] = 1.0
     profiles, profile = np.unique(conc, axis=0, return_inverse=True)
+    covariate = (
+        {"covariate": il6_ratio(subjects["il6"].to_numpy(float))} if "il6" in subjects else {}
+    )
     return {
+        **covariate,
         "edges": edges,
         "concentration": conc,
         "profiles": profiles,
@@ -672,10 +748,14 @@ def courses(profiles, edges, visits, ec50s, imax, kouts, dmard):
 
 
 def _remaining(profiles, ec50s, imax, dmard):
-    """Production left, :math:`1 - E`, for each profile and EC50: (profiles, k, steps)."""
+    """Production left, :math:`1 - E`, for each profile and EC50: (profiles, k, steps).
+
+    ``ec50s`` is (k,), shared by the profiles, or (profiles, k).
+    """
     driven = (profiles + dmard) ** HILL  # (profiles, steps)
-    potency = ec50s**HILL  # (k,)
-    return 1.0 - imax * driven[:, None, :] / (potency[None, :, None] + driven[:, None, :])
+    potency = ec50s**HILL
+    potency = potency[None, :, None] if potency.ndim == 1 else potency[:, :, None]
+    return 1.0 - imax * driven[:, None, :] / (potency + driven[:, None, :])
 
 
 def courses_by_node(profiles, edges, visits, ec50, omega, imax, kout, omega_kout, dmard):
@@ -763,7 +843,18 @@ def coarse_design(design: Mapping, every: int = COARSE) -> dict:
 
 
 def _fixed_terms(design, theta, xp):
-    """Log terms of the fixed product rule, (subjects, NODES, KOUT_NODES), and its nodes."""
+    """Log terms of the fixed product rule, (subjects, NODES, KOUT_NODES), and its nodes.
+
+    Subjects of one exposure share their courses, unless a covariate sets each one's EC50.
+    """
+    if "il6_ec50" in theta:
+        n = design["seen"].shape[0]  # symbolic in a model
+        u = xp.broadcast_to(quadrature()[0], (n, NODES))
+        v = xp.broadcast_to(kout_rule()[0], (n, KOUT_NODES))
+        g = _courses_on(design, theta, u, v, xp)
+        log_n = _given_effects(g, design["y"], design["seen"], theta["mu_base"],
+                               theta["sigma_base"], theta["sigma"], xp)  # fmt: skip
+        return log_n + _log_node_weights(), quadrature()[0][None, :], kout_rule()[0][None, :]
     g = courses_by_node(design["profiles"], design["edges"], design["visits"], theta["ec50"],
                         theta["omega"], theta["imax"], theta["kout"], theta["omega_kout"],
                         theta["dmard"])  # fmt: skip
@@ -801,6 +892,8 @@ def _courses_on(design, theta, u, v, xp):
     profiles = design["profiles"][design["profile"]][:, segments.slot]
     driven = ((profiles + theta["dmard"]) ** HILL)[:, :, None, :]
     potency = theta["ec50"] ** HILL * xp.exp(HILL * theta["omega"] * u)  # (subjects, k)
+    if "il6_ec50" in theta:  # Levi's covariate: EC50_i x L_i^beta
+        potency = potency * xp.exp(HILL * theta["il6_ec50"] * design["covariate"])[:, None]
     remaining = 1.0 - theta["imax"] * driven / (potency[:, None, :, None] + driven)
     return course_grid(remaining, theta["kout"] * xp.exp(theta["omega_kout"] * v), segments)
 
@@ -854,7 +947,7 @@ def _staged(design, theta, xp):
 
 
 def subject_log_likelihood(
-    design, mu_base, sigma_base, ec50, omega, imax, kout, omega_kout, dmard, sigma
+    design, mu_base, sigma_base, ec50, omega, imax, kout, omega_kout, dmard, sigma, il6_ec50=None
 ):
     """Each subject's log-likelihood with BASE, EC50 and kout integrated out (numpy or PyTensor).
 
@@ -866,9 +959,11 @@ def subject_log_likelihood(
     ----------
     design : mapping
         ``profiles``, ``profile``, ``y``, ``seen`` (arrays or tensors) and ``edges``,
-        ``visits`` (arrays) of :func:`exposure_design`.
+        ``visits`` (arrays) of :func:`exposure_design`; with ``il6_ec50``, ``covariate``.
     mu_base, sigma_base, ec50, omega, imax, kout, omega_kout, dmard, sigma : scalar or tensor
         The global parameters (natural scales; ``omega`` is EC50's).
+    il6_ec50 : scalar or tensor, optional
+        Power of Levi's IL-6 ratio on EC50 (``il6_on_ec50``); none without the covariate.
 
     Returns
     -------
@@ -877,6 +972,8 @@ def subject_log_likelihood(
     theta = {"mu_base": mu_base, "sigma_base": sigma_base, "ec50": ec50, "omega": omega,
              "imax": imax, "kout": kout, "omega_kout": omega_kout, "dmard": dmard,
              "sigma": sigma}  # fmt: skip
+    if il6_ec50 is not None:
+        theta["il6_ec50"] = il6_ec50
     tensor = any(isinstance(v, pt.TensorVariable) for v in (*theta.values(), design["y"]))
     xp = pt if tensor else np
     log_n = _staged(design, theta, xp)[0]
@@ -886,7 +983,11 @@ def subject_log_likelihood(
 
 def _data(design: Mapping) -> dict:
     """Return the design as the model's ``pm.Data`` (its constant data) with their dims."""
+    covariate = (
+        {"il6_covariate": (design["covariate"], ("subject",))} if "covariate" in design else {}
+    )
     return {
+        **covariate,
         "profiles": (design["profiles"], ("profile", "step")),
         "subject_profile": (design["profile"], ("subject",)),
         "y_grid": (design["y"], ("subject", "visit")),
@@ -906,9 +1007,12 @@ def _coords(design: Mapping) -> dict:
     }
 
 
-def _globals(priors: Mapping[str, Prior]) -> dict:
-    """Create the global parameters, on their natural scales (inside a model context)."""
-    return {
+def _globals(priors: Mapping[str, Prior], covariate: bool = False) -> dict:
+    """Create the global parameters, on their natural scales (inside a model context).
+
+    With ``covariate``, also ``il6_ec50``, the power of Levi's IL-6 ratio on EC50.
+    """
+    out = {
         "mu_base": priors["mu_base"].create("mu_base"),
         "sigma_base": priors["sigma_base"].create("sigma_base"),
         "ec50": pm.Deterministic("ec50", pt.exp(priors["log_ec50"].create("log_ec50"))),
@@ -919,6 +1023,9 @@ def _globals(priors: Mapping[str, Prior]) -> dict:
         "dmard": pm.Deterministic("dmard", pt.exp(priors["log_dmard"].create("log_dmard"))),
         "sigma": priors["sigma"].create("sigma"),
     }
+    if covariate:
+        out["il6_ec50"] = priors["il6_ec50"].create("il6_ec50")
+    return out
 
 
 def build(table: pd.DataFrame, priors: Mapping[str, Prior], options: Options) -> pm.Model:
@@ -931,20 +1038,24 @@ def build(table: pd.DataFrame, priors: Mapping[str, Prior], options: Options) ->
     priors : mapping of str to Prior
         A prior for every key of :data:`DEFAULT_PRIORS`.
     options : Options
-        Unused by the model (dosing is in the table).
+        Unused by the model (dosing, and with ``il6_on_ec50`` baseline IL-6, are in the
+        table).
 
     Returns
     -------
     pymc.Model
         Free globals only; ``ec50``, ``kout``, ``dmard`` deterministic; the potential ``y``
         (dims ``subject``), the exact marginal log-likelihood of each subject. The design is
-        ``pm.Data``; the step and visit days fix the model's structure.
+        ``pm.Data``; the step and visit days fix the model's structure. With baseline IL-6
+        in the table, also ``il6_ec50``.
     """
     design = exposure_design(table)
     with pm.Model(coords=_coords(design)) as model:
         data = {k: pm.Data(k, v, dims=d) for k, (v, d) in _data(design).items()}
-        theta = _globals(priors)
+        theta = _globals(priors, "covariate" in design)
+        covariate = {"covariate": data["il6_covariate"]} if "covariate" in design else {}
         inputs = {
+            **covariate,
             "profiles": data["profiles"],
             "profile": data["subject_profile"],
             "y": data["y_grid"],
@@ -973,22 +1084,23 @@ def build_latent(table: pd.DataFrame, priors: Mapping[str, Prior], options: Opti
     pymc.Model
         Observed ``y`` (dims ``obs``, the table's rows with a score); ``z_base``, ``z_ec50``,
         ``z_kout`` (dims ``subject``) free, ``base``, ``ec50_subject`` and ``kout_subject``
-        deterministic.
+        deterministic; with baseline IL-6 in the table, also ``il6_ec50``.
     """
     design = exposure_design(table)
     scored = table["y"].notna().to_numpy()
     coords = {**_coords(design), "obs": np.arange(int(scored.sum()))}
     with pm.Model(coords=coords) as model:
         data = {k: pm.Data(k, v, dims=d) for k, (v, d) in _data(design).items()}
-        theta = _globals(priors)
+        theta = _globals(priors, "covariate" in design)
         z_base = pm.Normal("z_base", 0.0, 1.0, dims="subject")
         base = pm.Deterministic(
             "base", theta["mu_base"] + theta["sigma_base"] * z_base, dims="subject"
         )
         z_ec50 = pm.Normal("z_ec50", 0.0, 1.0, dims="subject")
-        ec50_i = pm.Deterministic(
-            "ec50_subject", theta["ec50"] * pt.exp(theta["omega"] * z_ec50), dims="subject"
-        )
+        log_shift = theta["omega"] * z_ec50
+        if "il6_ec50" in theta:
+            log_shift = log_shift + theta["il6_ec50"] * data["il6_covariate"]
+        ec50_i = pm.Deterministic("ec50_subject", theta["ec50"] * pt.exp(log_shift), dims="subject")
         z_kout = pm.Normal("z_kout", 0.0, 1.0, dims="subject")
         kout_i = pm.Deterministic(
             "kout_subject", theta["kout"] * pt.exp(theta["omega_kout"] * z_kout), dims="subject"
@@ -1061,6 +1173,7 @@ def conditional_effects(
         ``kout_subject`` (1/day), dims (chain, draw, subject).
     """
     y, seen = constant["y_grid"].values, constant["seen"].values
+    covariate = constant["il6_covariate"].values if "il6_covariate" in constant else None
     design = {
         "profiles": constant["profiles"].values,
         "profile": constant["subject_profile"].values,
@@ -1070,7 +1183,9 @@ def conditional_effects(
         "visits": constant["visit_days"].values,
     }
     names = ("mu_base", "sigma_base", "ec50", "omega_ec50", "imax", "kout", "omega_kout",
-             "dmard", "sigma")  # fmt: skip
+             "dmard", "sigma") + (("il6_ec50",) if covariate is not None else ())  # fmt: skip
+    if covariate is not None:
+        design["covariate"] = covariate
     values = {k: _flat(posterior, k) for k in names}
     n_draws, n = values["kout"].size, y.shape[0]
     drawn = ("z_base", "z_ec50", "z_kout", "base", "ec50_subject", "kout_subject")
@@ -1097,7 +1212,9 @@ def conditional_effects(
         precision = 1 / v["sigma_base"] ** 2 + (g_i * g_i).sum(axis=1) / v["sigma"] ** 2
         mean = v["mu_base"] / v["sigma_base"] ** 2 + (g_i * y).sum(axis=1) / v["sigma"] ** 2
         base = mean / precision + rng.standard_normal(n) / np.sqrt(precision)
-        out["z_ec50"][s], out["ec50_subject"][s] = u, v["ec50"] * np.exp(v["omega_ec50"] * u)
+        shift = v["il6_ec50"] * covariate if covariate is not None else 0.0
+        out["z_ec50"][s] = u
+        out["ec50_subject"][s] = v["ec50"] * np.exp(v["omega_ec50"] * u + shift)
         out["z_kout"][s], out["kout_subject"][s] = w, v["kout"] * np.exp(v["omega_kout"] * w)
         out["base"][s] = base
         out["z_base"][s] = (base - v["mu_base"]) / v["sigma_base"]
@@ -1118,28 +1235,44 @@ def _draw_on_grid(grid: np.ndarray, log_density: np.ndarray, rng) -> np.ndarray:
     return _sample_piecewise_linear(grid, density, rng)
 
 
-def standard_population(weight_kg: np.ndarray, female: np.ndarray) -> pd.DataFrame:
+def standard_population(
+    weight_kg: np.ndarray, female: np.ndarray, covariate: np.ndarray | None = None
+) -> pd.DataFrame:
     """Weight classes by sex (:data:`WEIGHT_CLASSES` quantile classes each) and their shares.
 
     Regimen predictions are standardised over these classes (each at its median weight)
-    rather than over every subject: the concentration changes smoothly with weight.
+    rather than over every subject: the concentration changes smoothly with weight. With a
+    ``covariate`` (ln L, :func:`il6_ratio`), each weight class is split into
+    :data:`IL6_CLASSES` quantile classes of it, each at its median.
 
     Returns
     -------
     pandas.DataFrame
-        ``weight`` (kg), ``female``, ``share`` (summing to 1).
+        ``weight`` (kg), ``female``, ``share`` (summing to 1); with a covariate, ``covariate``.
     """
     frame = pd.DataFrame({"weight": np.asarray(weight_kg, float), "female": female})
+    if covariate is not None:
+        frame["covariate"] = np.asarray(covariate, float)
     rows = []
     for sex, group in frame.groupby("female"):
-        classes = min(WEIGHT_CLASSES, len(group))
-        rank = group["weight"].rank(method="first") - 1
-        which = (rank * classes // len(group)).astype(int)
-        for _, members in group.groupby(which):
-            rows.append((float(members["weight"].median()), bool(sex), len(members)))
-    out = pd.DataFrame(rows, columns=["weight", "female", "share"])
+        for _, members in _quantile_classes(group, "weight", WEIGHT_CLASSES):
+            row = {"weight": float(members["weight"].median()), "female": bool(sex)}
+            if covariate is None:
+                rows.append({**row, "share": len(members)})
+                continue
+            for _, alike in _quantile_classes(members, "covariate", IL6_CLASSES):
+                rows.append({**row, "covariate": float(alike["covariate"].median()),
+                             "share": len(alike)})  # fmt: skip
+    out = pd.DataFrame(rows)
     out["share"] = out["share"] / out["share"].sum()
     return out
+
+
+def _quantile_classes(frame: pd.DataFrame, column: str, classes: int):
+    """Split ``frame`` into at most ``classes`` equal-count classes of ``column``."""
+    classes = min(classes, len(frame))
+    rank = frame[column].rank(method="first") - 1
+    return frame.groupby((rank * classes // len(frame)).astype(int))
 
 
 def regimen_change(
@@ -1150,6 +1283,7 @@ def regimen_change(
     female: np.ndarray,
     share: np.ndarray | None = None,
     pk_variability: bool = False,
+    covariate: np.ndarray | None = None,
 ) -> xr.DataArray:
     r"""Mean change of DAS28 from baseline under a regimen, for every posterior draw.
 
@@ -1177,6 +1311,8 @@ def regimen_change(
         Gauss-Hermite nodes per effect), as a fit that drove its patients with their own
         exposure (measured concentrations) must: its EC50 is the potency in a patient, not
         that of the typical exposure.
+    covariate : numpy.ndarray, optional
+        Each one's ln L (:func:`il6_ratio`), for a fit with ``il6_ec50``.
 
     Returns
     -------
@@ -1189,20 +1325,24 @@ def regimen_change(
     middles = (edges[1:] + edges[:-1]) / 2
     given = np.ones(np.size(weight_kg)) if share is None else np.asarray(share, dtype=float)
     weight_kg, female = np.atleast_1d(weight_kg), np.atleast_1d(female)
+    shift = None if covariate is None else np.atleast_1d(np.asarray(covariate, dtype=float))
     scale = None
     if pk_variability:
         nodes, node_weight = pk_quadrature(PK_NODES)
         k = len(nodes)
         weight_kg, female = np.repeat(weight_kg, k), np.repeat(female, k)
+        shift = None if shift is None else np.repeat(shift, k)
         given = np.repeat(given, k) * np.tile(node_weight, given.size)
         scale = np.tile(nodes, (given.size // k, 1))
-    profiles, which = np.unique(
-        concentrations(regimen, middles, weight_kg, female, scale=scale),
-        axis=0,
-        return_inverse=True,
-    )
+    conc = concentrations(regimen, middles, weight_kg, female, scale=scale)
+    if shift is not None:  # one row per exposure and covariate
+        conc = np.column_stack([conc, shift])
+    profiles, which = np.unique(conc, axis=0, return_inverse=True)
+    if shift is not None:
+        profiles, shift = profiles[:, :-1], profiles[:, -1]
     share = np.bincount(which.ravel(), given, minlength=len(profiles)) / given.sum()
     names = ["mu_base", "ec50", "omega_ec50", "imax", "kout", "omega_kout", "dmard"]
+    names += ["il6_ec50"] if shift is not None else []
     stacked = posterior[names].stack(sample=("chain", "draw"))
     v = {k: stacked[k].to_numpy() for k in names}
     ec50_nodes, ec50_weights = quadrature()
@@ -1213,6 +1353,8 @@ def regimen_change(
         # g is affine in the production left (turnover module) and the weights sum to 1, so
         # the mean course is the course of the mean production left, per kout
         ec50s = v["ec50"][s] * np.exp(v["omega_ec50"][s] * ec50_nodes)
+        if shift is not None:  # each row's own EC50 nodes: (profiles, nodes)
+            ec50s = ec50s[None, :] * np.exp(v["il6_ec50"][s] * shift)[:, None]
         each = _remaining(profiles, ec50s, v["imax"][s], v["dmard"][s])
         remaining = mixing @ each.reshape(mixing.size, -1)
         kouts = v["kout"][s] * np.exp(v["omega_kout"][s] * kout_nodes)
@@ -1225,7 +1367,10 @@ def regimen_change(
 
 def _population(table: pd.DataFrame) -> pd.DataFrame:
     per_subject = table.drop_duplicates("USUBJID")
-    return standard_population(per_subject["weight"].to_numpy(), per_subject["female"].to_numpy())
+    covariate = il6_ratio(per_subject["il6"].to_numpy()) if "il6" in per_subject else None
+    return standard_population(
+        per_subject["weight"].to_numpy(), per_subject["female"].to_numpy(), covariate
+    )
 
 
 def regimen_courses(
@@ -1240,11 +1385,14 @@ def regimen_courses(
     """
     population = _population(table)
     classes = [population[k].to_numpy() for k in ("weight", "female", "share")]
+    covariate = population["covariate"].to_numpy() if "covariate" in population else None
     regimens = predicted_regimens(options)
     measured = bool(_drug_samples(table))
     changes = [
-        regimen_change(posterior, r, weeks, *classes, pk_variability=measured) for r in regimens
-    ]
+        regimen_change(posterior, r, weeks, *classes, pk_variability=measured,
+                       covariate=covariate)
+        for r in regimens
+    ]  # fmt: skip
     return xr.concat(changes, dim=pd.Index([r.label for r in regimens], name="regimen")).transpose(
         "chain", "draw", "regimen", "week"
     )
@@ -1320,8 +1468,14 @@ interval 2.30 to 2.90).'
 def _potency_sentence(answer: Answer) -> str:
     return (
         f"Half the maximal effect at a tocilizumab concentration of {answer.mean:.2g} µg/mL in "
-        f"a typical patient ({answer.interval} {answer.lower:.2g} to {answer.upper:.2g})."
+        f"a typical patient{_at_reference(answer.options)} ({answer.interval} "
+        f"{answer.lower:.2g} to {answer.upper:.2g})."
     )
+
+
+def _at_reference(options) -> str:
+    """Where the typical EC50 is read with Levi's covariate (L = 1), in words."""
+    return " with baseline IL-6 at 20 pg/mL" if getattr(options, "il6_on_ec50", False) else ""
 
 
 def _imax_sentence(answer: Answer) -> str:
@@ -1375,7 +1529,8 @@ def exposure_response_figure(fig: FigureInput) -> plt.Figure:
     driven = (grid[None, :] + draw["dmard"]) ** HILL
     effect = draw["imax"] * driven / (draw["ec50"] ** HILL + driven)
     figure, ax = plt.subplots(figsize=(7, 4.8))
-    _band(ax, grid, 100 * effect, "C0", "typical patient (model)", fig.ci_prob)
+    label = f"typical patient{_at_reference(fig.options)} (model)"
+    _band(ax, grid, 100 * effect, "C0", label, fig.ci_prob)
     design = exposure_design(fig.table)
     subjects = fig.table.drop_duplicates("USUBJID").reset_index(drop=True)
     for j, (text, members) in enumerate(subjects.groupby("regimen", sort=False)):
@@ -1441,7 +1596,7 @@ FAMILY = ModelFamily(
     title="Turnover model of DAS28 driven by tocilizumab concentration (exposure-response)",
     equations=__doc__,
     options=Options,
-    requires=lambda options: (options.score,),
+    requires=lambda options: (options.score,) + ((IL6_PARAMCD,) if options.il6_on_ec50 else ()),
     parameters=PARAMETERS,
     default_priors=DEFAULT_PRIORS,
     analysis_table=analysis_table,

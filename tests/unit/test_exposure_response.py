@@ -17,12 +17,17 @@ THETA = {
 
 
 @pytest.fixture(scope="module")
-def design():
+def trial():
+    """The simulator's trial of 30 patients, prepared."""
     subjects, measurements, _ = simulate_cohort(scenario("ra_tcz_trial", n_subjects=30), seed=5)
-    data = prepare(
+    return prepare(
         as_read(subjects), as_read(measurements), subjects_file="s", measurements_file="m"
     )
-    table = er.analysis_table(data.subjects, data.measurements, er.Options())
+
+
+@pytest.fixture(scope="module")
+def design(trial):
+    table = er.analysis_table(trial.subjects, trial.measurements, er.Options())
     return table, er.exposure_design(table)
 
 
@@ -31,7 +36,8 @@ def subject_grid(design, i, theta, u, w, base):
     seen = design["seen"][i] > 0
     y = design["y"][i][seen]
     driven = (design["concentration"][i] + theta["dmard"]) ** er.HILL
-    ec50 = theta["ec50"] * np.exp(theta["omega"] * u)
+    shift = theta["il6_ec50"] * design["covariate"][i] if "il6_ec50" in theta else 0.0
+    ec50 = theta["ec50"] * np.exp(theta["omega"] * u + shift)
     effect = theta["imax"] * driven / (ec50[:, None] ** er.HILL + driven)
     out = np.empty((u.size, w.size, base.size))
     for j, kout in enumerate(theta["kout"] * np.exp(theta["omega_kout"] * w)):
@@ -319,6 +325,8 @@ def test_arms_take_regimens_in_words_and_bad_ones_are_named():
 
 def test_a_fit_draws_back_subject_effects_predicts_and_draws_its_figures(design, monkeypatch):
     """The whole fit path without MCMC (prior draws stand in), then estimands and figures."""
+    import json
+
     import matplotlib.pyplot as plt
     from helpers import fast_fits
 
@@ -340,6 +348,8 @@ def test_a_fit_draws_back_subject_effects_predicts_and_draws_its_figures(design,
     assert post["base"].dims == ("chain", "draw", "subject")
     assert tree["log_likelihood"]["per_patient"].shape == (2, 5, post.sizes["subject"])
     assert tree["posterior_predictive"]["y"].shape == (2, 5, len(table))
+    # only the priors the model has are kept (and reported): not il6_ec50's, off by default
+    assert "il6_ec50" not in json.loads(tree.attrs["il6fit_options"])["priors"]
     options = family.make_options({})
     summary = family.estimand_draws(tree, table, options)
     assert set(summary.data_vars) == {"change", "effect", "half_life"}
@@ -401,3 +411,144 @@ def test_regimen_predictions_average_pk_variability_as_monte_carlo_does(monkeypa
     # Monte Carlo's standard error is about 0.005; the PK variability itself moves it more
     assert float(nodes[0, 0, 0]) == pytest.approx(float(sampled[0, 0, 0]), abs=0.015)
     assert abs(float(typical[0, 0, 0] - sampled[0, 0, 0])) > 0.03
+
+
+@pytest.fixture(scope="module")
+def with_il6(trial):
+    """The trial of ``design`` with Levi's IL-6 covariate on EC50."""
+    table = er.analysis_table(trial.subjects, trial.measurements, er.Options(il6_on_ec50=True))
+    return trial, table, er.exposure_design(table)
+
+
+def test_baseline_il6_sets_each_subjects_ec50_and_the_likelihood_integrates_the_rest(with_il6):
+    data, table, design = with_il6
+    il6 = data.measurements.query("PARAMCD == 'IL6' and AVISITN == 0").set_index("USUBJID")
+    assert table.groupby("USUBJID")["il6"].first().equals(il6["AVAL"].loc[design["subjects"]])
+    np.testing.assert_allclose(
+        design["covariate"], np.log(np.log(1000 * table.groupby("USUBJID")["il6"].first()) / 9.9)
+    )
+    assert np.ptp(design["covariate"]) > 0.2  # IL-6 spreads over more than a factor 10
+    theta = {**THETA, "il6_ec50": -4.4}
+    got = er.subject_log_likelihood(design, **theta)
+    without = er.subject_log_likelihood(design, **THETA)
+    assert np.abs(got - without).max() > 0.01  # the covariate matters
+    for i in range(0, got.size, 10):
+        assert got[i] == pytest.approx(brute_force(design, i, theta), abs=5e-3)
+    # a subject at the reference IL-6 (L = 1) has the likelihood of the model without it
+    at_reference = {**design, "covariate": np.zeros_like(design["covariate"])}
+    np.testing.assert_allclose(er.subject_log_likelihood(at_reference, **theta), without)
+
+
+def test_the_model_with_il6_evaluates_the_same_likelihood(with_il6, fast_compile):
+    _, table, design = with_il6
+    model = er.build(table, dict(er.DEFAULT_PRIORS), er.Options(il6_on_ec50=True))
+    point = {
+        "mu_base": 6.8, "sigma_base_log__": np.log(0.6), "log_ec50": np.log(3.7),
+        "omega_ec50_log__": np.log(1.07), "imax_logodds__": np.log(0.73 / 0.27),
+        "log_kout": np.log(0.038), "omega_kout_log__": np.log(0.55), "log_dmard": np.log(0.3),
+        "sigma_log__": np.log(0.68), "il6_ec50": -4.4,
+    }  # fmt: skip
+    (terms,) = model.replace_rvs_by_values([model.potentials[0]])
+    potential = model.compile_fn(terms, inputs=model.value_vars, point_fn=False)(**point)
+    expected = er.subject_log_likelihood(design, **THETA, il6_ec50=-4.4)
+    np.testing.assert_allclose(potential, expected, rtol=1e-10)
+    latent = er.build_latent(table, dict(er.DEFAULT_PRIORS), er.Options(il6_on_ec50=True))
+    (ec50_subject,) = latent.replace_rvs_by_values([latent["ec50_subject"]])
+    used = ("log_ec50", "omega_ec50_log__", "il6_ec50", "z_ec50")
+    inputs = [v for v in latent.value_vars if v.name in used]
+    z = np.random.default_rng(1).normal(size=design["subjects"].size)
+    values = {**point, "z_ec50": z}
+    ec50 = latent.compile_fn(ec50_subject, inputs=inputs, point_fn=False)(
+        **{name: values[name] for name in used}
+    )
+    np.testing.assert_allclose(ec50, 3.7 * np.exp(1.07 * z - 4.4 * design["covariate"]))
+
+
+def test_subjects_without_baseline_il6_are_left_out_and_bad_values_named(with_il6, caplog):
+    from il6fit.errors import SpecError
+
+    data, table, _ = with_il6
+    meas = data.measurements
+    first = table["USUBJID"].iloc[0]
+    baseline_il6 = (meas["PARAMCD"] == "IL6") & (meas["AVISITN"] == 0)
+    options = er.Options(il6_on_ec50=True)
+    kept = er.analysis_table(data.subjects, meas[~(baseline_il6 & (meas["USUBJID"] == first))],
+                             options)  # fmt: skip
+    assert first not in set(kept["USUBJID"])
+    assert kept["USUBJID"].nunique() == table["USUBJID"].nunique() - 1
+    assert "1 subjects without a baseline IL6" in caplog.text
+    zero = meas.copy()
+    zero.loc[baseline_il6 & (zero["USUBJID"] == first), "AVAL"] = 0.0
+    with pytest.raises(SpecError, match=f"subject {first} has baseline IL6 0 pg/mL"):
+        er.analysis_table(data.subjects, zero, options)
+    # without the option, IL-6 is not read
+    assert "il6" not in er.analysis_table(data.subjects, meas, er.Options())
+
+
+def test_regimen_change_with_il6_is_the_population_mean_of_simulated_patients():
+    import xarray as xr
+
+    from il6fit.exposure import Regimen, concentrations
+    from il6fit.models.turnover import step_edges
+
+    draw = {"mu_base": 6.6, "ec50": 3.7, "omega_ec50": 1.07, "imax": 0.7, "kout": 0.038,
+            "omega_kout": 0.55, "dmard": 0.3, "il6_ec50": -4.4}  # fmt: skip
+    posterior = xr.Dataset({k: (("chain", "draw"), [[v]]) for k, v in draw.items()})
+    regimen = Regimen("iv", 4, "mg/kg", 28)
+    weight, female = np.array([60.0, 60.0, 90.0]), np.array([True, True, False])
+    covariate = er.il6_ratio(np.array([3.0, 150.0, 20.0]))  # pg/mL
+    weeks = np.array([0.0, 24.0])
+    got = er.regimen_change(posterior, regimen, weeks, weight, female, covariate=covariate)
+    without = er.regimen_change(posterior, regimen, weeks, weight, female)
+    rng = np.random.default_rng(5)
+    n = 6000
+    who = rng.integers(0, 3, n)
+    edges = np.union1d(step_edges(168.0, regimen.times(168.0), 1.0), weeks * 7)
+    conc = concentrations(regimen, (edges[1:] + edges[:-1]) / 2, weight, female)[who]
+    ec50 = 3.7 * np.exp(rng.normal(0, 1.07, n) - 4.4 * covariate[who])
+    driven = (conc + 0.3) ** er.HILL
+    effect = 0.7 * driven / (ec50[:, None] ** er.HILL + driven)
+    kout = 0.038 * np.exp(rng.normal(0, 0.55, n))
+    g = course_fraction(1 - effect, kout[:, None], edges, weeks * 7)
+    change = 6.6 * (g[:, -1] - 1)
+    assert float(got[0, 0, -1]) == pytest.approx(change.mean(), abs=4 * change.std() / np.sqrt(n))
+    assert abs(float(got[0, 0, -1] - without[0, 0, -1])) > 0.02  # the covariate matters here
+
+
+def test_the_standard_population_splits_weight_classes_by_il6():
+    rng = np.random.default_rng(2)
+    weight, female = rng.normal(75, 12, 300).round(), rng.random(300) < 0.8
+    covariate = er.il6_ratio(np.exp(rng.normal(np.log(20), 1.2, 300)))
+    plain = er.standard_population(weight, female)
+    split = er.standard_population(weight, female, covariate)
+    assert len(plain) == 16 and len(split) == 64
+    assert split["share"].sum() == pytest.approx(1.0)
+    # each weight class keeps its share, split four ways
+    by_class = split.groupby(["female", "weight"])["share"].sum().reset_index()
+    merged = plain.merge(by_class, on=["female", "weight"], suffixes=("", "_split"))
+    np.testing.assert_allclose(merged["share"], merged["share_split"])
+    assert split["covariate"].between(covariate.min(), covariate.max()).all()
+
+
+def test_subject_effects_drawn_back_with_il6_follow_their_conditional(with_il6):
+    import xarray as xr
+
+    _, _, design = with_il6
+    draws, picked = 400, [3, 20]
+    values = {**THETA, "omega_ec50": THETA["omega"], "il6_ec50": -4.4}
+    posterior = xr.Dataset(
+        {k: (("chain", "draw"), np.full((1, draws), v)) for k, v in values.items()},
+        coords={"chain": [0], "draw": np.arange(draws)},
+    )
+    data = {k: (dims, v[picked] if dims[0] == "subject" else v)
+            for k, (v, dims) in er._data(design).items()}  # fmt: skip
+    constant = xr.Dataset(data, coords={"subject": design["subjects"][picked]})
+    drawn = er.conditional_effects(posterior, constant, np.random.default_rng(9))
+    shift = -4.4 * design["covariate"][picked]
+    np.testing.assert_allclose(
+        drawn["ec50_subject"], 3.7 * np.exp(1.07 * drawn["z_ec50"] + shift), rtol=1e-12
+    )
+    for j, i in enumerate(picked):
+        (mean, sd), *_ = brute_force_conditional(design, i, {**THETA, "il6_ec50": -4.4})
+        x = drawn["z_ec50"].values[0, :, j]
+        assert abs(x.mean() - mean) < 4.5 * sd / np.sqrt(draws), i
