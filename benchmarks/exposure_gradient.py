@@ -11,6 +11,8 @@ share one), not with the patients. Prints one row per size; a NUTS iteration cos
 
 Each size is evaluated twice, side by side: with the trial's measured concentrations (``TCZ``
 rows: each treated patient's own exposure, a profile each) and without them (typical exposure).
+``--il6`` adds a third: own exposure with Levi's baseline IL-6 covariate on EC50
+(``il6_on_ec50``), whose fixed quadrature stage is each patient's own.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", nargs="+", type=int, default=[150, 300, 600, 1200, 2400])
     parser.add_argument("--repeats", type=int, default=100)
+    parser.add_argument("--il6", action="store_true", help="also with il6_on_ec50")
     args = parser.parse_args()
     from nutpie.compile_pymc import _make_functions, _wrap_with_lock
     from threadpoolctl import threadpool_limits
@@ -36,10 +39,11 @@ def main() -> None:
     # one BLAS thread, as a fit samples (il6fit.sampling.sample_posterior)
     threadpool_limits(limits=1, user_api="blas")
     family = get_model("exposure_response")
-    options = family.make_options({})
     print("| patients | exposure | rows | profiles | steps | compile s | ms per evaluation |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
-    for n, exposure in [(n, e) for n in args.sizes for e in ("own", "typical")]:
+    kinds = ("own", "typical") + (("own, IL-6 on EC50",) if args.il6 else ())
+    for n, exposure in [(n, e) for n in args.sizes for e in kinds]:
+        options = family.make_options({"il6_on_ec50": "IL-6" in exposure})
         subjects, measurements, _ = simulate_cohort(scenario("ra_tcz_trial", n_subjects=n), 2026)
         if exposure == "typical":
             measurements = measurements[measurements["PARAMCD"] != "TCZ"]
