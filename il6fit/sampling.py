@@ -195,7 +195,12 @@ def sample(
         if model.observed_RVs:
             tree["log_likelihood"] = xr.DataTree(pointwise_log_density(tree, model, "likelihood"))
         if marginal:
-            terms = potential_log_likelihood(tree, model, family.marginal.potentials)
+            own = family.marginal.log_likelihood
+            terms = (
+                own(tree["posterior"].to_dataset(), tree["constant_data"].to_dataset())
+                if own is not None
+                else potential_log_likelihood(tree, model, family.marginal.potentials)
+            )
             if "log_likelihood" in tree.children:
                 terms = tree["log_likelihood"].to_dataset().merge(terms)
             tree["log_likelihood"] = xr.DataTree(terms)

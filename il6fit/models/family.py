@@ -396,11 +396,17 @@ class Marginal:
         globals and the data; ``constant_data`` is the marginal model's.
     potentials : tuple of str
         Names of those potentials (those a model lacks are skipped).
+    log_likelihood : callable, optional
+        ``(posterior, constant_data) -> xarray.Dataset``: the potentials' terms at every
+        draw, dims (chain, draw, the potential's dim), computed by the family itself where
+        that is cheaper than evaluating the potentials' graph over the draws; equal to it to
+        rounding (a test per family).
     """
 
     generative: Callable[..., pm.Model]
     conditional: Callable[..., xr.Dataset]
     potentials: tuple[str, ...] = ("y",)
+    log_likelihood: Callable[..., xr.Dataset] | None = None
 
 
 @dataclass(frozen=True)

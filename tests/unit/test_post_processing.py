@@ -56,6 +56,15 @@ def test_log_likelihood_and_log_prior_equal_pymcs_at_every_draw(trial, name, mon
         chunked = potential_log_likelihood(tree, model, family.marginal.potentials)
         for var in whole.data_vars:
             np.testing.assert_allclose(whole[var].values, chunked[var].values, rtol=1e-12)
+        # a family computing them itself gives the same terms
+        if family.marginal.log_likelihood is not None:
+            own = family.marginal.log_likelihood(
+                tree["posterior"].to_dataset(), tree["constant_data"].to_dataset()
+            )
+            assert set(own.data_vars) == set(whole.data_vars)
+            for var in whole.data_vars:
+                assert own[var].dims == whole[var].dims
+                np.testing.assert_allclose(own[var].values, whole[var].values, rtol=1e-10)
 
 
 def test_draws_are_evaluated_in_chunks_whose_intermediates_fit_the_memory_allowance(
