@@ -167,6 +167,8 @@ class Calibrator:
         self.options = self.family.make_options(options)
         self.generator = self.family.generative(design_table, self.priors, self.options)
         self.names = assessed(self.family, self.generator)
+        # what the gate judges: the family's parameters this model has (an option can add some)
+        self.judged = [p for p in self.family.parameters if p in self.generator.named_vars]
         self._compiled = CompiledModel()
 
     def replicate(self, replicate: int, seed: int) -> pd.DataFrame:
@@ -235,7 +237,7 @@ class Calibrator:
         if self.family.calibration.estimands:
             return True
         sampled = tree["posterior"].data_vars
-        return any(name not in sampled for name in (*self.names, *self.family.parameters))
+        return any(name not in sampled for name in (*self.names, *self.judged))
 
     def _estimands(self, posterior: xr.Dataset, data: pd.DataFrame) -> xr.Dataset:
         """Estimand draws of a posterior (or of the true parameters as a one-draw posterior)."""

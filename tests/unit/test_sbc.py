@@ -79,16 +79,27 @@ def test_a_replicate_draws_integrated_out_values_back_only_when_the_gate_reads_t
 
     import xarray as xr
 
+    from il6fit.data import as_read, prepare
     from il6fit.models import get_model
     from il6fit.sbc import Calibrator
+    from il6fit.simulate import scenario, simulate_cohort
 
     family = get_model("exposure_response")
-    posterior = xr.Dataset({name: (("chain", "draw"), np.zeros((1, 4))) for name in
-                            family.parameters})  # fmt: skip
+    subjects, measurements, _ = simulate_cohort(scenario("ra_tcz_trial", n_subjects=6), seed=1)
+    data = prepare(
+        as_read(subjects), as_read(measurements), subjects_file="s", measurements_file="m"
+    )
+    options = family.make_options({})
+    table = family.table(data.subjects, data.measurements, options)
+    generator = family.generative(table, family.priors(None), options)
+    judged = [p for p in family.parameters if p in generator.named_vars]
+    # a parameter only an option adds (IL-6 on EC50) is neither sampled nor judged here
+    assert "il6_ec50" in family.parameters and "il6_ec50" not in judged
+    posterior = xr.Dataset({name: (("chain", "draw"), np.zeros((1, 4))) for name in judged})
     assert not family.calibration.estimands
-    calibrator = types.SimpleNamespace(names=list(family.parameters), family=family)
+    calibrator = types.SimpleNamespace(names=judged, judged=judged, family=family)
     tree = xr.DataTree.from_dict({"posterior": posterior})
     assert not Calibrator._needs_latent(calibrator, tree)
-    first = next(iter(family.parameters))
+    first = judged[0]
     tree = xr.DataTree.from_dict({"posterior": posterior.drop_vars(first)})
     assert Calibrator._needs_latent(calibrator, tree)
