@@ -195,16 +195,13 @@ def sample(
         if model.observed_RVs:
             tree["log_likelihood"] = xr.DataTree(pointwise_log_density(tree, model, "likelihood"))
         if marginal:
-            own = family.marginal.log_likelihood
-            terms = (
-                own(tree["posterior"].to_dataset(), tree["constant_data"].to_dataset())
-                if own is not None
-                else potential_log_likelihood(tree, model, family.marginal.potentials)
+            potentials = family.marginal.potentials
+            tree, terms = family.complete_with_log_likelihood(
+                tree, seed + 3, lambda: potential_log_likelihood(tree, model, potentials)
             )
             if "log_likelihood" in tree.children:
                 terms = tree["log_likelihood"].to_dataset().merge(terms)
             tree["log_likelihood"] = xr.DataTree(terms)
-            tree = family.complete(tree, seed + 3)
         tree["log_prior"] = xr.DataTree(pointwise_log_density(tree, model, "prior"))
     drawing = generative if marginal else model
     with drawing, warnings.catch_warnings():

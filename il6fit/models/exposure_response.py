@@ -1146,9 +1146,9 @@ def _sample_piecewise_linear(grid, density, rng):
     return grid[cell] + np.clip(t, 0.0, 1.0) * (grid[cell + 1] - grid[cell])
 
 
-def conditional_effects(
+def effects_and_log_likelihood(
     posterior: xr.Dataset, constant: xr.Dataset, rng: np.random.Generator
-) -> xr.Dataset:
+) -> tuple[xr.Dataset, xr.Dataset]:
     r"""Draw the subject effects from their conditional given the data, one per posterior draw.
 
     In turn, each from the piecewise-linear density through its conditional density on the
@@ -1168,9 +1168,13 @@ def conditional_effects(
 
     Returns
     -------
-    xarray.Dataset
+    effects : xarray.Dataset
         ``z_base``, ``z_ec50``, ``z_kout``, ``base`` (score), ``ec50_subject`` (µg/mL),
         ``kout_subject`` (1/day), dims (chain, draw, subject).
+    log_likelihood : xarray.Dataset
+        ``y``: each subject's log-likelihood at every draw (:func:`draw_log_likelihood`, the
+        same numbers), from the last stage's terms the draws are placed by: computing both in
+        one pass runs the staged quadrature once per draw, not twice.
     """
     design = _constant_design(constant)
     y, seen = design["y"], design["seen"]
@@ -1178,12 +1182,13 @@ def conditional_effects(
     values = {k: _flat(posterior, k) for k in _global_names(design)}
     n_draws, n = values["kout"].size, y.shape[0]
     drawn = ("z_base", "z_ec50", "z_kout", "base", "ec50_subject", "kout_subject")
-    out = {k: np.empty((n_draws, n)) for k in drawn}
+    out = {k: np.empty((n_draws, n)) for k in (*drawn, "y")}
     for s in range(n_draws):
         v = {k: x[s] for k, x in values.items()}
         theta = {**v, "omega": v["omega_ec50"]}
         given = (y, seen, v["mu_base"], v["sigma_base"], v["sigma"], np)
         log_n, u_nodes, v_nodes, spacing = _staged(design, theta, np)
+        out["y"][s] = logsumexp(log_n.reshape((n, -1)), axis=1)
         mean_u, var_u, mean_v, var_v = _moments(log_n, u_nodes, v_nodes, np)
         scale_u = np.sqrt(var_u + (FLOOR * spacing[0]) ** 2)
         scale_v = np.sqrt(var_v + (FLOOR * spacing[1]) ** 2)
@@ -1207,9 +1212,25 @@ def conditional_effects(
         out["z_kout"][s], out["kout_subject"][s] = w, v["kout"] * np.exp(v["omega_kout"] * w)
         out["base"][s] = base
         out["z_base"][s] = (base - v["mu_base"]) / v["sigma_base"]
-    shape = (posterior.sizes["chain"], posterior.sizes["draw"], n)
+    terms = _per_draw({"y": out.pop("y")}, posterior, constant)
+    return _per_draw(out, posterior, constant), terms
+
+
+def conditional_effects(
+    posterior: xr.Dataset, constant: xr.Dataset, rng: np.random.Generator
+) -> xr.Dataset:
+    """Draw the subject effects from their conditional given the data, one per posterior draw.
+
+    The effects of :func:`effects_and_log_likelihood` (which see), without the log-likelihood.
+    """
+    return effects_and_log_likelihood(posterior, constant, rng)[0]
+
+
+def _per_draw(arrays: Mapping, posterior: xr.Dataset, constant: xr.Dataset) -> xr.Dataset:
+    """(draws, subjects) arrays as a dataset of dims (chain, draw, subject)."""
+    shape = (posterior.sizes["chain"], posterior.sizes["draw"], constant.sizes["subject"])
     return xr.Dataset(
-        {k: (("chain", "draw", "subject"), x.reshape(shape)) for k, x in out.items()},
+        {k: (("chain", "draw", "subject"), x.reshape(shape)) for k, x in arrays.items()},
         coords={
             "chain": posterior["chain"].values,
             "draw": posterior["draw"].values,
@@ -1259,15 +1280,7 @@ def draw_log_likelihood(posterior: xr.Dataset, constant: xr.Dataset) -> xr.Datas
         v = {k: float(x[s]) for k, x in values.items()}
         v["omega"] = v.pop("omega_ec50")
         out[s] = subject_log_likelihood(design, **v)
-    shape = (posterior.sizes["chain"], posterior.sizes["draw"], out.shape[1])
-    return xr.Dataset(
-        {"y": (("chain", "draw", "subject"), out.reshape(shape))},
-        coords={
-            "chain": posterior["chain"].values,
-            "draw": posterior["draw"].values,
-            "subject": constant["subject"].values,
-        },
-    )
+    return _per_draw({"y": out}, posterior, constant)
 
 
 def _draw_on_grid(grid: np.ndarray, log_density: np.ndarray, rng) -> np.ndarray:
@@ -1659,6 +1672,7 @@ FAMILY = ModelFamily(
         generative=build_latent,
         conditional=conditional_effects,
         log_likelihood=draw_log_likelihood,
+        joint=effects_and_log_likelihood,
     ),
     headlines=HEADLINES,
     reads_dosing=True,

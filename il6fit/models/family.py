@@ -401,12 +401,17 @@ class Marginal:
         draw, dims (chain, draw, the potential's dim), computed by the family itself where
         that is cheaper than evaluating the potentials' graph over the draws; equal to it to
         rounding (a test per family).
+    joint : callable, optional
+        ``(posterior, constant_data, rng) -> (latent, log_likelihood)``: what
+        :attr:`conditional` and :attr:`log_likelihood` return, in one pass over the draws,
+        where the two share most of their work; the same numbers as the two apart.
     """
 
     generative: Callable[..., pm.Model]
     conditional: Callable[..., xr.Dataset]
     potentials: tuple[str, ...] = ("y",)
     log_likelihood: Callable[..., xr.Dataset] | None = None
+    joint: Callable[..., tuple[xr.Dataset, xr.Dataset]] | None = None
 
 
 @dataclass(frozen=True)
@@ -684,6 +689,45 @@ class ModelFamily:
         )
         tree["posterior"] = xr.DataTree(posterior.assign(drawn.data_vars))
         return tree
+
+    def complete_with_log_likelihood(
+        self, tree: xr.DataTree, seed: int, graph: Callable[[], xr.Dataset]
+    ) -> tuple[xr.DataTree, xr.Dataset]:
+        """:meth:`complete` a marginal fit and return its units' log-likelihood terms too.
+
+        In one pass over the draws where the family's :attr:`Marginal.joint` does both, else
+        from :attr:`Marginal.log_likelihood`, else from ``graph`` (the potentials' graph
+        evaluated over the draws); the same numbers whichever way.
+
+        Parameters
+        ----------
+        tree : xarray.DataTree
+            A fit of :meth:`build` with ``posterior`` and ``constant_data`` groups.
+        seed : int
+            Seed of the conditional draws.
+        graph : callable
+            ``() -> xarray.Dataset``: the terms where the family computes none itself.
+
+        Returns
+        -------
+        tree : xarray.DataTree
+            As :meth:`complete` returns it.
+        terms : xarray.Dataset
+            The marginal potentials' terms, dims (chain, draw, unit).
+        """
+        marginal = self.marginal
+        posterior = tree["posterior"].to_dataset()
+        constant = tree["constant_data"].to_dataset()
+        if marginal.joint is not None:
+            drawn, terms = marginal.joint(posterior, constant, np.random.default_rng(seed))
+            tree["posterior"] = xr.DataTree(posterior.assign(drawn.data_vars))
+            return tree, terms
+        terms = (
+            marginal.log_likelihood(posterior, constant)
+            if marginal.log_likelihood is not None
+            else graph()
+        )
+        return self.complete(tree, seed), terms
 
     def estimand_draws(
         self, tree: xr.DataTree, table: pd.DataFrame, options: Any = None, *, seed: int = 0

@@ -3,6 +3,7 @@
 import numpy as np
 import pymc as pm
 import pytest
+import xarray as xr
 from helpers import prior_posterior
 
 import il6fit.sampling
@@ -65,6 +66,14 @@ def test_log_likelihood_and_log_prior_equal_pymcs_at_every_draw(trial, name, mon
             for var in whole.data_vars:
                 assert own[var].dims == whole[var].dims
                 np.testing.assert_allclose(own[var].values, whole[var].values, rtol=1e-10)
+        # ... and one pass drawing the latent values too gives the same numbers as the two apart
+        if family.marginal.joint is not None:
+            posterior = tree["posterior"].to_dataset()
+            constant = tree["constant_data"].to_dataset()
+            drawn, terms = family.marginal.joint(posterior, constant, np.random.default_rng(4))
+            alone = family.marginal.conditional(posterior, constant, np.random.default_rng(4))
+            xr.testing.assert_identical(drawn, alone)
+            xr.testing.assert_identical(terms, family.marginal.log_likelihood(posterior, constant))
 
 
 def test_draws_are_evaluated_in_chunks_whose_intermediates_fit_the_memory_allowance(
