@@ -76,9 +76,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pymc as pm
@@ -113,7 +112,9 @@ from il6fit.models.family import (
     option,
 )
 from il6fit.models.priors import Prior
-from il6fit.plots import plain_log_ticks
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 log = logging.getLogger(__name__)
 
@@ -628,7 +629,7 @@ def with_observed(table: pd.DataFrame, values: Mapping[str, np.ndarray]) -> pd.D
     return table.assign(outcome=np.asarray(values["outcome"], dtype=int))
 
 
-def risk_curve(fig: FigureInput) -> plt.Figure:
+def risk_curve(fig: FigureInput) -> Figure:
     """Risk of the reference patient against IL-6, observed outcomes as a rug.
 
     Parameters
@@ -640,6 +641,10 @@ def risk_curve(fig: FigureInput) -> plt.Figure:
     -------
     matplotlib.figure.Figure
     """
+    import matplotlib.pyplot as plt
+
+    from il6fit.plots import plain_log_ticks
+
     table, ci_prob = fig.table, fig.ci_prob
     post = fig.tree["posterior"]
     grid = np.geomspace(table["IL6"].min() * 0.8, table["IL6"].max() * 1.25, 120)
@@ -671,7 +676,7 @@ def risk_curve(fig: FigureInput) -> plt.Figure:
     return figure
 
 
-def calibration_plot(draws: xr.Dataset, *, ci_prob: float, words: str) -> plt.Figure:
+def calibration_plot(draws: xr.Dataset, *, ci_prob: float, words: str) -> Figure:
     """Observed share against LOO predicted risk by bin, with intervals and the AUC.
 
     Parameters
@@ -687,6 +692,8 @@ def calibration_plot(draws: xr.Dataset, *, ci_prob: float, words: str) -> plt.Fi
     -------
     matplotlib.figure.Figure
     """
+    import matplotlib.pyplot as plt
+
     figure, ax = plt.subplots(figsize=(5.5, 5))
     ax.plot([0, 1], [0, 1], color="0.6", ls="--", lw=1, label="perfect calibration")
     tail = (1 - ci_prob) / 2

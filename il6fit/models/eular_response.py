@@ -41,9 +41,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pymc as pm
@@ -73,6 +72,9 @@ from il6fit.models.family import (
     option,
 )
 from il6fit.models.priors import Prior
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 log = logging.getLogger(__name__)
 
@@ -419,7 +421,7 @@ def with_observed(table: pd.DataFrame, values: Mapping[str, np.ndarray]) -> pd.D
     return table.assign(response=np.asarray(values["response"], dtype=int))
 
 
-def probabilities_by_arm(draws: xr.Dataset, table: pd.DataFrame, *, ci_prob: float) -> plt.Figure:
+def probabilities_by_arm(draws: xr.Dataset, table: pd.DataFrame, *, ci_prob: float) -> Figure:
     """EULAR response probabilities per arm: posterior means and intervals over observed shares.
 
     Parameters
@@ -435,6 +437,8 @@ def probabilities_by_arm(draws: xr.Dataset, table: pd.DataFrame, *, ci_prob: flo
     -------
     matplotlib.figure.Figure
     """
+    import matplotlib.pyplot as plt
+
     arms = [str(a) for a in draws["arm"].values]
     levels = {
         "p_none": ("none", lambda r: (r == 0).mean()),

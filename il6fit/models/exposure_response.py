@@ -114,9 +114,8 @@ import hashlib
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pymc as pm
@@ -158,7 +157,9 @@ from il6fit.models.turnover import (
     step_edges,
     visit_segments,
 )
-from il6fit.plots import plain_log_ticks
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 log = logging.getLogger(__name__)
 
@@ -1561,7 +1562,7 @@ def _band(ax, x, draws, colour, label, ci_prob):
     ax.fill_between(x, low, high, color=colour, alpha=0.2)
 
 
-def exposure_response_figure(fig: FigureInput) -> plt.Figure:
+def exposure_response_figure(fig: FigureInput) -> Figure:
     """Inhibition of DAS28 production against tocilizumab concentration, typical patient.
 
     :math:`E(C) = I_{max} (C + D)^h / (EC_{50}^h + (C + D)^h)` with its credible band; below
@@ -1577,6 +1578,10 @@ def exposure_response_figure(fig: FigureInput) -> plt.Figure:
     -------
     matplotlib.figure.Figure
     """
+    import matplotlib.pyplot as plt
+
+    from il6fit.plots import plain_log_ticks
+
     post = fig.tree["posterior"]
     draw = {k: post[k].values.reshape(-1, 1) for k in ("ec50", "imax", "dmard")}
     grid = np.geomspace(0.1, 300.0, 120)
@@ -1602,7 +1607,7 @@ def exposure_response_figure(fig: FigureInput) -> plt.Figure:
     return figure
 
 
-def regimens_figure(fig: FigureInput) -> plt.Figure:
+def regimens_figure(fig: FigureInput) -> Figure:
     """Mean DAS28 change under each configured regimen, with the observed change per arm.
 
     Parameters
@@ -1615,6 +1620,8 @@ def regimens_figure(fig: FigureInput) -> plt.Figure:
     -------
     matplotlib.figure.Figure
     """
+    import matplotlib.pyplot as plt
+
     table, options = fig.table, fig.options
     until = max(float(options.landmark_week), float(table["week"].max()))
     weeks = np.arange(0.0, until + 0.5, 1.0)

@@ -24,7 +24,6 @@ import pandas as pd
 import pymc as pm
 import xarray as xr
 
-from il6fit import plots
 from il6fit.errors import SpecError
 from il6fit.models.priors import Prior, resolve_priors
 
@@ -199,6 +198,17 @@ class FigureInput:
     family: ModelFamily
 
 
+def _plots():
+    """Return :mod:`il6fit.plots`, imported only when a figure is drawn.
+
+    Jobs that draw none (fitting, checking, estimands) then skip importing arviz-plots and
+    matplotlib: about 1 s of each such job's start.
+    """
+    from il6fit import plots
+
+    return plots
+
+
 @dataclass(frozen=True)
 class FigureSpec:
     """A report figure: how it is drawn and what it shows.
@@ -236,35 +246,35 @@ def _priors(fig: FigureInput) -> list[str]:
 #: Figures drawn for every fit of every family, after the family's own.
 COMMON_FIGURES: dict[str, FigureSpec] = {
     "forest": FigureSpec(
-        lambda f: plots.forest(f.tree, f.summary),
+        lambda f: _plots().forest(f.tree, f.summary),
         "posterior means with 50 % and reported credible intervals of the parameters, with units",
     ),
     "ranks": FigureSpec(
-        lambda f: plots.rank_plot(f.tree, list(_scalars(f))),
+        lambda f: _plots().rank_plot(f.tree, list(_scalars(f))),
         "rank ECDFs per chain with their simultaneous band (inside when the chains mix)",
     ),
     "prior_ppc": FigureSpec(
-        lambda f: plots.predictive_check(
+        lambda f: _plots().predictive_check(
             f.tree, f.family.observed, group="prior_predictive", ci_prob=f.ci_prob
         ),
         "prior predictive check of {outcomes}: what the priors alone expect, over the data",
     ),
     "ppc": FigureSpec(
-        lambda f: plots.predictive_check(f.tree, f.family.observed, ci_prob=f.ci_prob),
+        lambda f: _plots().predictive_check(f.tree, f.family.observed, ci_prob=f.ci_prob),
         "posterior predictive check of {outcomes} (ECDFs on the censored scale; rootograms of "
         "discrete outcomes)",
     ),
     "trace": FigureSpec(
-        lambda f: plots.trace_plot(f.tree, _scalars(f)),
+        lambda f: _plots().trace_plot(f.tree, _scalars(f)),
         "trace plots per chain",
     ),
     "pareto_k": FigureSpec(
-        lambda f: plots.pareto_k(f.tree),
+        lambda f: _plots().pareto_k(f.tree),
         "Pareto k of each patient's PSIS-LOO estimate (above the marked limit, 0.7 from 2,200 "
         "draws up: unreliable)",
     ),
     "power_scaling": FigureSpec(
-        lambda f: plots.power_scaling(f.tree, _scalars(f), _priors(f)),
+        lambda f: _plots().power_scaling(f.tree, _scalars(f), _priors(f)),
         "power-scaling sensitivity: posteriors with the prior or the likelihood raised to "
         "0.8 and 1.25",
     ),

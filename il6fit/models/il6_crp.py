@@ -69,9 +69,8 @@ import functools
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pymc as pm
@@ -100,7 +99,9 @@ from il6fit.models.family import (
     option,
 )
 from il6fit.models.priors import Prior
-from il6fit.plots import plain_log_ticks
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 #: Covariates by config name: (analysis-table column, reference, scale); the coefficient of
 #: ``name`` is ``beta_<name>``.
@@ -916,7 +917,7 @@ def with_observed(table: pd.DataFrame, values: Mapping[str, np.ndarray]) -> pd.D
     return out
 
 
-def relation(fig: FigureInput) -> plt.Figure:
+def relation(fig: FigureInput) -> Figure:
     """Observed IL-6 and CRP with the posterior relation for the reference subject.
 
     Parameters
@@ -929,6 +930,10 @@ def relation(fig: FigureInput) -> plt.Figure:
     -------
     matplotlib.figure.Figure
     """
+    import matplotlib.pyplot as plt
+
+    from il6fit.plots import plain_log_ticks
+
     table, ci_prob = fig.table, fig.ci_prob
     figure, ax = plt.subplots(figsize=(6.5, 5))
     exact = (table["il6_cens"] == 0) & (table["crp_cens"] == 0)

@@ -53,9 +53,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pymc as pm
@@ -78,6 +77,9 @@ from il6fit.models.family import (
 )
 from il6fit.models.landmark import HEADLINES
 from il6fit.models.priors import Prior
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 #: Scores the model can analyse and the remission threshold of each (domain-facts §3:
 #: DAS28 < 2.6, CDAI <= 2.8, SDAI <= 3.3; remission is "at or below" for CDAI and SDAI).
@@ -642,7 +644,7 @@ def landmark_predictive(
     )
 
 
-def course(fig: FigureInput) -> plt.Figure:
+def course(fig: FigureInput) -> Figure:
     """Mean change from baseline by arm and visit: observed (completers of each visit) and model.
 
     The model's line is the standardised mean change of each arm at each visit (every
@@ -659,6 +661,8 @@ def course(fig: FigureInput) -> plt.Figure:
     -------
     matplotlib.figure.Figure
     """
+    import matplotlib.pyplot as plt
+
     tree, table, ci_prob = fig.tree, fig.table, fig.ci_prob
     post, constant = tree["posterior"].to_dataset(), tree["constant_data"].to_dataset()
     weeks = post["visit"].values.astype(float)

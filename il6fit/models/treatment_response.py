@@ -61,9 +61,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pymc as pm
@@ -87,7 +86,9 @@ from il6fit.models.family import (
 )
 from il6fit.models.landmark import HEADLINES
 from il6fit.models.priors import Prior
-from il6fit.plots import plain_log_ticks
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 @dataclass(frozen=True)
@@ -721,7 +722,7 @@ def _eta_draws(post: xr.DataTree) -> np.ndarray:
     return np.zeros(post.sizes["chain"] * post.sizes["draw"])
 
 
-def course(fig: FigureInput) -> plt.Figure:
+def course(fig: FigureInput) -> Figure:
     """Observed mean DAS28 by arm and week with the fitted mean course and its credible band.
 
     Parameters
@@ -734,6 +735,8 @@ def course(fig: FigureInput) -> plt.Figure:
     -------
     matplotlib.figure.Figure
     """
+    import matplotlib.pyplot as plt
+
     tree, table, ci_prob = fig.tree, fig.table, fig.ci_prob
     post = tree["posterior"]
     subjects = [str(s) for s in post["subject"].values]
@@ -769,7 +772,7 @@ def course(fig: FigureInput) -> plt.Figure:
     return figure
 
 
-def effect_by_il6(fig: FigureInput) -> plt.Figure:
+def effect_by_il6(fig: FigureInput) -> Figure:
     r"""Effect of each active arm against control at the landmark week, by baseline IL-6.
 
     The mean plateau change of an active arm minus control's, reached to the landmark week:
@@ -788,6 +791,10 @@ def effect_by_il6(fig: FigureInput) -> plt.Figure:
     -------
     matplotlib.figure.Figure
     """
+    import matplotlib.pyplot as plt
+
+    from il6fit.plots import plain_log_ticks
+
     tree, table, ci_prob = fig.tree, fig.table, fig.ci_prob
     landmark_week = fig.options.landmark_week
     cid = fig.options.clinically_important_difference
