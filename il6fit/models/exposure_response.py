@@ -1150,7 +1150,7 @@ def _sample_piecewise_linear(grid, density, rng):
 def effects_and_log_likelihood(
     posterior: xr.Dataset, constant: xr.Dataset, rng: np.random.Generator
 ) -> tuple[xr.Dataset, xr.Dataset]:
-    r"""Draw the subject effects from their conditional given the data, one per posterior draw.
+    r"""Draw the subject effects from their conditional, and give their log-likelihood, per draw.
 
     In turn, each from the piecewise-linear density through its conditional density on the
     subject's own grid, placed by the likelihood's adaptive stages (mean +- 5 and +- 4.5 of
