@@ -202,7 +202,7 @@ def _plots():
     """Return :mod:`il6fit.plots`, imported only when a figure is drawn.
 
     Jobs that draw none (fitting, checking, estimands) then skip importing arviz-plots and
-    matplotlib: about 1 s of each such job's start.
+    matplotlib: 0.7-0.9 s of each such job's start (benchmarks/RESULTS.md).
     """
     from il6fit import plots
 
