@@ -100,8 +100,13 @@ def save_figure(fig: plt.Figure, stem: str | Path) -> list[Path]:
         The files written.
     """
     png, svg = Path(f"{stem}.png"), Path(f"{stem}.svg")
+    # lay the figure out and find its extent once: with bbox_inches="tight" every savefig
+    # would draw it once more for that
+    fig.draw_without_rendering()
+    extent = fig.get_tightbbox().padded(matplotlib.rcParams["savefig.pad_inches"])
+    fig.set_layout_engine("none")
     rendered = io.BytesIO()
-    fig.savefig(rendered, format="png", dpi=PNG_DPI, bbox_inches="tight")
+    fig.savefig(rendered, format="png", dpi=PNG_DPI, bbox_inches=extent)
     # a palette of 256 colours is lossless to the eye for line art and a third of the size;
     # Pillow writes no date, so the same figure gives the same bytes on every run
     with Image.open(rendered) as image:
@@ -109,7 +114,7 @@ def save_figure(fig: plt.Figure, stem: str | Path) -> list[Path]:
     image.quantize(PNG_COLOURS, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE).save(
         png, optimize=True
     )
-    fig.savefig(svg, bbox_inches="tight", metadata={"Date": None, "Creator": None})
+    fig.savefig(svg, bbox_inches=extent, metadata={"Date": None, "Creator": None})
     plt.close(fig)
     return [png, svg]
 
