@@ -74,3 +74,11 @@ def test_one_model_can_have_more_replicates_than_the_others(calibrated):
     more = {**CALIBRATION_RUN, "calibration": {**both, "model_replicates": {"toy_crp": 8}}}
     # toy_crp: batches 0-1 done, 2-3 to run; il6_crp: its 2 batches of 4 replicates
     assert planned(calibrated, more) == {"sbc_batch": 4, "sbc_summary": 2, "calibrate": 1}
+
+
+def test_a_batch_past_the_last_replicate_is_refused_with_the_batches_there_are(calibrated):
+    out = snakemake(calibrated, "-n", "results/calibration/toy_crp/batches/2.csv", check=False)
+    assert out.returncode != 0
+    message = " ".join((out.stdout + out.stderr).split())
+    assert "calibration batch 2 of toy_crp holds no replicate" in message
+    assert "are batches 0-1" in message

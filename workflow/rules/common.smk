@@ -375,6 +375,12 @@ def batch_replicates(wildcards):
     """The replicate numbers of one batch (the last batch may be shorter)."""
     size = calibration_batch_size(wildcards.model)
     first = int(wildcards.batch) * size
-    return list(
-        range(first, min(first + size, calibration_replicates(wildcards.model)))
-    )
+    replicates = calibration_replicates(wildcards.model)
+    if first >= replicates:
+        last = len(calibration_batches(wildcards.model)) - 1
+        raise ValueError(
+            f"calibration batch {wildcards.batch} of {wildcards.model} holds no replicate: "
+            f"its {replicates} replicates, {size} a batch, are batches 0-{last}; ask for "
+            "one of those, or raise calibration.model_replicates."
+        )
+    return list(range(first, min(first + size, replicates)))
