@@ -10,6 +10,7 @@ reading fits in :mod:`il6fit.storage`, fitting a family to a dataset in :mod:`il
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
 import tracemalloc
@@ -208,15 +209,20 @@ def sample(
         # Potentials only renormalise latent predictors; observed variables are drawn
         # given the posterior draws, which already reflect them.
         warnings.filterwarnings("ignore", "The effect of Potentials", UserWarning)
-        pm.sample_posterior_predictive(
-            tree,
-            model=drawing,
-            var_names=[v.name for v in drawing.observed_RVs],
-            random_seed=seed + 1,
-            extend_inferencedata=True,
-            progressbar=False,
-            compile_kwargs={"mode": POST_MODE},
-        )
+        names = [v.name for v in drawing.observed_RVs]
+        drawn = predictive_draws(tree["posterior"], drawing, names, seed + 1)
+        if drawn is not None:
+            tree.update(pm.to_inference_data(posterior_predictive=drawn, model=drawing))
+        else:  # a distribution PyTensor cannot vectorise: one call a draw
+            pm.sample_posterior_predictive(
+                tree,
+                model=drawing,
+                var_names=names,
+                random_seed=seed + 1,
+                extend_inferencedata=True,
+                progressbar=False,
+                compile_kwargs={"mode": POST_MODE},
+            )
         if marginal:
             tree["observed_data"] = xr.DataTree(_data_group(drawing, drawing.observed_RVs))
         if settings.prior_draws:
@@ -343,20 +349,13 @@ def over_draws(
         Per output, its values at each draw (chain x draw flattened first).
     """
     import pytensor.graph
-    import pytensor.tensor as pt
 
-    names = names or [v.name for v in inputs]
-    batched = {v: pt.tensor(name, shape=(None, *v.type.shape), dtype=v.type.dtype)
-               for v, name in zip(inputs, names, strict=True)}  # fmt: skip
+    batched, values = _batched(post, inputs, names or [v.name for v in inputs])
     vectorised = pytensor.graph.vectorize_graph(outputs, replace=batched)
     fn = pytensor.function(
         list(batched.values()), vectorised, on_unused_input="ignore", mode=POST_MODE
     )
     n = post.sizes["chain"] * post.sizes["draw"]
-    values = [
-        np.asarray(post[name].values, dtype=v.type.dtype).reshape(n, *post[name].shape[2:])
-        for v, name in zip(inputs, names, strict=True)
-    ]
     tracing = tracemalloc.is_tracing()  # already traced (a profiler): its peak is an upper bound
     if not tracing:
         tracemalloc.start()
@@ -367,11 +366,106 @@ def over_draws(
     finally:
         if not tracing:
             tracemalloc.stop()
+    if any(np.shape(out)[:1] != (1,) for out in first):  # not batched after all
+        return None
     per_draw = max(sum(int(np.prod(np.shape(out))) for out in first), 1)
     step = max(min(CHUNK_VALUES // per_draw, CHUNK_BYTES // max(peak, 1)), 1)
     log.debug("evaluated in chunks of %d draws (%d bytes for one draw)", step, peak)
     chunks = [fn(*(value[i : i + step] for value in values)) for i in range(0, n, step)]
     return [np.concatenate([np.asarray(c[k]) for c in chunks]) for k in range(len(outputs))]
+
+
+def _batched(
+    post: xr.DataTree | xr.Dataset, inputs: list, names: list[str]
+) -> tuple[dict, list[np.ndarray]]:
+    """Graph inputs with a leading draw axis, and their draws (chain x draw flattened)."""
+    import pytensor.tensor as pt
+
+    n = post.sizes["chain"] * post.sizes["draw"]
+    batched = {v: pt.tensor(name, shape=(None, *v.type.shape), dtype=v.type.dtype)
+               for v, name in zip(inputs, names, strict=True)}  # fmt: skip
+    values = [
+        np.asarray(post[name].values, dtype=v.type.dtype).reshape(n, *post[name].shape[2:])
+        for v, name in zip(inputs, names, strict=True)
+    ]
+    return batched, values
+
+
+def predictive_draws(
+    post: xr.DataTree | xr.Dataset, model: pm.Model, names: list[str], seed: int
+) -> dict[str, np.ndarray] | None:
+    """Draw variables given every posterior draw at once (a vectorised posterior predictive).
+
+    :func:`pymc.sample_posterior_predictive` without its one call a draw: the model's free
+    variables in ``post`` are replaced by their draws along a leading axis (as
+    :func:`over_draws` does), and one call draws for a chunk of posterior draws. NumPy's
+    generators fill a batch in the order one call a draw would, so for the distributions of
+    the families (normal, censored normal, Bernoulli, categorical) the values are those
+    :func:`pymc.sample_posterior_predictive` gives with the same seed, bit for bit, but for a
+    computed parameter's last bits (evaluated over the draws at once).
+
+    Parameters
+    ----------
+    post : xarray.DataTree or xarray.Dataset
+        Posterior draws (chain, draw, ...).
+    model : pymc.Model
+        The model the variables belong to.
+    names : list of str
+        Variables to draw (observed ones, for a posterior predictive check).
+    seed : int
+        Random seed.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray or None
+        Per variable, its draws shaped (chain, draw, ...); None when PyTensor cannot vectorise
+        the graph (a custom distribution without a batched form) or a free variable the draws
+        need is not in ``post``: draw one call a draw then.
+    """
+    import pytensor.graph
+    from pytensor.graph.traversal import ancestors
+    from pytensor.tensor.random.type import RandomGeneratorType
+
+    inputs = [rv for rv in model.free_RVs if rv.name in post]
+    outputs = [model[name] for name in names]
+    needed = set(ancestors(outputs, blockers=inputs)) & set(model.free_RVs)
+    if not needed <= set(inputs):
+        return None
+    batched, values = _batched(post, inputs, [v.name for v in inputs])
+    try:
+        vectorised = pytensor.graph.vectorize_graph(outputs, replace=batched)
+    except (NotImplementedError, ValueError) as error:
+        log.debug("predictive draws one call a draw: %s", error)
+        return None
+    # every intermediate kept, so one draw's storage measures what a chunk holds
+    with pytensor.config.change_flags(allow_gc=False):
+        fn = pm.pytensorf.compile(
+            list(batched.values()),
+            vectorised,
+            random_seed=seed,
+            mode=POST_MODE,
+            on_unused_input="ignore",
+        )
+    shape = (post.sizes["chain"], post.sizes["draw"])
+    n = shape[0] * shape[1]
+    # a trial call on one draw, its generators' states put back after
+    generators = [c for c in fn.input_storage if isinstance(c.type, RandomGeneratorType)]
+    states = [copy.deepcopy(c.storage[0]) for c in generators]
+    first = fn(*(value[:1] for value in values))
+    held = sum(s[0].nbytes for s in fn.vm.storage_map.values() if isinstance(s[0], np.ndarray))
+    for container, state in zip(generators, states, strict=True):
+        container.storage[0] = state
+    if any(np.shape(out)[:1] != (1,) for out in first):  # not batched after all
+        return None
+    per_draw = max(sum(int(np.prod(np.shape(out))) for out in first), 1)
+    step = max(min(CHUNK_VALUES // per_draw, CHUNK_BYTES // max(held, 1)), 1)
+    drawn = [np.empty((n, *out.shape[1:]), dtype=out.dtype) for out in first]
+    for i in range(0, n, step):
+        for out, chunk in zip(drawn, fn(*(value[i : i + step] for value in values)), strict=True):
+            out[i : i + step] = chunk
+    return {
+        name: out.reshape(*shape, *out.shape[1:]) for name, out in zip(names, drawn, strict=True)
+    }
 
 
 def _draws_dataset(

@@ -1,5 +1,7 @@
 """What a fit computes after sampling: vectorised over the draws, equal to PyMC's per-draw loop."""
 
+import warnings
+
 import numpy as np
 import pymc as pm
 import pytest
@@ -96,3 +98,36 @@ def test_draws_are_evaluated_in_chunks_whose_intermediates_fit_the_memory_allowa
     np.testing.assert_allclose(values, 1e6 * np.arange(200.0))
     step = int(caplog.text.split("in chunks of ")[1].split()[0])
     assert step <= 4  # at least 8 MB a draw within 32 MB; unbounded, all 200 at once (1.6 GB)
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+def test_predictive_draws_over_all_draws_at_once_are_pymcs_one_call_a_draw(
+    trial, name, monkeypatch
+):
+    """Vectorised draws: PyMC's values with the same seed, however many draws a call takes."""
+    from il6fit.sampling import predictive_draws
+
+    family = get_model(name)
+    options = family.make_options({})
+    table = family.table(trial.subjects, trial.measurements, options)
+    priors = family.priors(None)
+    model = (family.generative if family.marginal else family.build)(table, priors, options)
+    tree = prior_posterior(model, SamplerSettings(chains=2, draws=5), seed=3)
+    names = [v.name for v in model.observed_RVs]
+    ours = predictive_draws(tree["posterior"], model, names, seed=11)
+    if ours is None:  # a distribution PyTensor cannot vectorise: PyMC's loop serves it
+        assert name in {"mmrm", "disease_activity"}
+        return
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "The effect of Potentials", UserWarning)
+        theirs = pm.sample_posterior_predictive(
+            tree, model=model, var_names=names, random_seed=11, progressbar=False,
+            compile_kwargs={"mode": "FAST_COMPILE"},
+        )["posterior_predictive"]  # fmt: skip
+    monkeypatch.setattr(il6fit.sampling, "CHUNK_VALUES", 1)  # one draw a call
+    one_by_one = predictive_draws(tree["posterior"], model, names, seed=11)
+    for var in names:
+        np.testing.assert_array_equal(ours[var], one_by_one[var])
+        assert ours[var].shape == theirs[var].shape
+        # a parameter computed over all draws at once may differ in its last bits
+        np.testing.assert_allclose(ours[var], theirs[var].values, rtol=1e-12, atol=1e-12)
