@@ -456,7 +456,7 @@ def conditional_effects(
 ) -> xr.Dataset:
     r"""Draw the subject effects from their exact conditional, one per posterior draw.
 
-    :math:`u_i = (z^b_i, z^\Delta_i) \mid y_i, 	heta \sim N(M_i^{-1} h_i / \sigma^2,
+    :math:`u_i = (z^b_i, z^\Delta_i) \mid y_i, \theta \sim N(M_i^{-1} h_i / \sigma^2,
     M_i^{-1})` (module docstring), drawn through the Cholesky factor of the 2 x 2 covariance.
 
     Parameters
@@ -475,6 +475,64 @@ def conditional_effects(
     xarray.Dataset
         ``z_base``, ``z_plateau``, ``base``, ``plateau`` with dims (chain, draw, subject).
     """
+    return _over_draws(posterior, constant, rng, chunk)[0]
+
+
+def subject_log_likelihood(posterior: xr.Dataset, constant: xr.Dataset) -> xr.Dataset:
+    """Each subject's marginal log-likelihood (the potential ``y`` of :func:`build`) per draw.
+
+    Parameters
+    ----------
+    posterior : xarray.Dataset
+        Draws of the globals (a fit of :func:`build`).
+    constant : xarray.Dataset
+        The fit's ``constant_data``.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``y`` with dims (chain, draw, subject).
+    """
+    return _over_draws(posterior, constant, None)[1]
+
+
+def effects_and_log_likelihood(
+    posterior: xr.Dataset, constant: xr.Dataset, rng: np.random.Generator
+) -> tuple[xr.Dataset, xr.Dataset]:
+    """:func:`conditional_effects` and :func:`subject_log_likelihood` in one pass over the draws.
+
+    Both are read off the same terms of :func:`woodbury_terms`; the numbers are those the two
+    give apart.
+
+    Parameters
+    ----------
+    posterior : xarray.Dataset
+        Draws of the globals (a fit of :func:`build`).
+    constant : xarray.Dataset
+        The fit's ``constant_data``.
+    rng : numpy.random.Generator
+        Source of the draws.
+
+    Returns
+    -------
+    effects, log_likelihood : xarray.Dataset
+        As the two functions return them.
+    """
+    return _over_draws(posterior, constant, rng, log_likelihood=True)
+
+
+def _over_draws(
+    posterior: xr.Dataset,
+    constant: xr.Dataset,
+    rng: np.random.Generator | None,
+    chunk: int = 250,
+    log_likelihood: bool = False,
+) -> tuple[xr.Dataset | None, xr.Dataset | None]:
+    """Draw the subject effects and compute each subject's log-likelihood, chunk by chunk.
+
+    Effects are drawn with ``rng`` (None: none drawn), log-likelihoods given with
+    ``log_likelihood`` or without ``rng``; what is not computed is None.
+    """
     shape = (posterior.sizes["chain"], posterior.sizes["draw"])
     n_draws = shape[0] * shape[1]
 
@@ -487,7 +545,9 @@ def conditional_effects(
     x, active = constant["log_il6_centred"].values, constant["active"].values
     arm, weeks = constant["subject_arm"].values.astype(int), constant["weeks"].values
     own = "arm" in posterior["k"].dims  # rates per arm
-    out = {name: np.empty((n_draws, x.size)) for name in ("z_base", "z_plateau", "base", "plateau")}
+    effects = ("z_base", "z_plateau", "base", "plateau") if rng is not None else ()
+    terms = ("y",) if log_likelihood or rng is None else ()
+    out = {name: np.empty((n_draws, x.size)) for name in (*effects, *terms)}
     for start in range(0, n_draws, chunk):
         rows = slice(start, min(start + chunk, n_draws))
         sigma_base, tau = flat("sigma_base")[rows], flat("tau_delta")[rows]
@@ -499,12 +559,17 @@ def conditional_effects(
             z = 1 - np.exp(-k[:, arm][:, :, None] * weeks)  # (draws, subject, week)
         else:
             z = 1 - np.exp(-k * weeks)
-        m11, m12, m22, h1, h2, _ = woodbury_terms(
+        m11, m12, m22, h1, h2, sum_rr = woodbury_terms(
             data, z, mean_base, mean_plateau, sigma_base, tau, sigma, own
         )
         det = m11 * m22 - m12**2
-        c11, c12, c22 = m22 / det, -m12 / det, m11 / det  # M^{-1}
         var = sigma**2
+        if terms:
+            quad = sum_rr / var - (m22 * h1**2 - 2 * m12 * h1 * h2 + m11 * h2**2) / (det * var**2)
+            out["y"][rows] = -0.5 * (data["visits"] * np.log(2 * np.pi * var) + np.log(det) + quad)
+        if not effects:
+            continue
+        c11, c12, c22 = m22 / det, -m12 / det, m11 / det  # M^{-1}
         mean1 = (c11 * h1 + c12 * h2) / var
         mean2 = (c12 * h1 + c22 * h2) / var
         l11 = np.sqrt(c11)
@@ -518,14 +583,20 @@ def conditional_effects(
         out["base"][rows] = mean_base + sigma_base * z_base
         out["plateau"][rows] = mean_plateau + tau * z_plateau
     dims = ("chain", "draw", "subject")
-    return xr.Dataset(
-        {name: (dims, value.reshape(*shape, -1)) for name, value in out.items()},
-        coords={
-            "chain": posterior["chain"].values,
-            "draw": posterior["draw"].values,
-            "subject": constant["subject"].values,
-        },
-    )
+    coords = {
+        "chain": posterior["chain"].values,
+        "draw": posterior["draw"].values,
+        "subject": constant["subject"].values,
+    }
+
+    def dataset(names):
+        if not names:
+            return None
+        return xr.Dataset(
+            {name: (dims, out[name].reshape(*shape, -1)) for name in names}, coords=coords
+        )
+
+    return dataset(effects), dataset(terms)
 
 
 def estimands(tree: xr.DataTree, table: pd.DataFrame, options: Options, seed: int) -> xr.Dataset:
@@ -851,7 +922,12 @@ FAMILY = ModelFamily(
     },
     observed={"y": ObservedInfo("DAS28 at every visit (score)")},
     with_observed=lambda table, values: table.assign(y=np.asarray(values["y"], dtype=float)),
-    marginal=Marginal(generative=build_latent, conditional=conditional_effects),
+    marginal=Marginal(
+        generative=build_latent,
+        conditional=conditional_effects,
+        log_likelihood=subject_log_likelihood,
+        joint=effects_and_log_likelihood,
+    ),
     landmark=Landmark(observed=observed_change, predictive=landmark_predictive),
     headlines=HEADLINES,
     calibration=Calibration(
