@@ -272,9 +272,13 @@ def _rates(priors: Mapping[str, Prior], options: Options):
 
 
 def _approach(k, arm, week, options: Options):
-    """:math:`1 - e^{-k w}` at the weeks: (week,) for a shared rate, (subject, week) per arm."""
+    """:math:`1 - e^{-k w}` at the weeks: (week,) for a shared rate, (subject, week) per arm.
+
+    Per arm, computed once an arm and read off for each subject: the same values, with as many
+    exponentials as arms x weeks rather than subjects x weeks (most of a gradient's cost).
+    """
     if options.rates == "per_arm":
-        return 1 - pm.math.exp(-k[arm][:, None] * week[None, :])
+        return (1 - pm.math.exp(-k[:, None] * week[None, :]))[arm]
     return 1 - pm.math.exp(-k * week)
 
 
@@ -556,7 +560,7 @@ def _over_draws(
         mean_plateau = flat("delta")[rows][:, arm] + flat("eta")[rows] * active * x
         k = flat("k")[rows]  # (draws, 1) shared or (draws, arms)
         if own:
-            z = 1 - np.exp(-k[:, arm][:, :, None] * weeks)  # (draws, subject, week)
+            z = (1 - np.exp(-k[:, :, None] * weeks))[:, arm]  # (draws, subject, week)
         else:
             z = 1 - np.exp(-k * weeks)
         m11, m12, m22, h1, h2, sum_rr = woodbury_terms(
