@@ -15,10 +15,11 @@ mkdir "$work/tree"
 git -C "$here" archive HEAD | tar -x -C "$work/tree"
 cd "$work/tree"
 
+# a run's wall time; its Snakemake log kept as $work/<label>.log for the job times
 timed() {
     local start end
     start=$(date +%s%N)
-    "$snakemake" --cores 2 --quiet >/dev/null 2>"$work/err.log" || { cat "$work/err.log"; exit 1; }
+    "$snakemake" --cores 2 >/dev/null 2>"$work/$1.log" || { tail -50 "$work/$1.log"; exit 1; }
     end=$(date +%s%N)
     echo "$(((end - start) / 1000000)) ms"
 }
@@ -29,17 +30,23 @@ job_count() {
 }
 
 cold_jobs=$(job_count)
-cold=$(timed)
+cold=$(timed cold)
 cp -a results "$work/cold-results"
 rm -rf results logs
 warm_jobs=$(job_count)
-warm=$(timed)
+warm=$(timed warm)
 nochange_jobs=$(job_count)
-nochange=$(timed)
+nochange=$(timed nochange)
 echo "| default run, cold compile cache (${cold_jobs} jobs) | ${cold} |"
 echo "| default run, warm compile cache, results deleted (${warm_jobs} jobs) | ${warm} |"
 echo "| no-change rerun (${nochange_jobs} jobs) | ${nochange} |"
 echo
+for run in cold warm; do
+    echo "Job-seconds by rule, ${run} run (\`benchmarks/job_times.py\`):"
+    echo
+    "$python" "$here/benchmarks/job_times.py" "$work/$run.log"
+    echo
+done
 
 # cold against warm: byte for byte, folder by folder
 echo "| cold vs warm | files | byte-identical |"
