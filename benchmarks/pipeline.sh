@@ -88,5 +88,23 @@ for path in sorted(cold.rglob("*.nc")):
           + (f"; attributes differ in {', '.join(attrs)}" if attrs else ""))
 EOF
 echo
+# each fit's compile and sampling seconds (sample_stats attributes) in the warm run, summed
+"$python" - results/fits <<'EOF'
+import sys
+from pathlib import Path
+
+import xarray as xr
+
+print("| fit (warm run) | compile s | sampling s |")
+print("| --- | --- | --- |")
+totals = [0.0, 0.0]
+for path in sorted(Path(sys.argv[1]).rglob("*.nc")):
+    attrs = xr.open_datatree(path)["sample_stats"].attrs
+    times = [attrs["compile_time"], attrs["sampling_time"]]
+    totals = [t + x for t, x in zip(totals, times, strict=True)]
+    print(f"| {path.parent.name} on {path.stem} | {times[0]:.1f} | {times[1]:.1f} |")
+print(f"| all fits | {totals[0]:.1f} | {totals[1]:.1f} |")
+EOF
+echo
 echo "Files written by the default run:"
 find results -type f | sort
