@@ -366,8 +366,6 @@ def over_draws(
     finally:
         if not tracing:
             tracemalloc.stop()
-    if any(np.shape(out)[:1] != (1,) for out in first):  # not batched after all
-        return None
     per_draw = max(sum(int(np.prod(np.shape(out))) for out in first), 1)
     step = max(min(CHUNK_VALUES // per_draw, CHUNK_BYTES // max(peak, 1)), 1)
     log.debug("evaluated in chunks of %d draws (%d bytes for one draw)", step, peak)
@@ -402,7 +400,9 @@ def predictive_draws(
     generators fill a batch in the order one call a draw would, so for the distributions of
     the families (normal, censored normal, Bernoulli, categorical) the values are those
     :func:`pymc.sample_posterior_predictive` gives with the same seed, bit for bit, but for a
-    computed parameter's last bits (evaluated over the draws at once).
+    computed parameter's last bits (evaluated over the draws at once). A distribution drawn in
+    two stages (a beta-binomial: all the betas, then all the binomials) would give other values
+    for other chunks; the chunks are fixed by the data's shapes, so still the same every run.
 
     Parameters
     ----------
