@@ -42,7 +42,7 @@ def main() -> None:
     for name, (jobs, seconds) in sorted(totals.items(), key=lambda kv: -kv[1][1]):
         print(f"| {name} | {jobs} | {seconds:.0f} |")
     jobs = sum(j for j, _ in totals.values())
-    print(f"| all | {jobs} | {sum(s for _, s in totals.values()):.0f} |")
+    print(f"| every job | {jobs} | {sum(s for _, s in totals.values()):.0f} |")
 
 
 if __name__ == "__main__":

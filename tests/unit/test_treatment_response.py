@@ -9,7 +9,12 @@ from arviz_base import from_dict
 from il6fit.diagnostics import summarise_estimands
 from il6fit.errors import SpecError
 from il6fit.models import get_model
-from il6fit.models.treatment_response import DEFAULT_PRIORS, Options, estimands
+from il6fit.models.treatment_response import (
+    DEFAULT_PRIORS,
+    Options,
+    estimands,
+    subject_log_likelihood,
+)
 
 ARMS = {"Placebo": 0.0, "TCZ 8": 8.0}
 
@@ -81,6 +86,27 @@ def subject_moments(rows: pd.DataFrame, theta: dict, arms: list) -> tuple:
     return mean, prior, design
 
 
+def repeated_draws(model, theta: dict, n: int) -> tuple[xr.Dataset, xr.Dataset]:
+    """A posterior of ``n`` draws all at the globals ``theta``, and the model's constant data."""
+    names = ("mu_base", "gamma_base", "sigma_base", "delta", "eta", "tau_delta", "k", "sigma")
+    dims = model.named_vars_to_dims
+    posterior = xr.Dataset(
+        {
+            name: (
+                ("chain", "draw", *dims.get(name, ())),
+                np.broadcast_to(theta[name], (1, n, *np.shape(theta[name]))),
+            )
+            for name in names
+        },
+        coords={"chain": [0], "draw": np.arange(n), "arm": list(model.coords["arm"])},
+    )
+    constant = xr.Dataset(
+        {v.name: (dims.get(v.name, ()), v.get_value()) for v in model.data_vars},
+        coords={"subject": list(model.coords["subject"])},
+    )
+    return posterior, constant
+
+
 RATES = pytest.mark.parametrize("rates", ["shared", "per_arm"])
 
 
@@ -104,6 +130,9 @@ def test_the_marginal_likelihood_of_each_subject_is_their_multivariate_normal_de
         cov = theta["sigma"] ** 2 * np.eye(len(rows)) + design @ prior @ design.T
         exact.append(multivariate_normal(design @ mean, cov).logpdf(rows["y"].to_numpy()))
     np.testing.assert_allclose(per_subject, exact, rtol=1e-10)
+    # ... and so is what the fit computes after sampling, in NumPy
+    after = subject_log_likelihood(*repeated_draws(model, theta, 1))
+    np.testing.assert_allclose(after["y"].values[0, 0], exact, rtol=1e-10)
 
 
 @RATES
@@ -114,22 +143,7 @@ def test_subject_effects_drawn_back_follow_their_exact_conditional(rates):
     model = get_model("treatment_response").build(t, DEFAULT_PRIORS, Options(rates=rates))
     _, theta = point(model)
     n = 40_000
-    names = ("mu_base", "gamma_base", "sigma_base", "delta", "eta", "tau_delta", "k", "sigma")
-    dims = model.named_vars_to_dims
-    posterior = xr.Dataset(
-        {
-            name: (
-                ("chain", "draw", *dims.get(name, ())),
-                np.broadcast_to(theta[name], (1, n, *np.shape(theta[name]))),
-            )
-            for name in names
-        },
-        coords={"chain": [0], "draw": np.arange(n), "arm": list(model.coords["arm"])},
-    )
-    constant = xr.Dataset(
-        {v.name: (dims.get(v.name, ()), v.get_value()) for v in model.data_vars},
-        coords={"subject": list(model.coords["subject"])},
-    )
+    posterior, constant = repeated_draws(model, theta, n)
     drawn = conditional_effects(posterior, constant, np.random.default_rng(3))
     arms = list(model.coords["arm"])
     for j, (_, rows) in enumerate(t.groupby("USUBJID")):
