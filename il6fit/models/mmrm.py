@@ -53,6 +53,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
@@ -295,16 +296,26 @@ def _covariance_factor(priors: Mapping[str, Prior], covariance: str, n_visits: i
     return sigma[:, None] * pt.linalg.cholesky(corr)
 
 
-def masked_logp(value, mean, chol, patterns, pattern_idx, cell, first_row):
+def masked_logp(value, mean, chol, patterns, pattern_idx, cell, first_row, *, n_visits: int):
     r"""Each patient's log-likelihood, the density of the visits they have (module docstring).
 
     The observed block of :math:`\Sigma` of each missingness pattern is embedded in a
-    :math:`V \times V` matrix with ones on the diagonal of the missing visits, so that every
-    pattern's matrix has the same shape, its determinant is that of the observed block and its
-    inverse holds the inverse of the block; a missing visit's residual is 0 and adds nothing.
-    Inverses and determinants are taken once per pattern, not per patient. (Of the forms
-    measured, a batched inverse and determinant compiled fastest: 12 s warm and 33 s cold
-    against 28 s and 95 s for a Cholesky factor written out entry by entry.)
+    :math:`V \times V` matrix :math:`B` with zeros off the observed block and ones on the
+    diagonal of the missing visits, so that every pattern's matrix has the same shape. Sweeping
+    :math:`B` on each observed visit :math:`k` in turn (Goodnight's sweep operator, the
+    elimination behind a Cholesky factor: with pivot :math:`d = B_{kk}`,
+    :math:`B_{ij} \leftarrow B_{ij} - B_{ik} B_{kj} / d` for :math:`i, j \ne k`,
+    :math:`B_{ik}, B_{ki} \leftarrow B_{ik} / d`, :math:`B_{kk} \leftarrow -1 / d`) leaves
+    :math:`-\Sigma_{OO}^{-1}` in the observed block (zeros beside it, the missing visits'
+    identity untouched) and pivots that are the conditional variances of each observed visit
+    given the ones swept before it, whose logs sum to :math:`\ln |\Sigma_{OO}|`. A missing
+    visit's residual is 0 and adds nothing.
+
+    The sweeps run over every pattern at once, one visit at a time, in element-wise
+    operations (a pattern that lacks the visit keeps its matrix), so the log density and its
+    gradient need no batched linear algebra: against a batched inverse and determinant (LU) a
+    gradient costs a third to a half as much and numba compiles it sooner
+    (benchmarks/RESULTS.md, issue 20).
 
     Parameters
     ----------
@@ -322,6 +333,8 @@ def masked_logp(value, mean, chol, patterns, pattern_idx, cell, first_row):
         Each row's position in the flattened patients x visits grid.
     first_row : tensor
         Each patient's first row in the table.
+    n_visits : int
+        :math:`V`, the number of visits (the sweeps are unrolled over them).
 
     Returns
     -------
@@ -329,22 +342,33 @@ def masked_logp(value, mean, chol, patterns, pattern_idx, cell, first_row):
         One value per row: a patient's log-likelihood on their first row, 0 on the others, so
         that a patient's rows sum to it (the unit of leave-one-patient-out).
     """
-    n_visits = chol.shape[0]
-    eye = pt.eye(n_visits)
+    eye = np.eye(n_visits)
     cov = chol @ chol.T
-    blocks = (
+    swept = (
         cov[None] * patterns[:, :, None] * patterns[:, None, :]
         + (1 - patterns)[:, :, None] * eye[None]
     )
-    precision = pt.linalg.inv(blocks)
-    log_det = pt.log(pt.linalg.det(blocks))
+    log_det = 0.0
+    for k in range(n_visits):
+        seen = patterns[:, k]
+        pivot = swept[:, k, k]
+        column = swept[:, :, k]
+        scaled = seen[:, None] * column / pivot[:, None]  # 0 where the visit is missing
+        # B - u (c - e_k)' + e_k (u - (2 + 1/d) e_k)' with u = c/d: the sweep above; B itself
+        # where u is 0
+        row = scaled - (seen * (2.0 + 1.0 / pivot))[:, None] * eye[k]
+        swept = (
+            swept
+            - scaled[:, :, None] * (column - eye[k])[:, None, :]
+            + eye[k][None, :, None] * row[:, None, :]
+        )
+        log_det = log_det + seen * pt.log(pivot)
     observed = patterns[pattern_idx]
     grid = pt.set_subtensor(pt.zeros(mean.shape[0] * n_visits)[cell], value)
     residual = grid.reshape(mean.shape) - mean * observed
-    quadratic = (precision[pattern_idx] * residual[:, :, None] * residual[:, None, :]).sum(
-        axis=(1, 2)
-    )
-    patient = -0.5 * (np.log(2 * np.pi) * observed.sum(axis=1) + log_det[pattern_idx] + quadratic)
+    # r' swept r = -r' inv(Sigma_OO) r: the missing visits' residuals are 0
+    quadratic = (swept[pattern_idx] * residual[:, :, None] * residual[:, None, :]).sum(axis=(1, 2))
+    patient = -0.5 * (np.log(2 * np.pi) * observed.sum(axis=1) + log_det[pattern_idx] - quadratic)
     return pt.set_subtensor(pt.zeros_like(value)[first_row], patient)
 
 
@@ -409,7 +433,7 @@ def build(table: pd.DataFrame, priors: Mapping[str, Prior], options: Options) ->
             pattern_idx,
             cell,
             first_row,
-            logp=masked_logp,
+            logp=partial(masked_logp, n_visits=n_visits),
             dist=_draw_rows,
             observed=pm.Data("y_observed", table["y"].to_numpy(float), dims="obs"),
             dims="obs",
@@ -722,5 +746,5 @@ FAMILY = ModelFamily(
     landmark=Landmark(observed=observed_change, predictive=landmark_predictive),
     headlines=HEADLINES,
     # cold compile on one core, default design (benchmarks/RESULTS.md, issue 20)
-    compile_seconds=115.0,
+    compile_seconds=95.0,
 )
