@@ -279,23 +279,7 @@ def test_landmark_check_draws_each_completer_given_their_other_visits(rates):
     family = get_model("treatment_response")
     model = family.build(t, DEFAULT_PRIORS, Options(rates=rates))
     _, theta = point(model)
-    n = 4000
-    dims = model.named_vars_to_dims
-    names = ("mu_base", "gamma_base", "sigma_base", "delta", "eta", "tau_delta", "k", "sigma")
-    posterior = xr.Dataset(
-        {
-            name: (
-                ("chain", "draw", *dims.get(name, ())),
-                np.broadcast_to(theta[name], (1, n, *np.shape(theta[name]))),
-            )
-            for name in names
-        },
-        coords={"chain": [0], "draw": np.arange(n), "arm": list(model.coords["arm"])},
-    )
-    constant = xr.Dataset(
-        {v.name: (dims.get(v.name, ()), v.get_value()) for v in model.data_vars},
-        coords={"subject": list(model.coords["subject"])},
-    )
+    posterior, constant = repeated_draws(model, theta, 4000)
     # a stored fit holds the generative (latent) model's constant data
     latent = family.generative(t, DEFAULT_PRIORS, Options(rates=rates))
     stored = xr.Dataset(
