@@ -28,6 +28,7 @@ from pymc.initial_point import make_initial_point_fn
 from threadpoolctl import threadpool_limits
 
 from il6fit.errors import SpecError
+from il6fit.graphs import cached_compile
 from il6fit.models import ModelFamily
 
 if TYPE_CHECKING:
@@ -603,7 +604,9 @@ def compile_python_callbacks(model: pm.Model) -> nutpie.compiled_pyfunc.PyFuncMo
     cannot cache them: "uses dynamic globals"): 11-17 s of every fit with a warm compile cache.
     Here nutpie calls the same numba functions through Python instead, so a warm cache leaves
     nothing to compile (2-4 s) and the draws are bit-identical to the numba route's; each
-    gradient costs about 25 microseconds more (nutpie's call into Python and back).
+    gradient costs about 25 microseconds more (nutpie's call into Python and back). A graph
+    that an earlier job rewrote (the same model, on any data) is loaded rather than rewritten
+    (:mod:`il6fit.graphs`; 1.5-2 s of a refit's compile).
 
     The Python callbacks hold the interpreter lock, so chains sampled in parallel would take
     turns: :func:`sample_posterior` uses this for a model sampled once with one chain at a time
@@ -629,13 +632,20 @@ def compile_python_callbacks(model: pm.Model) -> nutpie.compiled_pyfunc.PyFuncMo
     initial_point = _wrap_with_lock(
         make_initial_point_fn(model=model, jitter_rvs=set(model.free_RVs), return_transformed=True)
     )
-    n_dim, _, logp_pt, expand_pt, initial_flat, shape_info, transformed = _make_functions(
-        model,
-        mode="NUMBA",
-        compute_grad=True,
-        join_expanded=True,
-        pymc_initial_point_fn=initial_point,
-    )
+    # nutpie builds the graphs and compiles them with PyMC's compile: a graph rewritten by an
+    # earlier job (the same model on any data) is loaded instead (il6fit.graphs)
+    compile_pymc = pm.pytensorf.compile
+    pm.pytensorf.compile = cached_compile(compile_pymc, extra=model.check_bounds)
+    try:
+        n_dim, _, logp_pt, expand_pt, initial_flat, shape_info, transformed = _make_functions(
+            model,
+            mode="NUMBA",
+            compute_grad=True,
+            join_expanded=True,
+            pymc_initial_point_fn=initial_point,
+        )
+    finally:
+        pm.pytensorf.compile = compile_pymc
     logp_fn, expand_fn = logp_pt.vm.jit_fn, expand_pt.vm.jit_fn
     logp_data = [np.array(v.get_value(), order="C") for v in logp_pt.get_shared()]
     expand_data = [np.array(v.get_value(), order="C") for v in expand_pt.get_shared()]
