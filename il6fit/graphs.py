@@ -28,6 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from hashlib import sha256
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytensor
@@ -207,6 +208,22 @@ def store(key: str, function) -> None:
     os.replace(tmp, folder / f"{key}.pkl")
 
 
+def _rewritten(compile_fn: Callable, *args, **kwargs) -> SimpleNamespace:
+    """Run ``compile_fn`` as far as the rewritten graph, without linking it.
+
+    PyTensor's ``function`` builds a ``FunctionMaker`` (which rewrites) and calls its ``create``
+    (which links); ``create`` is skipped for this one call, and the maker returned.
+    """
+    from pytensor.compile.maker import FunctionMaker
+
+    create = FunctionMaker.create
+    FunctionMaker.create = lambda self, *_a, **_k: SimpleNamespace(maker=self)
+    try:
+        return compile_fn(*args, **kwargs)
+    finally:
+        FunctionMaker.create = create
+
+
 def cached_compile(compile_fn: Callable, extra: object = None) -> Callable:
     """Wrap PyMC's ``compile`` so that a graph compiled before is loaded, not rewritten again.
 
@@ -247,11 +264,16 @@ def cached_compile(compile_fn: Callable, extra: object = None) -> Callable:
         if loaded is not None:
             log.debug("graph %s loaded", key[:12])
             return loaded
-        function = compile_fn(inputs, outputs, *args, givens=givens, **kwargs)
         try:
-            store(key, function)
-        except Exception as error:  # e.g. a graph too deep to pickle: the next job rewrites it
+            # rewritten here, linked from the stored copy: every job, this one included, links
+            # the same graph (a copy's constants are contiguous arrays, which numba's cache
+            # keys apart from strided originals of the same values)
+            store(key, _rewritten(compile_fn, inputs, outputs, *args, givens=givens, **kwargs))
+            loaded = load(key, by_name)
+        except Exception as error:  # e.g. a graph too deep to pickle: compile it as it is
             log.debug("graph %s not stored: %s", key[:12], error)
-        return function
+        if loaded is not None:
+            return loaded
+        return compile_fn(inputs, outputs, *args, givens=givens, **kwargs)
 
     return compile_cached
