@@ -265,6 +265,17 @@ def test_the_first_section_answers_with_each_fits_headline_in_words():
     assert 'id="fit-mmrm-trial"' in html
 
 
+def test_a_dataset_whose_models_answer_no_question_says_so_in_words():
+    fits = [dataclasses.replace(section("controls", True), headlines=()), section("trial", True)]
+    html = build_report(title="T", datasets=[dataset()], fits=fits, config={}, versions={})
+    answers = html[html.index('<section id="answers">') :]
+    answers = answers[: answers.index("</section>")]
+    controls = answers[answers.index("<h3>controls</h3>") : answers.index("<h3>trial</h3>")]
+    assert "<table" not in controls
+    assert "No model fitted to controls answers a headline question" in controls
+    assert "<table" in answers[answers.index("<h3>trial</h3>") :]
+
+
 @pytest.mark.parametrize("name", list(MODELS))
 def test_every_familys_equations_render_as_mathml_without_latex_source(name):
     html = equations_html(MODELS[name].equations)
