@@ -28,7 +28,6 @@ from pymc.initial_point import make_initial_point_fn
 from threadpoolctl import threadpool_limits
 
 from il6fit.errors import SpecError
-from il6fit.graphs import cached_compile
 from il6fit.models import ModelFamily
 
 if TYPE_CHECKING:
@@ -628,6 +627,8 @@ def compile_python_callbacks(model: pm.Model) -> nutpie.compiled_pyfunc.PyFuncMo
     # requirements.lock; tests/slow/test_sampling_routes_draws.py checks the two routes agree)
     from nutpie.compile_pymc import _make_functions, _prepare_dims_and_coords, _wrap_with_lock
     from nutpie.compiled_pyfunc import from_pyfunc
+
+    from il6fit.graphs import cached_compile  # imports numba: only where a fit compiles
 
     initial_point = _wrap_with_lock(
         make_initial_point_fn(model=model, jitter_rvs=set(model.free_RVs), return_transformed=True)
