@@ -34,7 +34,7 @@ import numpy as np
 import pytensor
 from pytensor.compile.sharedvalue import SharedVariable
 from pytensor.graph.basic import Constant, Variable
-from pytensor.graph.traversal import ancestors, io_toposort
+from pytensor.graph.traversal import io_toposort
 from pytensor.link.numba.cache import hash_from_pickle_dump
 from pytensor.link.numba.dispatch.basic import cache_key_for_constant
 from pytensor.tensor.random.type import RandomType
@@ -71,8 +71,8 @@ def _op_key(op) -> str:
 
 def structure_key(
     inputs: Sequence[Variable], outputs: Sequence[Variable], extra: object = None
-) -> tuple[str, list[str]]:
-    """Key of a graph's structure, and the names of the data (shared variables) it reads.
+) -> tuple[str, dict[str, SharedVariable]]:
+    """Key of a graph's structure, and the data (shared variables) it reads.
 
     Parameters
     ----------
@@ -88,8 +88,8 @@ def structure_key(
     key : str
         A hex digest: equal for graphs equal but for their data's values (and sizes where the
         data's types leave the size open).
-    shared : list of str
-        Names of the shared variables the graph reads, sorted.
+    shared : dict of str to SharedVariable
+        The shared variables the graph reads, by name.
 
     Raises
     ------
@@ -126,7 +126,7 @@ def structure_key(
             refs[out] = ("node", i, j)
     parts.append(tuple(ref(v) for v in outputs))
     digest = sha256(repr((parts, _salt(extra))).encode()).hexdigest()
-    return digest, sorted(shared)
+    return digest, shared
 
 
 @dataclass
@@ -247,15 +247,10 @@ def cached_compile(compile_fn: Callable, extra: object = None) -> Callable:
             return compile_fn(inputs, outputs, *args, givens=givens, **kwargs)
         replaced = clone_replace(list(outputs), dict(givens)) if givens else list(outputs)
         try:
-            key, names = structure_key(inputs, replaced, (extra, args, sorted(kwargs.items())))
+            key, by_name = structure_key(inputs, replaced, (extra, args, sorted(kwargs.items())))
         except Uncacheable as reason:
             log.debug("graph compiled without a stored copy: %s", reason)
             return compile_fn(inputs, outputs, *args, givens=givens, **kwargs)
-        by_name = {
-            var.name: var
-            for var in ancestors(replaced)
-            if isinstance(var, SharedVariable) and var.name in names
-        }
         try:
             loaded = load(key, by_name)
         except Exception as error:  # a stored graph never fails a fit: compile it instead
