@@ -7,7 +7,9 @@ fits it (the pipeline's backend and settings, own process), all sizes sharing on
 that starts empty, as a user refitting new data would. Writes ``benchmarks/results/scaling.csv``
 and ``benchmarks/results/scaling.png`` (sampling and wall time, and ESS per second, against
 patients, log-log, with a line of slope 1 for linear cost), and prints the log-log slope of
-sampling time against patients (least squares over the sizes).
+sampling time against patients (least squares over the sizes). The table is rewritten after each
+size (sorted by patients), so sizes may be given largest first and a run stopped part-way keeps
+the sizes it finished; the first size given is the cold fit, the others refits.
 """
 
 from __future__ import annotations
@@ -47,10 +49,12 @@ def main() -> None:
             row["patients"] = n
             print(json.dumps(row), flush=True)
             rows.append(row)
-    table = pd.DataFrame(rows)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    table.to_csv(args.out, index=False)
-    plot(table, args.out.with_suffix(".png"))
+            # written after every size, so a long run stopped part-way keeps what it measured
+            table = pd.DataFrame(rows).sort_values("patients", kind="stable")
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            table.to_csv(args.out, index=False)
+            if len(table) > 1:
+                plot(table, args.out.with_suffix(".png"))
     cols = ["patients", "rows", "compile_s", "sampling_s", "min_ess_bulk", "ess_per_s_sampling",
             "ess_per_s_process", "steps_per_draw", "ms_per_gradient", "gate_passed",
             "load_before"]  # fmt: skip
