@@ -53,8 +53,7 @@ def main() -> None:
             table = pd.DataFrame(rows).sort_values("patients", kind="stable")
             args.out.parent.mkdir(parents=True, exist_ok=True)
             table.to_csv(args.out, index=False)
-            if len(table) > 1:
-                plot(table, args.out.with_suffix(".png"))
+            plot(table, args.out.with_suffix(".png"))
     cols = ["patients", "rows", "compile_s", "sampling_s", "min_ess_bulk", "ess_per_s_sampling",
             "ess_per_s_process", "steps_per_draw", "ms_per_gradient", "gate_passed",
             "load_before"]  # fmt: skip
